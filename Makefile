@@ -1,0 +1,56 @@
+# The two commands: `make run` and `make test`. Everything they need, they install.
+PYTHON ?= python3.11
+VENV ?= .venv
+PORT ?= 8000
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+export DJANGO_SETTINGS_MODULE ?= portal.settings.local
+
+.PHONY: run test install install-dev lint format check clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: install
+
+## make run: migrate, seed the demo SOC, start web + Celery worker + beat on the embedded defaults.
+run: install
+	mkdir -p var
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	@echo ""
+	@echo "Countersign is starting on http://127.0.0.1:$(PORT)/admin/"
+	@$(PY) manage.py demo_logins
+	@echo ""
+	$(PY) -m celery -A portal worker --loglevel=INFO --concurrency=2 --pool=threads & \
+	  WORKER=$$!; \
+	$(PY) -m celery -A portal beat --loglevel=INFO & \
+	  BEAT=$$!; \
+	trap "kill $$WORKER $$BEAT 2>/dev/null" EXIT INT TERM; \
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+## make test: install dev dependencies if missing, then run the whole suite.
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+check: install
+	$(PY) manage.py makemigrations --check --dry-run
+	SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))') \
+	  DJANGO_SETTINGS_MODULE=portal.settings.production $(PY) manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Decision requests, sign-offs and the decision log (built on the governance model)."""

@@ -1,0 +1,72 @@
+"""Audit plumbing: who changed what, and why.
+
+django-auditlog records each change to a governance model. This module adds the *reason*
+(and an optional ticket reference) a governance lead gives for a change, and lets services,
+commands and tasks set the actor explicitly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Any
+
+from auditlog.context import auditlog_value, set_extra_data
+from auditlog.registry import auditlog
+
+_reason: ContextVar[dict[str, str] | None] = ContextVar("countersign_change_reason", default=None)
+
+
+class AuditReasonMixin:
+    """Adds the current change reason to every audit entry written for the model."""
+
+    def get_additional_data(self) -> dict[str, Any] | None:
+        reason = _reason.get()
+        return dict(reason) if reason else None
+
+
+@contextlib.contextmanager
+def change_reason(reason: str, ticket_ref: str = "") -> Iterator[None]:
+    """Within the block, every audit entry carries ``reason`` (and ``ticket_ref`` if given)."""
+    data = {"reason": reason}
+    if ticket_ref:
+        data["ticket_ref"] = ticket_ref
+    token = _reason.set(data)
+    try:
+        yield
+    finally:
+        _reason.reset(token)
+
+
+@contextlib.contextmanager
+def acting_as(actor: Any, remote_addr: str | None = None) -> Iterator[None]:
+    """Within the block, audit entries name ``actor`` (a user, or None for the system).
+
+    Unlike auditlog's own context manager this restores any outer actor on exit (the
+    request middleware's, for example), so nested use is safe.
+    """
+    outer = auditlog_value.get(None)
+    try:
+        with set_extra_data(context_data={"actor": actor, "remote_addr": remote_addr}):
+            yield
+    finally:
+        if outer is not None:
+            auditlog_value.set(outer)
+
+
+def register_models() -> None:
+    """Register every governance model with auditlog. Timestamps are noise, not history."""
+    from governance import models as m
+
+    timestamps = ["created_at", "updated_at"]
+    auditlog.register(m.DecisionRole, exclude_fields=timestamps)
+    auditlog.register(m.ActionType, exclude_fields=timestamps)
+    auditlog.register(m.OwnershipAssignment, exclude_fields=timestamps)
+    auditlog.register(m.Roster, exclude_fields=timestamps)
+    auditlog.register(m.RosterMember)
+    auditlog.register(m.RosterOverride, exclude_fields=timestamps)
+    auditlog.register(m.Certification, exclude_fields=timestamps)
+    auditlog.register(m.EscalationChain, exclude_fields=timestamps)
+    auditlog.register(m.EscalationStep)
+    auditlog.register(m.ApprovalPolicy, exclude_fields=timestamps, m2m_fields={"action_types", "cosigner_roles"})

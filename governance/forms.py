@@ -1,0 +1,173 @@
+"""Admin forms: parse input and call the rule functions in ``governance.services``."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from governance import services
+from governance.models import ApprovalPolicy, EscalationChain, OwnershipAssignment, Roster
+from governance.rostering import RosterPlan
+from governance.selectors import coverage_horizon, owning_roles, role_coverage_gaps
+
+
+class ReasonForm(forms.ModelForm):
+    """A change to governance configuration states why; the reason goes into the audit entry."""
+
+    change_reason = forms.CharField(
+        label="Reason for this change",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Recorded with the audit entry. Auditors read it.",
+    )
+    ticket_ref = forms.CharField(label="Ticket reference", max_length=100, required=False)
+
+
+class OwnershipAssignmentForm(ReasonForm):
+    class Meta:
+        model = OwnershipAssignment
+        fields = ["action_type", "owner_role", "deputy_role", "effective_from", "effective_to"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        candidate = self.instance
+        for name in self.Meta.fields:
+            setattr(candidate, name, cleaned.get(name))
+        services.ownership_validate(candidate)
+        return cleaned
+
+
+class ApprovalPolicyForm(ReasonForm):
+    class Meta:
+        model = ApprovalPolicy
+        fields = [
+            "name",
+            "description",
+            "priority",
+            "enabled",
+            "action_types",
+            "min_severity",
+            "min_blast_radius",
+            "max_blast_radius",
+            "min_ai_confidence",
+            "max_ai_confidence",
+            "regulated_data",
+            "customer_impact",
+            "required_approvals",
+            "cosigner_roles",
+            "time_to_act_seconds",
+            "escalation_chain",
+            "allow_auto_approval",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        policy = self.instance
+        for name, value in cleaned.items():
+            if name in {"action_types", "cosigner_roles", "change_reason", "ticket_ref"}:
+                continue
+            setattr(policy, name, value)
+        services.approval_policy_validate(
+            policy=policy,
+            action_types=list(cleaned.get("action_types") or []),
+            cosigner_roles=list(cleaned.get("cosigner_roles") or []),
+            at=timezone.now(),
+        )
+        return cleaned
+
+
+class EscalationChainForm(ReasonForm):
+    class Meta:
+        model = EscalationChain
+        fields = ["name", "description", "final_outcome"]
+
+
+class RosterForm(ReasonForm):
+    confirm_coverage_gaps = forms.BooleanField(
+        required=False,
+        label="Save even though an owning role will have nobody on call",
+        help_text="Only shown as needed: tick it after reading the gaps listed above.",
+    )
+
+    class Meta:
+        model = Roster
+        fields = [
+            "name",
+            "role",
+            "time_zone",
+            "rotation_days",
+            "handoff_time",
+            "rotation_start",
+            "coverage_start",
+            "coverage_end",
+        ]
+
+
+def _format_gap(start, end) -> str:
+    return f"{start:%a %d %b %H:%M} – {end:%a %d %b %H:%M} UTC"
+
+
+class RosterMemberFormSet(forms.BaseInlineFormSet):
+    """Checks the roster as it will be after this save for owning roles left uncovered.
+
+    The membership inline is where the rotation is edited, so it is where the whole new
+    roster (the parent form's values plus these members) can be simulated before saving.
+    """
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors) or self.instance is None:
+            return
+        roster: Roster = self.instance
+        if not roster.role_id or not roster.rotation_start or not roster.time_zone:
+            return
+        members = []
+        for form in sorted(
+            (f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")),
+            key=lambda f: f.cleaned_data.get("position") or 0,
+        ):
+            members.append(form.cleaned_data["user"])
+        overrides = list(roster.overrides.select_related("user")) if roster.pk else []
+        plan = RosterPlan(roster=roster, members=members, overrides=overrides)
+        now = timezone.now()
+        start, end = coverage_horizon(now)
+        roles = owning_roles(at=now)
+        affected = [r for r in roles if r.pk == roster.role_id]
+        if roster.pk:
+            original_role_id = Roster.objects.filter(pk=roster.pk).values_list("role_id", flat=True).first()
+            affected += [r for r in roles if r.pk == original_role_id and r.pk != roster.role_id]
+        messages = []
+        for role in affected:
+            gaps = role_coverage_gaps(role=role, start=start, end=end, replace=plan)
+            if gaps:
+                shown = ", ".join(_format_gap(a, b) for a, b in gaps[:5])
+                more = f" and {len(gaps) - 5} more" if len(gaps) > 5 else ""
+                messages.append(f"{role.name} would have nobody on call: {shown}{more}.")
+        if messages and not self.data.get("confirm_coverage_gaps"):
+            raise ValidationError(
+                [
+                    *messages,
+                    "Tick “Save even though an owning role will have nobody on call” to save anyway.",
+                ],
+                code="coverage_gap",
+            )
+
+
+class EscalationStepFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        live = [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        positions = [f.cleaned_data["position"] for f in live]
+        if len(positions) != len(set(positions)):
+            raise ValidationError("Each step needs its own position.")
+        try:
+            services.escalation_chain_validate(chain=self.instance, step_count=len(live))
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from exc

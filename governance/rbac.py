@@ -1,0 +1,63 @@
+"""The four role groups and what each may do. Used by data migrations, so it only touches
+models through the ``apps`` registry it is given (historical models in a migration)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+GOVERNANCE_LEAD = "Governance lead"
+ANALYST = "Analyst"
+AUDITOR = "Auditor"
+INTEGRATION = "Integration"
+
+GOVERNANCE_MODELS = (
+    "decisionrole",
+    "actiontype",
+    "ownershipassignment",
+    "roster",
+    "rostermember",
+    "rosteroverride",
+    "certification",
+    "escalationchain",
+    "escalationstep",
+    "approvalpolicy",
+)
+# Ownership, policies, chains and roles are ended or disabled, never deleted: history stays whole.
+LEAD_MAY_DELETE = ("rostermember", "rosteroverride", "escalationstep")
+
+
+def governance_lead_codenames() -> list[tuple[str, str]]:
+    perms = []
+    for model in GOVERNANCE_MODELS:
+        for action in ("add", "change", "view"):
+            perms.append(("governance", f"{action}_{model}"))
+        if model in LEAD_MAY_DELETE:
+            perms.append(("governance", f"delete_{model}"))
+    perms += [("auditlog", "view_logentry"), ("auth", "view_user")]
+    return perms
+
+
+def auditor_codenames(apps: Any, app_labels: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Read-only on every model of ``app_labels`` (and the audit log)."""
+    Permission = apps.get_model("auth", "Permission")
+    found = Permission.objects.filter(content_type__app_label__in=app_labels, codename__startswith="view_")
+    return [(p.content_type.app_label, p.codename) for p in found.select_related("content_type")]
+
+
+def ensure_permissions(apps: Any) -> None:
+    """Create the permission rows now; Django would only do it after all migrations ran."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+
+
+def grant(apps: Any, group_name: str, codenames: list[tuple[str, str]]) -> None:
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    group, _ = Group.objects.get_or_create(name=group_name)
+    for app_label, codename in codenames:
+        perm = Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        group.permissions.add(perm)

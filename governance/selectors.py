@@ -1,0 +1,340 @@
+"""Reads of the governance model: who owns, who is on call, who may sign, which policy applies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch, Q, QuerySet
+
+from governance.models import (
+    ActionType,
+    ApprovalPolicy,
+    Certification,
+    Criterion,
+    DecisionRole,
+    Level,
+    OwnershipAssignment,
+    Roster,
+    RosterMember,
+    RosterOverride,
+)
+from governance.rostering import RosterPlan, coverage_gaps
+
+User = get_user_model()
+
+
+@dataclass(frozen=True)
+class OnCall:
+    """One person on call for a role at an instant, and through which roster."""
+
+    user: Any
+    role: DecisionRole
+    roster: Roster
+    source: str  # "rotation" or "override"
+
+
+@dataclass(frozen=True)
+class Signer:
+    """A person who may certify a decision at an instant, and why."""
+
+    user: Any
+    role: DecisionRole
+    roster: Roster
+    source: str
+    certification: Certification
+    via_deputy: bool = False
+
+    def why(self) -> str:
+        how = "covering by override" if self.source == "override" else "on the rotation"
+        deputy = " (deputy role)" if self.via_deputy else ""
+        return (
+            f"on call for {self.role.name}{deputy} via roster {self.roster.name} {how}; "
+            f"certified until {self.certification.valid_until.isoformat()}"
+        )
+
+
+def rosters_with_plans(*, roles: list[DecisionRole] | None = None) -> QuerySet[Roster]:
+    """Rosters with everything needed to resolve them in memory (members, overrides, users)."""
+    qs = Roster.objects.select_related("role").prefetch_related(
+        Prefetch("memberships", queryset=RosterMember.objects.select_related("user").order_by("position", "pk")),
+        Prefetch("overrides", queryset=RosterOverride.objects.select_related("user")),
+    )
+    if roles is not None:
+        qs = qs.filter(role__in=roles)
+    return qs
+
+
+def _active_override_prefetch(at: datetime) -> Prefetch:
+    return Prefetch(
+        "overrides",
+        queryset=RosterOverride.objects.select_related("user").filter(starts_at__lte=at, ends_at__gt=at),
+    )
+
+
+def on_call(*, role: DecisionRole, at: datetime) -> list[OnCall]:
+    """Who is on call for ``role`` at ``at``: one person per roster at most, overrides first.
+
+    Two queries plus one per prefetch, whatever the number of rosters and members.
+    """
+    return on_call_for_roles(roles=[role], at=at).get(role.pk, [])
+
+
+def on_call_for_roles(*, roles: list[DecisionRole], at: datetime) -> dict[int, list[OnCall]]:
+    """``on_call`` for several roles at once, keyed by role pk; people listed once per role."""
+    rosters = (
+        Roster.objects.filter(role__in=roles)
+        .select_related("role")
+        .prefetch_related(
+            Prefetch("memberships", queryset=RosterMember.objects.select_related("user").order_by("position", "pk")),
+            _active_override_prefetch(at),
+        )
+        .order_by("role_id", "name")
+    )
+    result: dict[int, list[OnCall]] = {role.pk: [] for role in roles}
+    seen: set[tuple[int, int]] = set()
+    for roster in rosters:
+        found = RosterPlan.of(roster).on_call(at)
+        if found is None:
+            continue
+        user, source, _override = found
+        if not user.is_active or (roster.role_id, user.pk) in seen:
+            continue
+        seen.add((roster.role_id, user.pk))
+        result[roster.role_id].append(OnCall(user=user, role=roster.role, roster=roster, source=source))
+    return result
+
+
+def current_owner(*, action_type: ActionType, at: datetime) -> OwnershipAssignment | None:
+    """The ownership assignment in force for ``action_type`` at ``at``, or None (a gap)."""
+    return (
+        OwnershipAssignment.objects.filter(action_type=action_type, effective_from__lte=at)
+        .filter(Q(effective_to__isnull=True) | Q(effective_to__gt=at))
+        .select_related("owner_role", "deputy_role", "action_type")
+        .first()
+    )
+
+
+def valid_certifications(*, at: datetime) -> QuerySet[Certification]:
+    return Certification.objects.filter(valid_from__lte=at, valid_until__gt=at).filter(
+        Q(revoked_at__isnull=True) | Q(revoked_at__gt=at)
+    )
+
+
+def certified_signers(
+    *, action_type: ActionType, role: DecisionRole, at: datetime, via_deputy: bool = False
+) -> list[Signer]:
+    """People on call for ``role`` at ``at`` holding a valid certification for it or the action type."""
+    people = on_call(role=role, at=at)
+    if not people:
+        return []
+    certs = (
+        valid_certifications(at=at)
+        .filter(user__in=[p.user for p in people])
+        .filter(Q(role=role) | Q(action_type=action_type))
+        .order_by("-valid_until")
+    )
+    best: dict[int, Certification] = {}
+    for cert in certs:
+        best.setdefault(cert.user_id, cert)
+    return [
+        Signer(
+            user=p.user,
+            role=role,
+            roster=p.roster,
+            source=p.source,
+            certification=best[p.user.pk],
+            via_deputy=via_deputy,
+        )
+        for p in people
+        if p.user.pk in best
+    ]
+
+
+def eligible_signers(*, action_type: ActionType, at: datetime) -> list[Signer]:
+    """Who may certify a decision of ``action_type`` at ``at``: on call for the owning role AND certified.
+
+    When nobody in the owning role qualifies, the deputy role (if any) is asked instead.
+    Empty for an action type without a current owner.
+    """
+    owner = current_owner(action_type=action_type, at=at)
+    if owner is None:
+        return []
+    signers = certified_signers(action_type=action_type, role=owner.owner_role, at=at)
+    if not signers and owner.deputy_role is not None:
+        signers = certified_signers(action_type=action_type, role=owner.deputy_role, at=at, via_deputy=True)
+    return signers
+
+
+@dataclass(frozen=True)
+class PolicyMatch:
+    """The first rule that matched, and the reasons it matched, in words."""
+
+    policy: ApprovalPolicy
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.reasons)
+
+
+@dataclass(frozen=True)
+class DecisionAttributes:
+    """What a policy rule is matched against."""
+
+    action_type: ActionType
+    severity: int
+    blast_radius: int
+    ai_confidence: Decimal
+    regulated_data: bool
+    customer_impact: bool
+
+
+def _criterion(rule: str, value: bool, label: str) -> tuple[bool, str | None]:
+    if rule == Criterion.ANY:
+        return True, None
+    wanted = rule == Criterion.YES
+    return value == wanted, f"{label}: {'yes' if value else 'no'}"
+
+
+def policy_matches(policy: ApprovalPolicy, attrs: DecisionAttributes) -> list[str] | None:
+    """The reasons ``policy`` matches ``attrs``, or None when it does not.
+
+    ``policy.action_types`` must be prefetched.
+    """
+    reasons: list[str] = []
+    listed = list(policy.action_types.all())
+    if listed:
+        if attrs.action_type.pk not in {a.pk for a in listed}:
+            return None
+        reasons.append(f"action type {attrs.action_type.slug} is listed")
+    if policy.min_severity is not None:
+        if attrs.severity < policy.min_severity:
+            return None
+        reasons.append(f"severity {Level(attrs.severity).label} ≥ {Level(policy.min_severity).label}")
+    if policy.min_blast_radius is not None:
+        if attrs.blast_radius < policy.min_blast_radius:
+            return None
+        reasons.append(f"blast radius {Level(attrs.blast_radius).label} ≥ {Level(policy.min_blast_radius).label}")
+    if policy.max_blast_radius is not None:
+        if attrs.blast_radius > policy.max_blast_radius:
+            return None
+        reasons.append(f"blast radius {Level(attrs.blast_radius).label} ≤ {Level(policy.max_blast_radius).label}")
+    if policy.min_ai_confidence is not None:
+        if attrs.ai_confidence < policy.min_ai_confidence:
+            return None
+        reasons.append(f"AI confidence {attrs.ai_confidence} ≥ {policy.min_ai_confidence}")
+    if policy.max_ai_confidence is not None:
+        if attrs.ai_confidence > policy.max_ai_confidence:
+            return None
+        reasons.append(f"AI confidence {attrs.ai_confidence} ≤ {policy.max_ai_confidence}")
+    for rule, value, label in (
+        (policy.regulated_data, attrs.regulated_data, "regulated data"),
+        (policy.customer_impact, attrs.customer_impact, "customer impact"),
+    ):
+        ok, why = _criterion(rule, value, label)
+        if not ok:
+            return None
+        if why:
+            reasons.append(why)
+    if not reasons:
+        reasons.append("catch-all rule")
+    return reasons
+
+
+def enabled_policies() -> QuerySet[ApprovalPolicy]:
+    return (
+        ApprovalPolicy.objects.filter(enabled=True)
+        .select_related("escalation_chain")
+        .prefetch_related("action_types", "cosigner_roles", "escalation_chain__steps__role")
+        .order_by("priority")
+    )
+
+
+def match_policy(
+    *,
+    action_type: ActionType,
+    severity: int,
+    blast_radius: int,
+    ai_confidence: Decimal | float,
+    regulated_data: bool = False,
+    customer_impact: bool = False,
+    policies: list[ApprovalPolicy] | None = None,
+) -> PolicyMatch | None:
+    """The first enabled rule, by priority, that matches; None when no rule does.
+
+    Regulated data counts when the submission says so *or* the action type touches it.
+    """
+    attrs = DecisionAttributes(
+        action_type=action_type,
+        severity=int(severity),
+        blast_radius=int(blast_radius),
+        ai_confidence=Decimal(str(ai_confidence)),
+        regulated_data=bool(regulated_data) or action_type.touches_regulated_data,
+        customer_impact=bool(customer_impact),
+    )
+    for policy in policies if policies is not None else enabled_policies():
+        if not policy.enabled:
+            continue
+        reasons = policy_matches(policy, attrs)
+        if reasons is not None:
+            return PolicyMatch(policy=policy, reasons=reasons)
+    return None
+
+
+def role_coverage_gaps(
+    *, role: DecisionRole, start: datetime, end: datetime, replace: RosterPlan | None = None
+) -> list[tuple[datetime, datetime]]:
+    """When nobody is on call for ``role`` in [start, end).
+
+    ``replace`` substitutes an unsaved version of one roster (to check a change before saving it).
+    """
+    plans = [RosterPlan.of(r) for r in rosters_with_plans(roles=[role])]
+    if replace is not None:
+        plans = [p for p in plans if p.roster.pk != replace.roster.pk or replace.roster.pk is None]
+        if replace.roster.role_id == role.pk:
+            plans.append(replace)
+    return coverage_gaps(plans, start, end)
+
+
+def coverage_horizon(now: datetime) -> tuple[datetime, datetime]:
+    return now, now + timedelta(days=settings.COVERAGE_HORIZON_DAYS)
+
+
+def owning_roles(*, at: datetime) -> QuerySet[DecisionRole]:
+    """Roles that own at least one human-owned action type now or later."""
+    return DecisionRole.objects.filter(
+        Q(owned_assignments__effective_to__isnull=True) | Q(owned_assignments__effective_to__gt=at),
+        owned_assignments__action_type__system_owned=False,
+    ).distinct()
+
+
+def certifications_expiring(*, at: datetime, within: timedelta) -> QuerySet[Certification]:
+    return (
+        valid_certifications(at=at)
+        .filter(valid_until__lte=at + within)
+        .select_related("user", "role", "action_type")
+        .order_by("valid_until")
+    )
+
+
+def unowned_action_types(*, at: datetime) -> QuerySet[ActionType]:
+    """Human-owned action types with no ownership assignment in force at ``at``."""
+    current = OwnershipAssignment.objects.filter(effective_from__lte=at).filter(
+        Q(effective_to__isnull=True) | Q(effective_to__gt=at)
+    )
+    return ActionType.objects.filter(system_owned=False).exclude(pk__in=current.values("action_type_id"))
+
+
+def governance_overview(*, at: datetime, expiry_window: timedelta) -> dict[str, Any]:
+    roles = list(DecisionRole.objects.order_by("name"))
+    on_call_now = on_call_for_roles(roles=roles, at=at)
+    return {
+        "unowned": list(unowned_action_types(at=at)),
+        "on_call": [{"role": r, "people": on_call_now.get(r.pk, [])} for r in roles],
+        "expiring": list(certifications_expiring(at=at, within=expiry_window)[:20]),
+    }

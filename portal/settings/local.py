@@ -1,0 +1,8 @@
+"""Development on the embedded defaults: SQLite, filesystem broker, console email."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = env.str("SECRET_KEY", default="countersign-local-development-key-not-for-production")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
