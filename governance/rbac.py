@@ -61,3 +61,13 @@ def grant(apps: Any, group_name: str, codenames: list[tuple[str, str]]) -> None:
     for app_label, codename in codenames:
         perm = Permission.objects.get(content_type__app_label=app_label, codename=codename)
         group.permissions.add(perm)
+
+
+def ensure_groups(apps: Any) -> None:
+    """Create the four groups with their permissions (idempotent). The data migration runs it;
+    so can anything that finds them missing (a flushed test database)."""
+    ensure_permissions(apps)
+    grant(apps, GOVERNANCE_LEAD, governance_lead_codenames())
+    grant(apps, AUDITOR, auditor_codenames(apps, ("governance", "auditlog", "auth")))
+    grant(apps, ANALYST, [])
+    grant(apps, INTEGRATION, [])

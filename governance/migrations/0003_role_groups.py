@@ -6,11 +6,7 @@ from governance import rbac
 
 
 def forwards(apps, schema_editor):
-    rbac.ensure_permissions(apps)
-    rbac.grant(apps, rbac.GOVERNANCE_LEAD, rbac.governance_lead_codenames())
-    rbac.grant(apps, rbac.AUDITOR, rbac.auditor_codenames(apps, ("governance", "auditlog", "auth")))
-    rbac.grant(apps, rbac.ANALYST, [])
-    rbac.grant(apps, rbac.INTEGRATION, [])
+    rbac.ensure_groups(apps)
 
 
 def backwards(apps, schema_editor):

@@ -1,0 +1,186 @@
+"""Roster editing in the admin: the schedule preview, the coverage-gap check, the governance overview."""
+
+import re
+from datetime import datetime, time, timedelta
+
+import pytest
+from auditlog.models import LogEntry
+from django.urls import reverse
+from django.utils import timezone
+
+from governance import rbac
+from governance.models import Roster, RosterMember
+from tests.factories import (
+    ActionTypeFactory,
+    CertificationFactory,
+    DecisionRoleFactory,
+    RosterFactory,
+    UserFactory,
+    admin_form_data,
+    make_owned_action_type,
+    make_user_in_group,
+)
+
+pytestmark = pytest.mark.django_db
+
+CONFIRM_LABEL = "Save even though an owning role will have nobody on call"
+
+
+@pytest.fixture
+def lead(client):
+    user = make_user_in_group(rbac.GOVERNANCE_LEAD)
+    client.force_login(user)
+    return user
+
+
+def _roster_url(roster: Roster) -> str:
+    return reverse("admin:governance_roster_change", args=[roster.pk])
+
+
+def _gap_text(start: datetime, end: datetime) -> str:
+    return f"{start:%a %d %b %H:%M} – {end:%a %d %b %H:%M} UTC"
+
+
+def _remove_first_member(client, roster: Roster, **changes) -> dict:
+    data = admin_form_data(client.get(_roster_url(roster)), change_reason="Rotation change", **changes)
+    data["memberships-0-DELETE"] = "on"
+    return data
+
+
+def test_roster_change_page_shows_the_14_day_schedule_with_who_is_on_call(client, lead):
+    on_call = UserFactory(first_name="Ada", last_name="Lovelace")
+    roster = RosterFactory(users=[on_call])
+
+    response = client.get(_roster_url(roster))
+
+    table = re.search(r'<table class="cs-preview">.*?</table>', response.content.decode(), re.S)
+    assert table is not None
+    assert "Ada Lovelace" in table.group(0)
+    assert "rotation" in table.group(0)
+
+
+def test_removing_the_last_member_of_an_owning_roles_roster_is_refused_naming_the_gap(client, lead):
+    _, role, roster, _ = make_owned_action_type(members=1)
+    data = _remove_first_member(client, roster)
+
+    before = timezone.now()
+    response = client.post(_roster_url(roster), data)
+    after = timezone.now()
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert f"{role.name} would have nobody on call:" in page
+    horizon = timedelta(days=14)
+    assert _gap_text(before, before + horizon) in page or _gap_text(after, after + horizon) in page
+    assert f"Tick “{CONFIRM_LABEL}” to save anyway." in page
+    assert RosterMember.objects.filter(roster=roster).count() == 1
+
+
+def test_setting_a_coverage_window_on_an_owning_roles_roster_is_refused_naming_the_nightly_gap(client, lead):
+    _, role, roster, _ = make_owned_action_type(members=2)
+    data = admin_form_data(
+        client.get(_roster_url(roster)),
+        coverage_start="09:00",
+        coverage_end="17:00",
+        change_reason="Office hours only",
+    )
+    now = timezone.now()
+    evening = datetime.combine(now.date(), time(17, 0), tzinfo=now.tzinfo)
+    if evening <= now:
+        evening += timedelta(days=1)
+
+    response = client.post(_roster_url(roster), data)
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert f"{role.name} would have nobody on call:" in page
+    assert _gap_text(evening, evening + timedelta(hours=16)) in page
+    assert CONFIRM_LABEL in page
+    roster.refresh_from_db()
+    assert roster.coverage_start is None
+
+
+def test_confirming_the_coverage_gap_saves_the_roster_change(client, lead):
+    _, _, roster, (member,) = make_owned_action_type(members=1)
+    data = _remove_first_member(client, roster, confirm_coverage_gaps="on")
+
+    response = client.post(_roster_url(roster), data)
+
+    assert response.status_code == 302
+    assert not RosterMember.objects.filter(roster=roster).exists()
+    deleted = LogEntry.objects.get(content_type__model="rostermember", action=LogEntry.Action.DELETE)
+    assert deleted.actor == lead
+    assert deleted.additional_data["roster"]["id"] == roster.pk
+
+
+def test_roster_change_that_leaves_no_gap_saves_without_confirmation(client, lead):
+    _, _, roster, (_, second) = make_owned_action_type(members=2)
+    data = _remove_first_member(client, roster)
+
+    response = client.post(_roster_url(roster), data)
+
+    assert response.status_code == 302
+    assert list(RosterMember.objects.filter(roster=roster).values_list("user", flat=True)) == [second.pk]
+
+
+def test_emptying_the_roster_of_a_role_that_owns_nothing_saves_without_confirmation(client, lead):
+    roster = RosterFactory(users=[UserFactory()])
+    data = _remove_first_member(client, roster)
+
+    response = client.post(_roster_url(roster), data)
+
+    assert response.status_code == 302
+    assert not RosterMember.objects.filter(roster=roster).exists()
+
+
+def test_moving_the_only_roster_of_an_owning_role_to_another_role_is_refused(client, lead):
+    _, role, roster, _ = make_owned_action_type(members=1)
+    data = admin_form_data(
+        client.get(_roster_url(roster)), role=str(DecisionRoleFactory().pk), change_reason="Reorganise"
+    )
+
+    response = client.post(_roster_url(roster), data)
+
+    assert response.status_code == 200
+    assert f"{role.name} would have nobody on call:" in response.content.decode()
+    roster.refresh_from_db()
+    assert roster.role == role
+
+
+def test_admin_index_lists_human_owned_action_types_without_an_owner(client, lead):
+    ActionTypeFactory(name="Quarantine mailbox")
+    ActionTypeFactory(name="Deduplicate alert", automation=True)
+
+    response = client.get("/admin/")
+
+    page = response.content.decode()
+    assert "Action types without an owner" in page
+    assert "Quarantine mailbox" in page
+    assert "Deduplicate alert" not in page
+
+
+def test_admin_index_shows_who_is_on_call_now_per_role(client, lead):
+    _, role, roster, (member,) = make_owned_action_type(members=1)
+    member.first_name, member.last_name = "Grace", "Hopper"
+    member.save()
+
+    response = client.get("/admin/")
+
+    assert f"<li>{role.name}: Grace Hopper</li>" in response.content.decode()
+
+
+def test_admin_index_shows_certifications_expiring_within_30_days(client, lead):
+    now = timezone.now()
+    soon = CertificationFactory(user=UserFactory(first_name="Katherine", last_name="Johnson"))
+    soon.valid_until = now + timedelta(days=10)
+    soon.save()
+    CertificationFactory(
+        user=UserFactory(first_name="Dorothy", last_name="Vaughan"), valid_until=now + timedelta(days=60)
+    )
+
+    response = client.get("/admin/")
+
+    page = response.content.decode()
+    assert "Certifications expiring within 30 days" in page
+    assert "Katherine Johnson" in page
+    assert "Dorothy Vaughan" not in page
