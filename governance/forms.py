@@ -91,7 +91,10 @@ class RosterForm(ReasonForm):
     confirm_coverage_gaps = forms.BooleanField(
         required=False,
         label="Save even though an owning role will have nobody on call",
-        help_text="Needed only when the save would leave a role that owns decisions uncovered; the gaps are listed above.",
+        help_text=(
+            "Needed only when the save would leave a role that owns decisions uncovered; "
+            "the gaps are listed above."
+        ),
     )
 
     class Meta:

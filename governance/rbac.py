@@ -37,6 +37,22 @@ def governance_lead_codenames() -> list[tuple[str, str]]:
     return perms
 
 
+# Models of the decisions app that reviewers (leads, auditors) may read. Listed by name so
+# that this module keeps importing nothing from ``decisions``.
+DECISION_MODELS = ("decisionrequest", "signoff", "decisionevent", "outcome", "integration")
+
+
+def _existing(apps: Any, codenames: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Keep the permissions whose app is migrated already (decisions comes after governance)."""
+    Permission = apps.get_model("auth", "Permission")
+    present = set(
+        Permission.objects.filter(content_type__app_label__in={a for a, _ in codenames}).values_list(
+            "content_type__app_label", "codename"
+        )
+    )
+    return [pair for pair in codenames if pair in present]
+
+
 def auditor_codenames(apps: Any, app_labels: tuple[str, ...]) -> list[tuple[str, str]]:
     """Read-only on every model of ``app_labels`` (and the audit log)."""
     Permission = apps.get_model("auth", "Permission")
@@ -67,7 +83,8 @@ def ensure_groups(apps: Any) -> None:
     """Create the four groups with their permissions (idempotent). The data migration runs it;
     so can anything that finds them missing (a flushed test database)."""
     ensure_permissions(apps)
-    grant(apps, GOVERNANCE_LEAD, governance_lead_codenames())
-    grant(apps, AUDITOR, auditor_codenames(apps, ("governance", "auditlog", "auth")))
+    reviewer = _existing(apps, [("decisions", f"view_{model}") for model in DECISION_MODELS])
+    grant(apps, GOVERNANCE_LEAD, governance_lead_codenames() + reviewer)
+    grant(apps, AUDITOR, auditor_codenames(apps, ("governance", "auditlog", "auth", "decisions")))
     grant(apps, ANALYST, [])
     grant(apps, INTEGRATION, [])

@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework_api_key",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
@@ -107,7 +108,17 @@ LOGIN_URL = "admin:login"
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "decisions.api.authentication.IntegrationKeyAuthentication",
+        "decisions.api.authentication.PersonalTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_THROTTLE_CLASSES": ["decisions.api.throttling.PerKeyRateThrottle"],
+    "EXCEPTION_HANDLER": "decisions.api.exceptions.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Countersign API",
@@ -115,6 +126,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "DESCRIPTION": (
+        "Integrations submit AI-recommended SOC actions and learn the verdict; named, on-call, certified "
+        "people sign them. Authenticate with `Authorization: Api-Key <key>` (integrations) or "
+        "`Authorization: Bearer <token>` (people)."
+    ),
 }
 
 # Celery: unset CELERY_BROKER_URL means the filesystem transport under var/, no server needed.
@@ -151,4 +170,15 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+
+# Decisions.
+DEFAULT_TIME_TO_ACT_SECONDS = env.int("DEFAULT_TIME_TO_ACT_SECONDS", default=900)
+EVIDENCE_MAX_BYTES = env.int("EVIDENCE_MAX_BYTES", default=256 * 1024)
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+PERSONAL_TOKEN_MAX_DAYS = env.int("PERSONAL_TOKEN_MAX_DAYS", default=90)
+
+# A cache every process shares (rate limits): the database by default, Redis when CACHE_URL says so.
+CACHES = {
+    "default": env.cache_url("CACHE_URL", default="dbcache://countersign_cache"),
 }

@@ -1,0 +1,317 @@
+"""API shapes. Parsing and field validation only: rules live in ``decisions.services``."""
+
+from __future__ import annotations
+
+import json
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from decisions.api.exceptions import PayloadTooLarge
+from decisions.models import (
+    DecisionEvent,
+    DecisionRequest,
+    DecisionStatus,
+    OutcomeKind,
+    ReasonCode,
+    Verdict,
+)
+from governance.models import ActionType, Level
+
+LEVELS = {level.name.lower(): level.value for level in Level}
+LEVEL_NAMES = {v: k for k, v in LEVELS.items()}
+MAX_CHAIN_STEPS = 20
+
+
+def json_size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+class LevelField(serializers.ChoiceField):
+    """low / medium / high / critical on the wire, an ordered integer in the database."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=list(LEVELS), **kwargs)
+
+    def to_internal_value(self, data):
+        return LEVELS[super().to_internal_value(data)]
+
+    def to_representation(self, value):
+        return LEVEL_NAMES.get(value, value)
+
+
+class ActionTypeSlugField(serializers.SlugRelatedField):
+    default_error_messages = {
+        "does_not_exist": "Unknown action type '{value}'.",
+        "invalid": "Give the action type's slug as a string.",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="slug", queryset=ActionType.objects.all(), **kwargs)
+
+
+class ModelInfoSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    version = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+class ChainStepSerializer(serializers.Serializer):
+    agent = serializers.CharField(max_length=100)
+    action = serializers.CharField(max_length=200)
+    target = serializers.JSONField(required=False, default=dict)
+    rationale = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class JSONObjectField(serializers.JSONField):
+    """A JSON object (not a list or a scalar), optionally size-limited."""
+
+    default_error_messages = {"not_object": "Must be a JSON object."}
+
+    def __init__(self, *, max_bytes: int | None = None, **kwargs):
+        self.max_bytes = max_bytes
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not isinstance(value, dict):
+            self.fail("not_object")
+        if self.max_bytes is not None and json_size(value) > self.max_bytes:
+            raise PayloadTooLarge(f"{self.field_name} is larger than {self.max_bytes} bytes.")
+        return value
+
+
+class DecisionSubmitSerializer(serializers.Serializer):
+    """What an integration sends to submit a recommendation."""
+
+    action_type = ActionTypeSlugField()
+    title = serializers.CharField(max_length=200)
+    recommendation = serializers.CharField(max_length=10_000)
+    target = JSONObjectField(max_bytes=16 * 1024)
+    ai_confidence = serializers.FloatField(min_value=0.0, max_value=1.0)
+    blast_radius = LevelField()
+    severity = LevelField()
+    affects_regulated_data = serializers.BooleanField(default=False)
+    customer_impact = serializers.BooleanField(default=False)
+    incident_ref = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    evidence = JSONObjectField(required=False, default=dict)
+    model = ModelInfoSerializer()
+    chain = ChainStepSerializer(many=True, required=False, default=list)
+
+    def validate_ai_confidence(self, value: float) -> Decimal:
+        return Decimal(str(value)).quantize(Decimal("0.001"), rounding=ROUND_HALF_EVEN)
+
+    def validate_evidence(self, value: dict) -> dict:
+        if json_size(value) > settings.EVIDENCE_MAX_BYTES:
+            raise PayloadTooLarge(f"evidence is larger than {settings.EVIDENCE_MAX_BYTES} bytes.")
+        return value
+
+    def validate_chain(self, value: list) -> list:
+        if len(value) > MAX_CHAIN_STEPS:
+            raise serializers.ValidationError(f"A chain has at most {MAX_CHAIN_STEPS} steps.")
+        return value
+
+    def to_service_data(self) -> dict[str, Any]:
+        data = dict(self.validated_data)
+        model = data.pop("model")
+        data["model_name"] = model["name"]
+        data["model_version"] = model.get("version", "")
+        data["proposed_chain"] = [dict(step) for step in data.pop("chain")]
+        return data
+
+
+class DecisionUpdateSerializer(serializers.Serializer):
+    """What an integration may correct on a pending decision (approvals given so far are void)."""
+
+    title = serializers.CharField(max_length=200, required=False)
+    recommendation = serializers.CharField(max_length=10_000, required=False)
+    target = JSONObjectField(max_bytes=16 * 1024, required=False)
+    evidence = JSONObjectField(required=False)
+    incident_ref = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    chain = ChainStepSerializer(many=True, required=False)
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Send at least one field to change.")
+        return attrs
+
+    def validate_evidence(self, value: dict) -> dict:
+        if json_size(value) > settings.EVIDENCE_MAX_BYTES:
+            raise PayloadTooLarge(f"evidence is larger than {settings.EVIDENCE_MAX_BYTES} bytes.")
+        return value
+
+    def to_service_changes(self) -> dict[str, Any]:
+        data = dict(self.validated_data)
+        if "chain" in data:
+            data["proposed_chain"] = [dict(step) for step in data.pop("chain")]
+        return data
+
+
+class RoleRefSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    """A decision as integrations and people read it."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    integration = serializers.CharField(source="integration.name", read_only=True)
+    action_type = serializers.CharField(source="action_type.slug", read_only=True)
+    blast_radius = LevelField(read_only=True)
+    severity = LevelField(read_only=True)
+    ai_confidence = serializers.DecimalField(max_digits=4, decimal_places=3, coerce_to_string=False, read_only=True)
+    model = serializers.SerializerMethodField()
+    owner_role = RoleRefSerializer(read_only=True, allow_null=True)
+    policy = serializers.SerializerMethodField()
+    approvals_received = serializers.SerializerMethodField()
+    eligible_signers = serializers.SerializerMethodField()
+    chain = serializers.JSONField(source="proposed_chain", read_only=True)
+    outcome = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DecisionRequest
+        fields = [
+            "id",
+            "status",
+            "integration",
+            "action_type",
+            "title",
+            "recommendation",
+            "target",
+            "ai_confidence",
+            "blast_radius",
+            "severity",
+            "affects_regulated_data",
+            "customer_impact",
+            "incident_ref",
+            "evidence",
+            "model",
+            "chain",
+            "payload_version",
+            "owner_role",
+            "policy",
+            "required_approvals",
+            "approvals_received",
+            "eligible_signers",
+            "current_step",
+            "deadline",
+            "final_action",
+            "outcome",
+            "created_at",
+            "decided_at",
+            "links",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "properties": {"name": {"type": "string"}, "version": {"type": "string"}}})
+    def get_model(self, obj: DecisionRequest) -> dict:
+        return {"name": obj.model_name, "version": obj.model_version}
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "properties": {"name": {"type": "string"}, "version": {"type": "integer"}},
+        }
+    )
+    def get_policy(self, obj: DecisionRequest) -> dict | None:
+        policy = (obj.snapshot or {}).get("policy")
+        return {"name": policy["name"], "version": policy["version"]} if policy else None
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_approvals_received(self, obj: DecisionRequest) -> int:
+        annotated = getattr(obj, "live_approvals", None)
+        if annotated is not None:
+            return annotated
+        return obj.signoffs.filter(voided_at__isnull=True, verdict__in=[Verdict.APPROVE, Verdict.OVERRIDE]).count()
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_eligible_signers(self, obj: DecisionRequest) -> int:
+        if obj.status != DecisionStatus.PENDING:
+            return 0
+        snapshot = obj.snapshot or {}
+        people = {e["user_id"] for stage in snapshot.get("stages", []) for e in stage["eligible"]}
+        people |= {e["user_id"] for c in snapshot.get("cosigners", []) for e in c["eligible"]}
+        return len(people)
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "properties": {
+                "kind": {"type": "string"},
+                "reverted": {"type": "boolean"},
+                "notes": {"type": "string"},
+            },
+        }
+    )
+    def get_outcome(self, obj: DecisionRequest) -> dict | None:
+        outcome = getattr(obj, "outcome", None)
+        if outcome is None:
+            return None
+        return {"kind": outcome.kind, "reverted": outcome.reverted, "notes": outcome.notes}
+
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
+    def get_links(self, obj: DecisionRequest) -> dict[str, str]:
+        pid = str(obj.public_id)
+        return {
+            "self": reverse("api:decision-detail", args=[pid]),
+            "events": reverse("api:decision-events", args=[pid]),
+            "cancel": reverse("api:decision-cancel", args=[pid]),
+            "outcome": reverse("api:decision-outcome", args=[pid]),
+            "signoffs": reverse("api:decision-signoffs", args=[pid]),
+        }
+
+
+class DecisionEventSerializer(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DecisionEvent
+        fields = ["seq", "kind", "at", "actor", "data", "prev_hash", "hash"]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_actor(self, obj: DecisionEvent) -> str | None:
+        return obj.actor.get_username() if obj.actor_id else None
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class OutcomeSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=OutcomeKind.choices)
+    reverted = serializers.BooleanField(default=False)
+    notes = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+class SignOffRequestSerializer(serializers.Serializer):
+    verdict = serializers.ChoiceField(choices=Verdict.choices)
+    reason_code = serializers.ChoiceField(choices=ReasonCode.choices)
+    rationale = serializers.CharField(max_length=5000)
+    override_action = JSONObjectField(max_bytes=16 * 1024, required=False, allow_null=True, default=None)
+
+
+class SignOffSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    signer = serializers.CharField(source="signer.username")
+    signed_as = serializers.CharField(source="signed_as.name")
+    verdict = serializers.CharField()
+    reason_code = serializers.CharField()
+    rationale = serializers.CharField()
+    override_action = serializers.JSONField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    voided_at = serializers.DateTimeField(allow_null=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)

@@ -1,0 +1,249 @@
+"""API v1. Views parse, check who is calling, call one service or selector, render."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+
+from decisions import selectors, services
+from decisions.api.exceptions import PayloadTooLarge
+from decisions.api.serializers import (
+    CancelSerializer,
+    DecisionEventSerializer,
+    DecisionSerializer,
+    DecisionSubmitSerializer,
+    DecisionUpdateSerializer,
+    ErrorSerializer,
+    OutcomeSerializer,
+    SignOffRequestSerializer,
+    SignOffSerializer,
+)
+from decisions.models import DecisionRequest, DecisionStatus, IntegrationAPIKey
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid input: field messages under `errors`."),
+    401: OpenApiResponse(ErrorSerializer, description="Missing, invalid, revoked or expired credentials."),
+    403: OpenApiResponse(ErrorSerializer, description="Not allowed."),
+    404: OpenApiResponse(ErrorSerializer, description="No such decision (or not yours to see)."),
+    429: OpenApiResponse(ErrorSerializer, description="Rate limit or pending cap reached; see Retry-After."),
+}
+
+
+def _errors(*codes: int) -> dict:
+    return {code: ERRORS[code] for code in codes}
+
+
+class DecisionCursor(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def integration_of(request):
+    """The calling integration, or None for a person."""
+    return request.auth.integration if isinstance(request.auth, IntegrationAPIKey) else None
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List decisions",
+        description="An integration sees its own decisions; a person those they may certify or review.",
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=DecisionStatus.values),
+            OpenApiParameter("action_type", OpenApiTypes.STR, description="Action type slug."),
+            OpenApiParameter("created_after", OpenApiTypes.DATETIME),
+            OpenApiParameter("created_before", OpenApiTypes.DATETIME),
+        ],
+        responses={200: DecisionSerializer(many=True), **_errors(400, 401, 429)},
+    ),
+    retrieve=extend_schema(summary="A decision", responses={200: DecisionSerializer, **_errors(401, 404, 429)}),
+)
+class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = DecisionSerializer
+    pagination_class = DecisionCursor
+    lookup_field = "public_id"
+    lookup_value_regex = "[0-9a-fA-F-]{36}"
+
+    def get_queryset(self):
+        qs = selectors.decisions_visible_to(user=self.request.user, integration=integration_of(self.request))
+        if self.action == "list":
+            qs = self._filter(qs)
+        return qs
+
+    def get_object(self):
+        try:
+            return super().get_object()
+        except (DecisionRequest.DoesNotExist, ValueError):
+            raise NotFound("No such decision.") from None
+
+    def _filter(self, qs):
+        params = self.request.query_params
+        errors = {}
+        if status_value := params.get("status"):
+            if status_value not in DecisionStatus.values:
+                errors["status"] = [f"Unknown status; use one of {', '.join(DecisionStatus.values)}."]
+            qs = qs.filter(status=status_value)
+        if slug := params.get("action_type"):
+            qs = qs.filter(action_type__slug=slug)
+        for name, lookup in (("created_after", "created_at__gte"), ("created_before", "created_at__lt")):
+            if raw := params.get(name):
+                value = parse_datetime(raw)
+                if value is None or value.tzinfo is None:
+                    errors[name] = ["Use an ISO 8601 date-time with a time zone, e.g. 2026-11-26T09:00:00Z."]
+                else:
+                    qs = qs.filter(**{lookup: value})
+        if errors:
+            raise ValidationError(errors)
+        return qs
+
+    def _require_integration(self):
+        integration = integration_of(self.request)
+        if integration is None:
+            raise PermissionDenied("Only an integration (API key) can do this.")
+        return integration
+
+    @staticmethod
+    def _check_body_size(request) -> None:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.API_MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"The request body is larger than {settings.API_MAX_BODY_BYTES} bytes.")
+
+    @extend_schema(
+        summary="Submit a recommendation",
+        description=(
+            "Routes the decision to the on-call, certified owner. Send an `Idempotency-Key` header: a retry with "
+            "the same key and body returns the original decision (200); the same key with another body is a 422."
+        ),
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        request=DecisionSubmitSerializer,
+        responses={
+            201: DecisionSerializer,
+            200: OpenApiResponse(DecisionSerializer, description="Replay of an earlier submission."),
+            413: OpenApiResponse(ErrorSerializer, description="Body or evidence too large."),
+            415: OpenApiResponse(ErrorSerializer, description="Send application/json."),
+            422: OpenApiResponse(ErrorSerializer, description="Idempotency-Key reused with another body."),
+            **_errors(400, 401, 403, 429),
+        },
+    )
+    def create(self, request):
+        integration = self._require_integration()
+        self._check_body_size(request)
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 255:
+            raise ValidationError({"Idempotency-Key": ["At most 255 characters."]})
+        serializer = DecisionSubmitSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        decision, created = services.decision_submit(
+            integration=integration,
+            actor=request.user,
+            data=serializer.to_service_data(),
+            request_fingerprint=services.fingerprint(request.data),
+            idempotency_key=key,
+        )
+        decision = selectors.decision_for_response(decision.pk)
+        body = DecisionSerializer(decision, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        summary="Correct a pending decision",
+        description="Approvals already given are void: the signers must sign the corrected payload.",
+        request=DecisionUpdateSerializer,
+        responses={200: DecisionSerializer, 409: ERRORS[403], **_errors(400, 401, 403, 404, 429)},
+    )
+    def partial_update(self, request, public_id=None):
+        integration = self._require_integration()
+        self._check_body_size(request)
+        decision = self.get_object()
+        serializer = DecisionUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.decision_update_payload(
+            decision=decision, integration=integration, actor=request.user, changes=serializer.to_service_changes()
+        )
+        return Response(DecisionSerializer(selectors.decision_for_response(decision.pk)).data)
+
+    @extend_schema(
+        summary="The decision log",
+        description="Append-only and hash-chained: each event's `hash` covers its content and `prev_hash`.",
+        responses={200: DecisionEventSerializer(many=True), **_errors(401, 404, 429)},
+    )
+    @action(detail=True, methods=["get"])
+    def events(self, request, public_id=None):
+        decision = self.get_object()
+        events = selectors.decision_events(decision=decision)
+        return Response(DecisionEventSerializer(events, many=True).data)
+
+    @extend_schema(
+        summary="Cancel a pending decision",
+        request=CancelSerializer,
+        responses={
+            200: DecisionSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="Not pending."),
+            **_errors(400, 401, 403, 404, 429),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, public_id=None):
+        integration = self._require_integration()
+        decision = self.get_object()
+        serializer = CancelSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.decision_cancel(
+            decision=decision, integration=integration, actor=request.user, reason=serializer.validated_data["reason"]
+        )
+        return Response(DecisionSerializer(selectors.decision_for_response(decision.pk)).data)
+
+    @extend_schema(
+        summary="Report the outcome",
+        description="Once per decision, after its verdict: true/false positive or benign, and whether it was reverted.",
+        request=OutcomeSerializer,
+        responses={
+            201: DecisionSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="Still pending, or already reported."),
+            **_errors(400, 401, 403, 404, 429),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def outcome(self, request, public_id=None):
+        decision = self.get_object()
+        serializer = OutcomeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.decision_report_outcome(decision=decision, actor=request.user, **serializer.validated_data)
+        body = DecisionSerializer(selectors.decision_for_response(decision.pk)).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        methods=["POST"],
+        summary="Sign (people only)",
+        description=(
+            "Approve, override (with `override_action`) or reject, with a reason code and a rationale. "
+            "Integrations never sign; nor does the submitter; one person counts once."
+        ),
+        request=SignOffRequestSerializer,
+        responses={
+            201: SignOffSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="Decision closed, or already signed by you."),
+            **_errors(400, 401, 403, 404, 429),
+        },
+    )
+    @extend_schema(methods=["GET"], summary="Sign-offs so far", responses={200: SignOffSerializer(many=True)})
+    @action(detail=True, methods=["get", "post"])
+    def signoffs(self, request, public_id=None):
+        decision = self.get_object()
+        if request.method == "GET":
+            return Response(SignOffSerializer(selectors.decision_signoffs(decision=decision), many=True).data)
+        serializer = SignOffRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        signoff = services.decision_sign_off(decision=decision, actor=request.user, **serializer.validated_data)
+        signoff = selectors.decision_signoffs(decision=decision).get(pk=signoff.pk)
+        return Response(SignOffSerializer(signoff).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,124 @@
+"""The tamper-evident decision log: append events, verify the chain.
+
+Each event's hash is SHA-256 over the canonical JSON of its content (decision id, sequence
+number, kind, instant, actor, data) and the previous event's hash. The decision row keeps the
+count and the newest hash, so deleting the newest events is detectable as well as editing
+or deleting any other one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+
+from decisions.models import DecisionEvent, DecisionRequest
+
+GENESIS = "0" * 64
+
+
+def to_json_data(data: dict[str, Any]) -> dict[str, Any]:
+    """Normalise to plain JSON (UUIDs, decimals and datetimes as strings) so a reload hashes the same."""
+    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+
+
+def event_hash(
+    *, decision_public_id: str, seq: int, kind: str, at: datetime, actor_id: int | None, data: dict, prev_hash: str
+) -> str:
+    body = {
+        "decision": str(decision_public_id),
+        "seq": seq,
+        "kind": kind,
+        "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor": actor_id,
+        "data": data,
+        "prev": prev_hash,
+    }
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def append_event(
+    decision: DecisionRequest, *, kind: str, at: datetime, actor=None, data: dict[str, Any] | None = None
+) -> DecisionEvent:
+    """Append one event. The caller holds the decision's row lock (every decision service does)
+    and saves ``decision`` afterwards (its ``event_count`` and ``last_event_hash`` move here)."""
+    payload = to_json_data(data or {})
+    seq = decision.event_count + 1
+    prev = decision.last_event_hash or GENESIS
+    digest = event_hash(
+        decision_public_id=str(decision.public_id),
+        seq=seq,
+        kind=kind,
+        at=at,
+        actor_id=actor.pk if actor is not None else None,
+        data=payload,
+        prev_hash=prev,
+    )
+    event = DecisionEvent.objects.create(
+        decision=decision, seq=seq, kind=kind, at=at, actor=actor, data=payload, prev_hash=prev, hash=digest
+    )
+    decision.event_count = seq
+    decision.last_event_hash = digest
+    return event
+
+
+@dataclass(frozen=True)
+class Break:
+    decision_public_id: str
+    seq: int | None
+    problem: str
+
+    def __str__(self) -> str:
+        where = f"event #{self.seq}" if self.seq is not None else "the log's head"
+        return f"decision {self.decision_public_id}, {where}: {self.problem}"
+
+
+def verify_decision(decision: DecisionRequest, events: list[DecisionEvent]) -> Break | None:
+    """The first break in one decision's chain, or None when it is intact."""
+    prev = GENESIS
+    expected_seq = 1
+    pid = str(decision.public_id)
+    for event in events:
+        if event.seq != expected_seq:
+            return Break(pid, expected_seq, f"missing (found #{event.seq} next): an event was deleted")
+        if event.prev_hash != prev:
+            return Break(pid, event.seq, "does not link to the previous event")
+        recomputed = event_hash(
+            decision_public_id=pid,
+            seq=event.seq,
+            kind=event.kind,
+            at=event.at,
+            actor_id=event.actor_id,
+            data=event.data,
+            prev_hash=event.prev_hash,
+        )
+        if recomputed != event.hash:
+            return Break(pid, event.seq, "content does not match its hash: the event was edited")
+        prev = event.hash
+        expected_seq += 1
+    if decision.event_count != expected_seq - 1 or (decision.last_event_hash or GENESIS) != prev:
+        return Break(pid, None, f"the decision records {decision.event_count} events, the log has {expected_seq - 1}")
+    return None
+
+
+def verify_all(batch_size: int = 500) -> Iterator[Break]:
+    """Every break across all decisions, streamed in batches (constant memory)."""
+    last_id = 0
+    while True:
+        decisions = list(DecisionRequest.objects.filter(id__gt=last_id).order_by("id")[:batch_size])
+        if not decisions:
+            return
+        by_decision: dict[int, list[DecisionEvent]] = {d.id: [] for d in decisions}
+        for event in DecisionEvent.objects.filter(decision_id__in=by_decision).order_by("decision_id", "seq"):
+            by_decision[event.decision_id].append(event)
+        for decision in decisions:
+            found = verify_decision(decision, by_decision[decision.id])
+            if found is not None:
+                yield found
+        last_id = decisions[-1].id

@@ -1,0 +1,358 @@
+"""Routing and step moves: who may sign a decision now, frozen into its snapshot.
+
+Pure helpers (no writes) plus the functions the services call under the decision's row lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+
+from decisions.eventlog import append_event
+from decisions.models import DecisionRequest, DecisionRequestUserObjectPermission, DecisionStatus, EventKind
+from governance.models import ActionType, DecisionRole, EscalationChain
+from governance.selectors import Signer, certified_signers, current_owner, eligible_signers, match_policy
+
+User = get_user_model()
+CERTIFY = "certify_decisionrequest"
+
+
+def _signer_entry(signer: Signer) -> dict[str, Any]:
+    return {
+        "user_id": signer.user.pk,
+        "username": signer.user.get_username(),
+        "name": signer.user.get_full_name() or signer.user.get_username(),
+        "role_id": signer.role.pk,
+        "role": signer.role.name,
+        "roster": signer.roster.name,
+        "source": signer.source,
+        "certification_id": signer.certification.pk,
+        "via_deputy": signer.via_deputy,
+        "why": signer.why(),
+    }
+
+
+def _role_entry(role: DecisionRole | None) -> dict[str, Any] | None:
+    if role is None:
+        return None
+    return {"id": role.pk, "slug": role.slug, "name": role.name}
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """What the matched policy (or the fail-safe default) demands of a decision."""
+
+    policy: Any
+    reasons: list[str]
+    required_approvals: int
+    cosigner_roles: list[DecisionRole]
+    time_to_act_seconds: int
+    chain: EscalationChain | None
+
+
+def requirements_for(decision: DecisionRequest) -> Requirements:
+    match = match_policy(
+        action_type=decision.action_type,
+        severity=decision.severity,
+        blast_radius=decision.blast_radius,
+        ai_confidence=Decimal(decision.ai_confidence),
+        regulated_data=decision.affects_regulated_data,
+        customer_impact=decision.customer_impact,
+    )
+    if match is None:
+        return Requirements(
+            policy=None,
+            reasons=["no approval policy matched: the fail-safe default applies (the owner signs)"],
+            required_approvals=1,
+            cosigner_roles=[],
+            time_to_act_seconds=settings.DEFAULT_TIME_TO_ACT_SECONDS,
+            chain=None,
+        )
+    policy = match.policy
+    return Requirements(
+        policy=policy,
+        reasons=match.reasons,
+        required_approvals=policy.required_approvals,
+        cosigner_roles=list(policy.cosigner_roles.all()),
+        time_to_act_seconds=policy.time_to_act_seconds,
+        chain=policy.escalation_chain,
+    )
+
+
+def _chain_entry(chain: EscalationChain | None) -> dict[str, Any]:
+    if chain is None:
+        return {"id": None, "name": None, "final_outcome": EscalationChain.FinalOutcome.EXPIRE, "steps": []}
+    steps = sorted(chain.steps.all(), key=lambda s: s.position)
+    return {
+        "id": chain.pk,
+        "name": chain.name,
+        "final_outcome": chain.final_outcome,
+        "steps": [
+            {"position": s.position, "role_id": s.role_id, "role": s.role.name, "wait_seconds": s.wait_seconds}
+            for s in steps
+        ],
+    }
+
+
+def grant(decision: DecisionRequest, users: list[Any], permission) -> None:
+    """Give ``users`` the certify permission on ``decision`` (direct FK table, one bulk insert)."""
+    existing = set(
+        DecisionRequestUserObjectPermission.objects.filter(
+            content_object=decision, permission=permission, user__in=users
+        ).values_list("user_id", flat=True)
+    )
+    DecisionRequestUserObjectPermission.objects.bulk_create(
+        [
+            DecisionRequestUserObjectPermission(content_object=decision, permission=permission, user=u)
+            for u in {u.pk: u for u in users}.values()
+            if u.pk not in existing
+        ]
+    )
+
+
+def revoke_all(decision: DecisionRequest) -> int:
+    deleted, _ = DecisionRequestUserObjectPermission.objects.filter(content_object=decision).delete()
+    return deleted
+
+
+def certify_permission() -> Permission:
+    return Permission.objects.get(content_type__app_label="decisions", codename=CERTIFY)
+
+
+def route(decision: DecisionRequest, *, now: datetime, actor) -> None:
+    """Match the policy, resolve who may sign, freeze it all in the snapshot, grant, set the deadline.
+
+    Runs under the caller's transaction with the decision freshly inserted. A system-owned
+    action type that the policy lets through is auto-approved; nobody eligible moves the
+    decision down the chain at once (an ownership-gap event each time).
+    """
+    req = requirements_for(decision)
+    action_type: ActionType = decision.action_type
+    owner = current_owner(action_type=action_type, at=now)
+    decision.policy = req.policy
+    decision.policy_version = req.policy.version if req.policy else None
+    decision.owner_role = owner.owner_role if owner else None
+    decision.required_approvals = req.required_approvals
+    decision.snapshot = {
+        "routed_at": now.isoformat(),
+        "policy": (
+            {
+                "id": req.policy.pk,
+                "public_id": str(req.policy.public_id),
+                "name": req.policy.name,
+                "priority": req.policy.priority,
+                "version": req.policy.version,
+            }
+            if req.policy
+            else None
+        ),
+        "matched_because": req.reasons,
+        "owner": {
+            "role": _role_entry(owner.owner_role) if owner else None,
+            "deputy": _role_entry(owner.deputy_role) if owner else None,
+            "assignment": str(owner.public_id) if owner else None,
+        },
+        "required_approvals": req.required_approvals,
+        "cosigner_roles": [_role_entry(r) for r in req.cosigner_roles],
+        "time_to_act_seconds": req.time_to_act_seconds,
+        "chain": _chain_entry(req.chain),
+        "stages": [],
+        "cosigners": [],
+    }
+    if req.policy is None:
+        append_event(decision, kind=EventKind.NO_POLICY, at=now, actor=actor, data={"reason": req.reasons[0]})
+
+    if action_type.system_owned and req.policy is not None and req.policy.allow_auto_approval:
+        decision.status = DecisionStatus.AUTO_APPROVED
+        decision.decided_at = now
+        decision.final_action = recommended_action(decision)
+        append_event(
+            decision,
+            kind=EventKind.AUTO_APPROVED,
+            at=now,
+            actor=actor,
+            data={"policy": decision.snapshot["policy"], "because": req.reasons},
+        )
+        return
+
+    permission = certify_permission()
+    for role in req.cosigner_roles:
+        signers = certified_signers(action_type=action_type, role=role, at=now)
+        decision.snapshot["cosigners"].append(
+            {"role": _role_entry(role), "eligible": [_signer_entry(s) for s in signers]}
+        )
+        if signers:
+            grant(decision, [s.user for s in signers], permission)
+        else:
+            append_event(
+                decision,
+                kind=EventKind.OWNERSHIP_GAP,
+                at=now,
+                actor=actor,
+                data={"role": _role_entry(role), "slot": "co-signer", "reason": "nobody on call and certified"},
+            )
+
+    append_event(
+        decision,
+        kind=EventKind.ROUTED,
+        at=now,
+        actor=actor,
+        data={
+            "policy": decision.snapshot["policy"],
+            "because": req.reasons,
+            "owner_role": _role_entry(decision.owner_role),
+            "required_approvals": req.required_approvals,
+        },
+    )
+    owner_signers = eligible_signers(action_type=action_type, at=now) if owner else []
+    if owner is None:
+        append_event(
+            decision,
+            kind=EventKind.OWNERSHIP_GAP,
+            at=now,
+            actor=actor,
+            data={"slot": "owner", "reason": f"{action_type.name} has no current owner"},
+        )
+    role = owner_signers[0].role if owner_signers else (owner.owner_role if owner else None)
+    _open_stage(
+        decision,
+        step=0,
+        role=role,
+        signers=owner_signers,
+        wait_seconds=req.time_to_act_seconds,
+        now=now,
+        actor=actor,
+        reason="routing",
+        permission=permission,
+    )
+
+
+def _open_stage(
+    decision: DecisionRequest,
+    *,
+    step: int,
+    role: DecisionRole | None,
+    signers: list[Signer],
+    wait_seconds: int,
+    now: datetime,
+    actor,
+    reason: str,
+    permission,
+) -> None:
+    """Record the stage, grant its people and set its deadline, or skip it when nobody qualifies."""
+    decision.current_step = step
+    decision.snapshot["stages"].append(
+        {
+            "step": step,
+            "role": _role_entry(role),
+            "reason": reason,
+            "at": now.isoformat(),
+            "eligible": [_signer_entry(s) for s in signers],
+        }
+    )
+    if not signers:
+        if role is not None:
+            append_event(
+                decision,
+                kind=EventKind.OWNERSHIP_GAP,
+                at=now,
+                actor=actor,
+                data={"step": step, "role": _role_entry(role), "reason": "nobody on call and certified"},
+            )
+        advance(decision, now=now, actor=actor, reason="nobody eligible", permission=permission)
+        return
+    grant(decision, [s.user for s in signers], permission)
+    decision.deadline = now + timedelta(seconds=wait_seconds)
+    append_event(
+        decision,
+        kind=EventKind.GRANTED,
+        at=now,
+        actor=actor,
+        data={
+            "step": step,
+            "role": _role_entry(role),
+            "users": [{"id": s.user.pk, "username": s.user.get_username(), "why": s.why()} for s in signers],
+            "deadline": decision.deadline.isoformat(),
+        },
+    )
+
+
+def advance(decision: DecisionRequest, *, now: datetime, actor, reason: str, permission=None) -> None:
+    """Move to the next step of the frozen chain; past the last step apply the final outcome."""
+    permission = permission or certify_permission()
+    steps = decision.snapshot["chain"]["steps"]
+    next_step = decision.current_step + 1
+    if next_step > len(steps):
+        apply_final_outcome(decision, now=now, actor=actor, reason=reason)
+        return
+    step = steps[next_step - 1]
+    role = DecisionRole.objects.get(pk=step["role_id"])
+    signers = certified_signers(action_type=decision.action_type, role=role, at=now)
+    if decision.snapshot["stages"]:
+        append_event(
+            decision,
+            kind=EventKind.ESCALATED,
+            at=now,
+            actor=actor,
+            data={"from_step": decision.current_step, "to_step": next_step, "role": step["role"], "reason": reason},
+        )
+    _open_stage(
+        decision,
+        step=next_step,
+        role=role,
+        signers=signers,
+        wait_seconds=step["wait_seconds"],
+        now=now,
+        actor=actor,
+        reason=reason,
+        permission=permission,
+    )
+
+
+def recommended_action(decision: DecisionRequest) -> dict[str, Any]:
+    return {
+        "action_type": decision.action_type.slug,
+        "target": decision.target,
+        "recommendation": decision.recommendation,
+        "chain": decision.proposed_chain,
+    }
+
+
+def apply_final_outcome(decision: DecisionRequest, *, now: datetime, actor, reason: str) -> None:
+    """End of the chain: expire (the default, no action), reject, or, only for action types that
+    change nothing in production and touch no regulated data, approve."""
+    outcome = decision.snapshot["chain"]["final_outcome"]
+    risky = decision.action_type.changes_production_state or decision.action_type.touches_regulated_data
+    if outcome == EscalationChain.FinalOutcome.AUTO_APPROVE and not risky:
+        status, final_action = DecisionStatus.AUTO_APPROVED, recommended_action(decision)
+    elif outcome == EscalationChain.FinalOutcome.REJECT:
+        status, final_action = DecisionStatus.REJECTED, None
+    else:
+        status, final_action = DecisionStatus.EXPIRED, None
+    close(
+        decision,
+        status=status,
+        now=now,
+        actor=actor,
+        final_action=final_action,
+        data={"reason": reason, "final_outcome": outcome},
+    )
+
+
+def close(decision: DecisionRequest, *, status: str, now: datetime, actor, final_action, data: dict) -> None:
+    """Make the decision terminal: verdict, revoke every grant, log it."""
+    decision.status = status
+    decision.decided_at = now
+    decision.final_action = final_action
+    kind = EventKind.EXPIRED if status == DecisionStatus.EXPIRED else EventKind.DECIDED
+    append_event(
+        decision, kind=kind, at=now, actor=actor, data={"status": status, "final_action": final_action, **data}
+    )
+    revoked = revoke_all(decision)
+    append_event(decision, kind=EventKind.REVOKED, at=now, actor=actor, data={"grants_revoked": revoked})

@@ -1,0 +1,506 @@
+"""Writes to decisions. Each service runs in one transaction, takes the actor, locks the
+decision row (``select_for_update``) before changing it, and logs every change as an event."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.text import slugify
+
+from decisions import routing
+from decisions.errors import (
+    AlreadySigned,
+    CertificationExpired,
+    DecisionClosed,
+    IdempotencyConflict,
+    InvalidInput,
+    NotAllowed,
+    NotEligible,
+    OutcomeAlreadyReported,
+    PendingCapReached,
+    SegregationOfDuties,
+)
+from decisions.eventlog import append_event
+from decisions.models import (
+    REASONS_BY_VERDICT,
+    DecisionRequest,
+    DecisionRequestUserObjectPermission,
+    DecisionStatus,
+    EventKind,
+    Integration,
+    IntegrationAPIKey,
+    Outcome,
+    PersonalToken,
+    SignOff,
+    Verdict,
+)
+from governance import rbac
+from governance.audit import acting_as
+from governance.selectors import valid_certifications
+
+User = get_user_model()
+
+# Fields an integration may correct on a pending decision; routing attributes are frozen.
+MUTABLE_FIELDS = ("title", "recommendation", "target", "evidence", "proposed_chain", "incident_ref")
+
+
+def fingerprint(payload: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of a submission: same body, same fingerprint."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def lock_decision(decision_id: int) -> DecisionRequest:
+    """Row-lock a decision (and load what the services read)."""
+    return (
+        DecisionRequest.objects.select_for_update(of=("self",))
+        .select_related("action_type", "integration", "submitted_by", "owner_role")
+        .get(pk=decision_id)
+    )
+
+
+def is_integration_account(user) -> bool:
+    if getattr(user, "is_integration_account", None) is not None:
+        return user.is_integration_account
+    return (
+        Integration.objects.filter(service_account=user).exists() or user.groups.filter(name=rbac.INTEGRATION).exists()
+    )
+
+
+def _find_existing(integration: Integration, idempotency_key: str) -> DecisionRequest | None:
+    if not idempotency_key:
+        return None
+    return DecisionRequest.objects.filter(integration=integration, idempotency_key=idempotency_key).first()
+
+
+def _replay(existing: DecisionRequest, request_fingerprint: str) -> DecisionRequest:
+    if existing.request_fingerprint != request_fingerprint:
+        raise IdempotencyConflict(
+            "This Idempotency-Key was already used with a different request body. Use a new key for a new "
+            "decision, or resend the original body.",
+            field="Idempotency-Key",
+        )
+    return existing
+
+
+def decision_submit(
+    *,
+    integration: Integration,
+    actor,
+    data: dict[str, Any],
+    request_fingerprint: str,
+    idempotency_key: str = "",
+    now: datetime | None = None,
+) -> tuple[DecisionRequest, bool]:
+    """Record a recommendation and route it. Returns (decision, created).
+
+    A retry with the same Idempotency-Key and body returns the original decision; the same key
+    with another body raises IdempotencyConflict. Concurrent retries race on the unique
+    (integration, idempotency_key) index: the loser's insert fails inside a savepoint and it
+    returns the winner's row. Side effects: the decision, its events, object-permission grants.
+    """
+    now = now or timezone.now()
+    existing = _find_existing(integration, idempotency_key)
+    if existing is not None:
+        return _replay(existing, request_fingerprint), False
+    action_type = data["action_type"]
+    if not integration.allowed_action_types.filter(pk=action_type.pk).exists():
+        raise NotAllowed(
+            f"Integration {integration.name} may not submit {action_type.slug} decisions.", field="action_type"
+        )
+    pending = DecisionRequest.objects.filter(integration=integration, status=DecisionStatus.PENDING).count()
+    if pending >= integration.max_pending:
+        raise PendingCapReached(
+            f"{integration.name} already has {pending} pending decisions (cap {integration.max_pending}). "
+            "Wait for verdicts or cancel stale requests."
+        )
+    decision = DecisionRequest(
+        integration=integration,
+        submitted_by=actor,
+        idempotency_key=idempotency_key,
+        request_fingerprint=request_fingerprint,
+        deadline=now,
+        **data,
+    )
+    try:
+        with transaction.atomic():
+            decision.save()
+            append_event(
+                decision,
+                kind=EventKind.RECEIVED,
+                at=now,
+                actor=actor,
+                data={
+                    "integration": integration.name,
+                    "action_type": action_type.slug,
+                    "ai_confidence": str(decision.ai_confidence),
+                    "blast_radius": decision.blast_radius,
+                    "severity": decision.severity,
+                    "model": {"name": decision.model_name, "version": decision.model_version},
+                    "request_fingerprint": request_fingerprint,
+                },
+            )
+            routing.route(decision, now=now, actor=actor)
+            decision.save()
+    except IntegrityError:
+        existing = _find_existing(integration, idempotency_key)
+        if existing is None:
+            raise
+        return _replay(existing, request_fingerprint), False
+    return decision, True
+
+
+def _grant_roles(decision: DecisionRequest, user_id: int) -> list[tuple[int, int]]:
+    """(role id, certification id) pairs under which ``user_id`` was made eligible, newest stage first."""
+    found: list[tuple[int, int]] = []
+    for stage in reversed(decision.snapshot.get("stages", [])):
+        found += [(e["role_id"], e["certification_id"]) for e in stage["eligible"] if e["user_id"] == user_id]
+    for cosign in decision.snapshot.get("cosigners", []):
+        found += [(e["role_id"], e["certification_id"]) for e in cosign["eligible"] if e["user_id"] == user_id]
+    return found
+
+
+def owner_slot_roles(decision: DecisionRequest) -> set[int]:
+    """Roles that can fill the owner's place: the owner, and every stage's role so far."""
+    return {s["role"]["id"] for s in decision.snapshot.get("stages", []) if s.get("role")}
+
+
+def cosigner_role_ids(decision: DecisionRequest) -> list[int]:
+    return [r["id"] for r in decision.snapshot.get("cosigner_roles", [])]
+
+
+def quorum_met(
+    *, approvals: list[tuple[int, int]], required: int, owner_roles: set[int], cosigner_roles: list[int]
+) -> bool:
+    """``approvals`` are (user id, role id signed as). Met when enough distinct people approved,
+    one of them in the owner's place, and every co-signer role is represented."""
+    people = {user for user, _ in approvals}
+    roles = {role for _, role in approvals}
+    if len(people) < required:
+        return False
+    if owner_roles and not roles & owner_roles:
+        return False
+    return all(role in roles for role in cosigner_roles)
+
+
+def has_grant(decision: DecisionRequest, user) -> bool:
+    return DecisionRequestUserObjectPermission.objects.filter(
+        content_object=decision, user=user, permission__codename=routing.CERTIFY
+    ).exists()
+
+
+def check_can_sign(decision: DecisionRequest, actor, *, now: datetime) -> tuple[int, int]:
+    """Raise unless ``actor`` may sign ``decision`` now; returns (role id, certification id) to sign as.
+
+    Segregation of duties first (integrations, the submitter), then the grant, then a
+    certification valid at this instant (expiry is enforced at signing, not only at routing).
+    """
+    if actor is None or not actor.is_authenticated or not actor.is_active:
+        raise NotAllowed("Sign in to sign decisions.")
+    if is_integration_account(actor):
+        raise SegregationOfDuties("Integration accounts never sign decisions.")
+    if decision.submitted_by_id == actor.pk:
+        raise SegregationOfDuties("You submitted this decision, so you cannot sign it.")
+    if decision.is_terminal:
+        raise DecisionClosed(f"This decision is already {decision.get_status_display().lower()}.")
+    roles = _grant_roles(decision, actor.pk)
+    if not roles or not has_grant(decision, actor):
+        raise NotEligible("You are not an eligible signer for this decision (not on call for its roles when routed).")
+    live = _live_approvals(decision)
+    taken = {role for _, role in live}
+    ordered = sorted(roles, key=lambda pair: pair[0] in taken)  # a role still missing first
+    valid = (
+        valid_certifications(at=now)
+        .filter(user=actor)
+        .filter(Q(role_id__in=[r for r, _ in ordered]) | Q(action_type=decision.action_type))
+    )
+    valid_roles = {c.role_id: c.pk for c in valid if c.role_id}
+    action_cert = next((c.pk for c in valid if c.action_type_id == decision.action_type_id), None)
+    for role_id, _cert in ordered:
+        if role_id in valid_roles:
+            return role_id, valid_roles[role_id]
+        if action_cert is not None:
+            return role_id, action_cert
+    raise CertificationExpired("Your certification for this role has expired or was revoked; you cannot sign.")
+
+
+def _live_approvals(decision: DecisionRequest) -> list[tuple[int, int]]:
+    return list(
+        SignOff.objects.filter(
+            decision=decision, voided_at__isnull=True, verdict__in=[Verdict.APPROVE, Verdict.OVERRIDE]
+        ).values_list("signer_id", "signed_as_id")
+    )
+
+
+def _void_live(decision: DecisionRequest, *, now: datetime, reason: str, except_pk: int | None = None) -> list[int]:
+    live = SignOff.objects.filter(decision=decision, voided_at__isnull=True)
+    if except_pk is not None:
+        live = live.exclude(pk=except_pk)
+    voided = list(live.values_list("signer_id", flat=True))
+    for signoff in live:
+        signoff.voided_at = now
+        signoff.void_reason = reason
+        signoff.save(update_fields=["voided_at", "void_reason"])
+    return voided
+
+
+@transaction.atomic
+def decision_sign_off(
+    *,
+    decision: DecisionRequest,
+    actor,
+    verdict: str,
+    reason_code: str,
+    rationale: str,
+    override_action: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> SignOff:
+    """One person's verdict. Locks the decision row, so concurrent sign-offs are serialised:
+    never two verdicts, never a lost approval.
+
+    - reject: a single eligible reject ends the decision (fail safe);
+    - override: replaces the action to execute; approvals of the previous action are void;
+    - approve / override count toward the quorum (distinct people, owner and co-signer roles).
+    On a verdict every grant is revoked. Side effects: the sign-off, events, maybe the verdict.
+    """
+    now = now or timezone.now()
+    if verdict not in Verdict.values:
+        raise InvalidInput(f"Unknown verdict {verdict!r}: use approve, override or reject.", field="verdict")
+    if reason_code not in REASONS_BY_VERDICT[verdict]:
+        allowed = ", ".join(sorted(REASONS_BY_VERDICT[verdict]))
+        raise InvalidInput(
+            f"Reason code {reason_code!r} does not fit {verdict}; use one of: {allowed}.", field="reason_code"
+        )
+    if not rationale or not rationale.strip():
+        raise InvalidInput("A rationale is required for every verdict.", field="rationale")
+    if verdict == Verdict.OVERRIDE and not override_action:
+        raise InvalidInput("An override must carry the changed action.", field="override_action")
+    if verdict != Verdict.OVERRIDE and override_action:
+        raise InvalidInput("Only an override carries a changed action.", field="override_action")
+
+    decision = lock_decision(decision.pk)
+    role_id, certification_id = check_can_sign(decision, actor, now=now)
+    if SignOff.objects.filter(decision=decision, signer=actor, voided_at__isnull=True).exists():
+        raise AlreadySigned("You have already signed this decision; one person counts once.")
+    signoff = SignOff.objects.create(
+        decision=decision,
+        signer=actor,
+        signed_as_id=role_id,
+        verdict=verdict,
+        reason_code=reason_code,
+        rationale=rationale.strip(),
+        override_action=override_action,
+        step=decision.current_step,
+        payload_version=decision.payload_version,
+        certification_id_at_signing=certification_id,
+    )
+    append_event(
+        decision,
+        kind=EventKind.SIGNED,
+        at=now,
+        actor=actor,
+        data={
+            "signoff": str(signoff.public_id),
+            "verdict": verdict,
+            "reason_code": reason_code,
+            "rationale": signoff.rationale,
+            "signed_as_role_id": role_id,
+            "override_action": override_action,
+            "step": decision.current_step,
+        },
+    )
+    if verdict == Verdict.REJECT:
+        routing.close(
+            decision, status=DecisionStatus.REJECTED, now=now, actor=actor, final_action=None, data={"by": actor.pk}
+        )
+    else:
+        if verdict == Verdict.OVERRIDE:
+            voided = _void_live(decision, now=now, reason="the action was overridden", except_pk=signoff.pk)
+            decision.final_action = {**routing.recommended_action(decision), **override_action, "overridden": True}
+            if voided:
+                append_event(
+                    decision,
+                    kind=EventKind.APPROVALS_VOIDED,
+                    at=now,
+                    actor=actor,
+                    data={"signers": voided, "reason": "the action was overridden"},
+                )
+        approvals = _live_approvals(decision)
+        if quorum_met(
+            approvals=approvals,
+            required=decision.required_approvals,
+            owner_roles=owner_slot_roles(decision),
+            cosigner_roles=cosigner_role_ids(decision),
+        ):
+            overridden = decision.final_action is not None and decision.final_action.get("overridden")
+            routing.close(
+                decision,
+                status=DecisionStatus.OVERRIDDEN if overridden else DecisionStatus.APPROVED,
+                now=now,
+                actor=actor,
+                final_action=decision.final_action if overridden else routing.recommended_action(decision),
+                data={"approvals": len({u for u, _ in approvals})},
+            )
+    decision.save()
+    return signoff
+
+
+def _require_owner_integration(decision: DecisionRequest, integration: Integration) -> None:
+    if decision.integration_id != integration.pk:
+        raise NotAllowed("This decision belongs to another integration.")
+
+
+@transaction.atomic
+def decision_cancel(*, decision: DecisionRequest, integration: Integration, actor, reason: str = "") -> DecisionRequest:
+    """The submitting integration withdraws a pending decision. Revokes every grant."""
+    now = timezone.now()
+    decision = lock_decision(decision.pk)
+    _require_owner_integration(decision, integration)
+    if decision.is_terminal:
+        raise DecisionClosed(f"Only a pending decision can be cancelled; this one is {decision.status}.")
+    routing.close(
+        decision, status=DecisionStatus.CANCELLED, now=now, actor=actor, final_action=None, data={"reason": reason}
+    )
+    decision.save()
+    return decision
+
+
+@transaction.atomic
+def decision_update_payload(
+    *, decision: DecisionRequest, integration: Integration, actor, changes: dict[str, Any]
+) -> DecisionRequest:
+    """The integration corrects a pending decision. Approvals already given are void (they
+    approved something else); the change is an event. Routing attributes cannot change."""
+    now = timezone.now()
+    decision = lock_decision(decision.pk)
+    _require_owner_integration(decision, integration)
+    if decision.is_terminal:
+        raise DecisionClosed(f"Only a pending decision can change; this one is {decision.status}.")
+    frozen = sorted(set(changes) - set(MUTABLE_FIELDS))
+    if frozen:
+        raise InvalidInput(
+            f"{', '.join(frozen)} decide routing and cannot change; cancel and submit a new decision.",
+            field=frozen[0],
+        )
+    changed = {k: v for k, v in changes.items() if getattr(decision, k) != v}
+    if not changed:
+        return decision
+    before = {k: getattr(decision, k) for k in changed}
+    for key, value in changed.items():
+        setattr(decision, key, value)
+    decision.payload_version += 1
+    append_event(
+        decision,
+        kind=EventKind.PAYLOAD_CHANGED,
+        at=now,
+        actor=actor,
+        data={
+            "fields": sorted(changed),
+            "before": before,
+            "after": changed,
+            "payload_version": decision.payload_version,
+        },
+    )
+    voided = _void_live(decision, now=now, reason="the payload changed after this sign-off")
+    if voided:
+        append_event(
+            decision,
+            kind=EventKind.APPROVALS_VOIDED,
+            at=now,
+            actor=actor,
+            data={"signers": voided, "reason": "payload changed", "payload_version": decision.payload_version},
+        )
+    if decision.final_action and decision.final_action.get("overridden"):
+        decision.final_action = None
+    decision.save()
+    return decision
+
+
+@transaction.atomic
+def decision_report_outcome(
+    *, decision: DecisionRequest, actor, kind: str, reverted: bool = False, notes: str = ""
+) -> Outcome:
+    """Later feedback (true/false positive, benign; reverted). Once per decision."""
+    now = timezone.now()
+    decision = lock_decision(decision.pk)
+    if decision.status in (DecisionStatus.PENDING,):
+        raise DecisionClosed("Report an outcome once the decision has a verdict.")
+    if Outcome.objects.filter(decision=decision).exists():
+        raise OutcomeAlreadyReported("An outcome was already reported for this decision.")
+    outcome = Outcome.objects.create(decision=decision, kind=kind, reverted=reverted, notes=notes, reported_by=actor)
+    append_event(
+        decision,
+        kind=EventKind.OUTCOME_REPORTED,
+        at=now,
+        actor=actor,
+        data={"kind": kind, "reverted": reverted, "notes": notes},
+    )
+    decision.save()
+    return outcome
+
+
+def _webhook_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+@transaction.atomic
+def integration_create(
+    *,
+    actor,
+    name: str,
+    team_contact: str,
+    allowed_action_types: list,
+    webhook_url: str = "",
+    rate_limit_per_minute: int = 1200,
+    max_pending: int = 1000,
+) -> Integration:
+    """A new integration with its own service account (group Integration, no password, never
+    staff) and a fresh webhook signing secret."""
+    with acting_as(actor):
+        account = User.objects.create(username=f"integration-{_slug(name)}", first_name=name[:150], is_staff=False)
+        account.set_unusable_password()
+        account.save(update_fields=["password"])
+        account.groups.add(Group.objects.get(name=rbac.INTEGRATION))
+        integration = Integration(
+            name=name,
+            team_contact=team_contact,
+            service_account=account,
+            webhook_url=webhook_url,
+            webhook_secret=_webhook_secret(),
+            rate_limit_per_minute=rate_limit_per_minute,
+            max_pending=max_pending,
+        )
+        integration.full_clean()
+        integration.save()
+        integration.allowed_action_types.set(allowed_action_types)
+    return integration
+
+
+def _slug(name: str) -> str:
+    return slugify(name)[:100] or "unnamed"
+
+
+def integration_key_create(*, integration: Integration, name: str, expiry_date=None):
+    """A new API key. Returns (key row, plain key): the plain key is never stored, show it once."""
+    return IntegrationAPIKey.objects.create_key(integration=integration, name=name, expiry_date=expiry_date)
+
+
+def personal_token_create(*, user, name: str, expires_at):
+    """A person's API token, expiring within PERSONAL_TOKEN_MAX_DAYS. Returns (row, plain token)."""
+    now = timezone.now()
+    if expires_at <= now or expires_at > now + timedelta(days=settings.PERSONAL_TOKEN_MAX_DAYS):
+        raise InvalidInput(
+            f"A personal token expires within {settings.PERSONAL_TOKEN_MAX_DAYS} days.", field="expires_at"
+        )
+    return PersonalToken.objects.create_key(user=user, name=name, expiry_date=expires_at)
