@@ -455,6 +455,24 @@ def _webhook_secret() -> str:
 
 
 @transaction.atomic
+def integration_provision(*, actor, integration: Integration) -> Integration:
+    """Save a new integration with its own service account (group Integration, no password,
+    never staff) and a fresh webhook signing secret."""
+    with acting_as(actor):
+        account = User.objects.create(
+            username=f"integration-{_slug(integration.name)}", first_name=integration.name[:150], is_staff=False
+        )
+        account.set_unusable_password()
+        account.save(update_fields=["password"])
+        account.groups.add(Group.objects.get(name=rbac.INTEGRATION))
+        integration.service_account = account
+        integration.webhook_secret = _webhook_secret()
+        integration.full_clean()
+        integration.save()
+    return integration
+
+
+@transaction.atomic
 def integration_create(
     *,
     actor,
@@ -465,25 +483,28 @@ def integration_create(
     rate_limit_per_minute: int = 1200,
     max_pending: int = 1000,
 ) -> Integration:
-    """A new integration with its own service account (group Integration, no password, never
-    staff) and a fresh webhook signing secret."""
-    with acting_as(actor):
-        account = User.objects.create(username=f"integration-{_slug(name)}", first_name=name[:150], is_staff=False)
-        account.set_unusable_password()
-        account.save(update_fields=["password"])
-        account.groups.add(Group.objects.get(name=rbac.INTEGRATION))
-        integration = Integration(
+    """``integration_provision`` plus the action types it may submit."""
+    integration = integration_provision(
+        actor=actor,
+        integration=Integration(
             name=name,
             team_contact=team_contact,
-            service_account=account,
             webhook_url=webhook_url,
-            webhook_secret=_webhook_secret(),
             rate_limit_per_minute=rate_limit_per_minute,
             max_pending=max_pending,
-        )
-        integration.full_clean()
-        integration.save()
+        ),
+    )
+    with acting_as(actor):
         integration.allowed_action_types.set(allowed_action_types)
+    return integration
+
+
+@transaction.atomic
+def integration_rotate_secret(*, actor, integration: Integration) -> Integration:
+    """A new webhook signing secret; the old one stops verifying at once."""
+    with acting_as(actor):
+        integration.webhook_secret = _webhook_secret()
+        integration.save(update_fields=["webhook_secret"])
     return integration
 
 

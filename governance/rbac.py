@@ -84,6 +84,14 @@ def ensure_groups(apps: Any) -> None:
     so can anything that finds them missing (a flushed test database)."""
     ensure_permissions(apps)
     reviewer = _existing(apps, [("decisions", f"view_{model}") for model in DECISION_MODELS])
+    reviewer += _existing(
+        apps,
+        [
+            ("decisions", f"{action}_{model}")
+            for model in ("integration", "integrationapikey")
+            for action in ("add", "change", "view")
+        ],
+    )
     grant(apps, GOVERNANCE_LEAD, governance_lead_codenames() + reviewer)
     grant(apps, AUDITOR, auditor_codenames(apps, ("governance", "auditlog", "auth", "decisions")))
     grant(apps, ANALYST, [])

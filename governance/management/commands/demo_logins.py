@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from governance.management.commands.seed_demo import DEMO_PASSWORD
+from governance.demo import DEMO_PASSWORD
 
 LOGINS = [
     ("lead", "Governance lead: edits the governance configuration in /admin/"),

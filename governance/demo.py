@@ -1,4 +1,7 @@
-"""A realistic 24/7 SOC to explore and demo. Idempotent: running it again changes nothing."""
+"""A realistic 24/7 SOC to explore and demo. Idempotent: running it again changes nothing.
+
+``manage.py seed_demo`` (in the decisions app, which adds a demo integration) calls it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
@@ -107,11 +109,11 @@ CHAINS = [
 ]
 
 
-class Command(BaseCommand):
-    help = "Create (or complete) the demo SOC: roles, action types, rosters, policies and demo logins."
+class GovernanceDemo:
+    """Builds the demo governance model; every step skips what already exists."""
 
     @transaction.atomic
-    def handle(self, *args, **options) -> None:
+    def build(self):
         system = self._system_user()
         with acting_as(system), change_reason("Demo data (manage.py seed_demo)"):
             roles = self._roles()
@@ -122,7 +124,7 @@ class Command(BaseCommand):
             self._certifications(roles, people, action_types)
             chains = self._chains(roles)
             self._policies(system, roles, action_types, chains)
-        self.stdout.write(self.style.SUCCESS("Demo SOC ready."))
+        return system, action_types
 
     def _system_user(self):
         user, created = User.objects.get_or_create(
