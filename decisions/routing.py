@@ -350,7 +350,9 @@ def close(decision: DecisionRequest, *, status: str, now: datetime, actor, final
     decision.status = status
     decision.decided_at = now
     decision.final_action = final_action
-    kind = EventKind.EXPIRED if status == DecisionStatus.EXPIRED else EventKind.DECIDED
+    kind = {DecisionStatus.EXPIRED: EventKind.EXPIRED, DecisionStatus.CANCELLED: EventKind.CANCELLED}.get(
+        status, EventKind.DECIDED
+    )
     append_event(
         decision, kind=kind, at=now, actor=actor, data={"status": status, "final_action": final_action, **data}
     )

@@ -92,8 +92,7 @@ class RosterForm(ReasonForm):
         required=False,
         label="Save even though an owning role will have nobody on call",
         help_text=(
-            "Needed only when the save would leave a role that owns decisions uncovered; "
-            "the gaps are listed above."
+            "Needed only when the save would leave a role that owns decisions uncovered; the gaps are listed above."
         ),
     )
 
@@ -120,7 +119,11 @@ class RosterMemberFormSet(forms.BaseInlineFormSet):
 
     The membership inline is where the rotation is edited, so it is where the whole new
     roster (the parent form's values plus these members) can be simulated before saving.
+    ``override_formset`` (set by the admin) is the overrides inline of the same save: without
+    it, deleting or shortening the override that covers an owning role would go unnoticed.
     """
+
+    override_formset: forms.BaseInlineFormSet | None = None
 
     def clean(self) -> None:
         super().clean()
@@ -135,7 +138,14 @@ class RosterMemberFormSet(forms.BaseInlineFormSet):
             key=lambda f: f.cleaned_data.get("position") or 0,
         ):
             members.append(form.cleaned_data["user"])
-        overrides = list(roster.overrides.select_related("user")) if roster.pk else []
+        if self.override_formset is not None:
+            if not self.override_formset.is_valid():
+                return
+            overrides = [
+                f.instance for f in self.override_formset.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")
+            ]
+        else:
+            overrides = list(roster.overrides.select_related("user")) if roster.pk else []
         plan = RosterPlan(roster=roster, members=members, overrides=overrides)
         now = timezone.now()
         start, end = coverage_horizon(now)

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 def local_instant(day: date, at: time, tz: ZoneInfo) -> datetime:
     """The UTC instant of wall-clock ``at`` on ``day`` in ``tz`` (first occurrence if repeated)."""
     local = datetime.combine(day, at, tzinfo=tz).replace(fold=0)
-    # A wall time that does not exist (spring forward) maps past the gap, as clocks do.
+    # A wall time that does not exist (spring forward) is read with the offset before the change
+    # (02:30 EST is 03:30 EDT): still exactly one instant, later than every earlier hand-off.
     return local.astimezone(UTC)
 
 

@@ -104,9 +104,10 @@ def ownership_assign(
 ) -> OwnershipAssignment:
     """Make ``owner_role`` the owner of ``action_type`` from ``effective_from``.
 
-    An open-ended earlier assignment is ended at ``effective_from`` (a hand-over); any other
-    overlap is a ValidationError. Locks the action type row so that two concurrent
-    assignments cannot both pass the overlap check. Writes audit entries with actor and reason.
+    An open-ended earlier assignment is ended at ``effective_from`` (a hand-over) and, when the
+    new assignment is bounded, resumes at its end; any other overlap is a ValidationError.
+    Locks the action type row so that two concurrent assignments cannot both pass the overlap
+    check. Writes audit entries with actor and reason.
     """
     _lock(ActionType, action_type.pk)
     assignment = OwnershipAssignment(
@@ -117,6 +118,7 @@ def ownership_assign(
         effective_to=effective_to,
     )
     ownership_validate(assignment, allow_handover=True)
+    continuing: OwnershipAssignment | None = None
     with acting_as(actor), change_reason(reason, ticket_ref):
         for previous in ownership_overlaps(
             action_type=action_type, effective_from=effective_from, effective_to=effective_to
@@ -124,8 +126,17 @@ def ownership_assign(
             if _is_handover(previous, assignment):
                 previous.effective_to = effective_from
                 previous.save(update_fields=["effective_to", "updated_at"])
+                continuing = previous
         assignment.full_clean()
         assignment.save()
+        if continuing is not None and effective_to is not None:
+            # A bounded hand-over (cover for a week) hands back afterwards: no gap behind it.
+            OwnershipAssignment.objects.create(
+                action_type=action_type,
+                owner_role=continuing.owner_role,
+                deputy_role=continuing.deputy_role,
+                effective_from=effective_to,
+            )
     return assignment
 
 
@@ -216,32 +227,33 @@ def _approver_shortfalls(
     *, policy: ApprovalPolicy, covered: list[ActionType], cosigner_roles: list[DecisionRole], at: datetime, listed: bool
 ) -> list[str]:
     needed = policy.required_approvals
-    owners = {
-        o.action_type_id: o.owner_role
-        for o in OwnershipAssignment.objects.filter(action_type__in=covered)
+    # Every owner in force now or scheduled later must be able to meet the policy, not only the last one.
+    owners: dict[int, list[DecisionRole]] = {}
+    for o in (
+        OwnershipAssignment.objects.filter(action_type__in=covered)
         .filter(Q(effective_to__isnull=True) | Q(effective_to__gt=at))
         .select_related("owner_role")
         .order_by("effective_from")
-    }
-    role_sets: dict[str, set[DecisionRole]] = {}
+    ):
+        owners.setdefault(o.action_type_id, []).append(o.owner_role)
+    role_sets: list[tuple[str, set[DecisionRole]]] = []
     for action_type in covered:
         if action_type.system_owned and not listed:
             continue
-        roles = set(cosigner_roles)
-        if action_type.pk in owners:
-            roles.add(owners[action_type.pk])
-        if roles:
-            role_sets[action_type.name] = roles
+        for owner in owners.get(action_type.pk) or [None]:
+            roles = set(cosigner_roles) | ({owner} if owner is not None else set())
+            if roles and (action_type.name, roles) not in role_sets:
+                role_sets.append((action_type.name, roles))
     if not role_sets and cosigner_roles:
-        role_sets["the co-signer roles"] = set(cosigner_roles)
-    all_roles = {r.pk for roles in role_sets.values() for r in roles}
+        role_sets.append(("the co-signer roles", set(cosigner_roles)))
+    all_roles = {r.pk for _name, roles in role_sets for r in roles}
     members: dict[int, set[int]] = {pk: set() for pk in all_roles}
     for role_id, user_id in RosterMember.objects.filter(roster__role_id__in=all_roles).values_list(
         "roster__role_id", "user_id"
     ):
         members[role_id].add(user_id)
     problems: list[str] = []
-    for name, roles in sorted(role_sets.items()):
+    for name, roles in sorted(role_sets, key=lambda item: item[0]):
         people = set().union(*(members[r.pk] for r in roles))
         role_names = ", ".join(sorted(r.name for r in roles))
         if len(people) < needed:

@@ -1,7 +1,9 @@
 """factory_boy factories for the governance model (and users)."""
 
+import itertools
 import threading
 from datetime import date, time, timedelta
+from decimal import Decimal
 from html.parser import HTMLParser
 
 import factory
@@ -11,6 +13,7 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from django.utils import timezone
 
+from decisions import services as decision_services
 from governance import models as m
 from governance import rbac
 
@@ -292,3 +295,72 @@ def run_concurrently(fn, *, threads):
         worker.join(timeout=30)
     assert not any(w.is_alive() for w in workers), "a thread is still running (deadlock?)"
     return outcomes
+
+
+# --- decisions ---------------------------------------------------------------------------
+
+
+def make_signers(role, count=1, *, certified=True):
+    """``count`` people each alone on a roster of ``role`` (so all of them are on call now),
+    certified for ``role`` unless ``certified=False``."""
+    people = [UserFactory() for _ in range(count)]
+    for user in people:
+        RosterFactory(role=role, users=[user])
+        if certified:
+            CertificationFactory(user=user, role=role)
+    return people
+
+
+_integration_numbers = itertools.count(1)
+
+
+def make_integration(*action_types, name=None):
+    """An integration (with its service account) allowed to submit ``action_types``."""
+    if not Group.objects.filter(name=rbac.INTEGRATION).exists():
+        rbac.ensure_groups(django_apps)  # a transactional test flushed the migration's rows
+    return decision_services.integration_create(
+        actor=None,
+        name=name or f"Integration {next(_integration_numbers)}",
+        team_contact="soc-automation@example.test",
+        allowed_action_types=list(action_types),
+    )
+
+
+def decision_data(action_type, **fields):
+    """The model fields of a plausible submission, ``fields`` applied on top."""
+    return {
+        "action_type": action_type,
+        "title": "Isolate laptop FIN-042",
+        "recommendation": "Isolate the host: beaconing to a known C2 domain.",
+        "target": {"host": "fin-042.corp.example"},
+        "ai_confidence": Decimal("0.910"),
+        "blast_radius": m.Level.MEDIUM,
+        "severity": m.Level.HIGH,
+        "model_name": "triage-agent",
+        "model_version": "2026.11",
+        "evidence": {"alerts": ["EDR-1"]},
+        **fields,
+    }
+
+
+def submit(action_type, *, integration=None, actor=None, now=None, idempotency_key="", **fields):
+    """Submit a decision through ``decision_submit`` (and so route it); returns the decision."""
+    integration = integration or make_integration(action_type)
+    data = decision_data(action_type, **fields)
+    decision, _created = decision_services.decision_submit(
+        integration=integration,
+        actor=actor or integration.service_account,
+        data=data,
+        request_fingerprint=decision_services.fingerprint({k: str(v) for k, v in data.items()}),
+        idempotency_key=idempotency_key,
+        now=now,
+    )
+    return decision
+
+
+def make_staffed_action_type(*, signers=1, certified=True, **action_kwargs):
+    """An action type owned by a fresh role with ``signers`` people on call for it right now."""
+    role = DecisionRoleFactory()
+    action_type = ActionTypeFactory(**action_kwargs)
+    OwnershipAssignmentFactory(action_type=action_type, owner_role=role)
+    return action_type, role, make_signers(role, signers, certified=certified)

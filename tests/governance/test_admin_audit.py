@@ -106,6 +106,12 @@ def test_change_page_links_to_the_objects_audit_log(client, lead):
     assert history_page.context["object"] == assignment
 
 
+def test_audit_log_page_of_a_missing_object_is_not_found(client, lead):
+    response = client.get(reverse("admin:governance_roster_auditlog", args=[999_999]))
+
+    assert response.status_code == 404
+
+
 def test_overlapping_ownership_period_is_shown_on_the_form_and_not_saved(client, lead):
     existing = OwnershipAssignmentFactory()
     url = reverse("admin:governance_ownershipassignment_add")

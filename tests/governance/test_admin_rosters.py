@@ -9,12 +9,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from governance import rbac
-from governance.models import Roster, RosterMember
+from governance.models import Roster, RosterMember, RosterOverride
 from tests.factories import (
     ActionTypeFactory,
     CertificationFactory,
     DecisionRoleFactory,
+    OwnershipAssignmentFactory,
     RosterFactory,
+    RosterOverrideFactory,
     UserFactory,
     admin_form_data,
     make_owned_action_type,
@@ -95,7 +97,7 @@ def test_setting_a_coverage_window_on_an_owning_roles_roster_is_refused_naming_t
     assert response.status_code == 200
     assert f"{role.name} would have nobody on call:" in page
     assert _gap_text(evening, evening + timedelta(hours=16)) in page
-    assert CONFIRM_LABEL in page
+    assert f"Tick “{CONFIRM_LABEL}” to save anyway." in page
     roster.refresh_from_db()
     assert roster.coverage_start is None
 
@@ -147,6 +149,55 @@ def test_moving_the_only_roster_of_an_owning_role_to_another_role_is_refused(cli
     assert roster.role == role
 
 
+def test_deleting_the_override_that_covers_an_owning_role_is_refused(client, lead):
+    role = DecisionRoleFactory()
+    OwnershipAssignmentFactory(owner_role=role)
+    roster = RosterFactory(role=role)
+    now = timezone.now()
+    override = RosterOverrideFactory(
+        roster=roster, starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=30)
+    )
+    data = admin_form_data(client.get(_roster_url(roster)), change_reason="Cover no longer needed")
+    data["overrides-0-DELETE"] = "on"
+
+    response = client.post(_roster_url(roster), data)
+
+    assert response.status_code == 200
+    assert f"{role.name} would have nobody on call:" in response.content.decode()
+    assert RosterOverride.objects.filter(pk=override.pk).exists()
+
+
+def test_removing_the_last_member_while_adding_an_override_that_covers_the_horizon_saves(client, lead):
+    _, _, roster, (member,) = make_owned_action_type(members=1)
+    now = timezone.now()
+    data = _remove_first_member(client, roster)
+    data.update(
+        {
+            "overrides-TOTAL_FORMS": "1",
+            "overrides-0-roster": str(roster.pk),
+            "overrides-0-user": str(member.pk),
+            "overrides-0-starts_at_0": f"{now - timedelta(days=1):%d/%m/%Y}",
+            "overrides-0-starts_at_1": "00:00:00",
+            "overrides-0-ends_at_0": f"{now + timedelta(days=30):%d/%m/%Y}",
+            "overrides-0-ends_at_1": "00:00:00",
+        }
+    )
+
+    response = client.post(_roster_url(roster), data)
+
+    assert response.status_code == 302
+    assert not RosterMember.objects.filter(roster=roster).exists()
+    assert RosterOverride.objects.filter(roster=roster, user=member).exists()
+
+
+def test_action_type_changelist_flags_a_human_owned_action_type_without_owner(client, lead):
+    ActionTypeFactory(name="Quarantine mailbox")
+
+    response = client.get(reverse("admin:governance_actiontype_changelist"))
+
+    assert '<strong class="cs-gap">No owner — governance gap</strong>' in response.content.decode()
+
+
 def test_admin_index_lists_human_owned_action_types_without_an_owner(client, lead):
     ActionTypeFactory(name="Quarantine mailbox")
     ActionTypeFactory(name="Deduplicate alert", automation=True)
@@ -171,9 +222,9 @@ def test_admin_index_shows_who_is_on_call_now_per_role(client, lead):
 
 def test_admin_index_shows_certifications_expiring_within_30_days(client, lead):
     now = timezone.now()
-    soon = CertificationFactory(user=UserFactory(first_name="Katherine", last_name="Johnson"))
-    soon.valid_until = now + timedelta(days=10)
-    soon.save()
+    CertificationFactory(
+        user=UserFactory(first_name="Katherine", last_name="Johnson"), valid_until=now + timedelta(days=10)
+    )
     CertificationFactory(
         user=UserFactory(first_name="Dorothy", last_name="Vaughan"), valid_until=now + timedelta(days=60)
     )

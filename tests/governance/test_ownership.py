@@ -92,6 +92,20 @@ def test_ownership_assign_hands_over_open_ended_assignment_at_new_start():
 
 
 @pytest.mark.django_db
+def test_bounded_hand_over_returns_ownership_to_the_previous_owner_afterwards():
+    action_type = ActionTypeFactory()
+    old_role, cover_role = DecisionRoleFactory(), DecisionRoleFactory()
+    OwnershipAssignmentFactory(action_type=action_type, owner_role=old_role, effective_from=T0)
+
+    _assign(action_type, cover_role, T0 + 10 * DAY, T0 + 17 * DAY)
+
+    assert current_owner(action_type=action_type, at=T0 + 12 * DAY).owner_role == cover_role
+    resumed = current_owner(action_type=action_type, at=T0 + 17 * DAY)
+    assert resumed.owner_role == old_role
+    assert resumed.effective_to is None
+
+
+@pytest.mark.django_db
 def test_ownership_assign_rejects_hand_over_starting_with_the_open_ended_assignment():
     action_type = ActionTypeFactory()
     OwnershipAssignmentFactory(action_type=action_type, effective_from=T0)

@@ -1,5 +1,6 @@
 """Approval policy rules: database constraints, ``approval_policy_validate`` and ``approval_policy_save``."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -19,6 +20,7 @@ from tests.factories import (
     run_concurrently,
 )
 
+DAYS_30 = timedelta(days=30)
 CONFIDENCE_BAR = "may not match a high or critical blast radius"
 
 
@@ -304,6 +306,38 @@ def test_required_approvals_checked_against_the_owner_in_force(now):
 
     with pytest.raises(ValidationError, match="2 distinct approvers needed"):
         _validate(_policy(required_approvals=2), action_types=[action_type], now=now)
+
+
+@pytest.mark.django_db
+def test_required_approvals_checked_against_current_owner_when_a_hand_over_is_scheduled(now):
+    action_type = ActionTypeFactory(name="Isolate host")
+    current, _ = make_role_with_members(members=1)
+    future, _ = make_role_with_members(members=3)
+    OwnershipAssignmentFactory(
+        action_type=action_type, owner_role=current, effective_from=now - timedelta(days=1), effective_to=now + DAYS_30
+    )
+    OwnershipAssignmentFactory(action_type=action_type, owner_role=future, effective_from=now + DAYS_30)
+
+    with pytest.raises(ValidationError) as excinfo:
+        _validate(_policy(required_approvals=2), action_types=[action_type], now=now)
+
+    assert f"the rosters of {current.name} have 1 member(s)" in _errors(excinfo, "required_approvals")
+
+
+@pytest.mark.django_db
+def test_required_approvals_checked_against_scheduled_owner(now):
+    action_type = ActionTypeFactory()
+    current, _ = make_role_with_members(members=3)
+    future, _ = make_role_with_members(members=1)
+    OwnershipAssignmentFactory(
+        action_type=action_type, owner_role=current, effective_from=now - timedelta(days=1), effective_to=now + DAYS_30
+    )
+    OwnershipAssignmentFactory(action_type=action_type, owner_role=future, effective_from=now + DAYS_30)
+
+    with pytest.raises(ValidationError) as excinfo:
+        _validate(_policy(required_approvals=2), action_types=[action_type], now=now)
+
+    assert f"the rosters of {future.name} have 1 member(s)" in _errors(excinfo, "required_approvals")
 
 
 # --- approval_policy_save --------------------------------------------------------------------
