@@ -9,7 +9,6 @@ from django.utils import timezone
 from governance import services
 from governance.models import ApprovalPolicy, EscalationChain, OwnershipAssignment, Roster
 from governance.rostering import RosterPlan
-from governance.selectors import coverage_horizon, owning_roles, role_coverage_gaps
 
 
 class ReasonForm(forms.ModelForm):
@@ -90,7 +89,7 @@ class EscalationChainForm(ReasonForm):
 class RosterForm(ReasonForm):
     confirm_coverage_gaps = forms.BooleanField(
         required=False,
-        label="Save even though an owning role will have nobody on call",
+        label=services.CONFIRM_GAPS_LABEL,
         help_text=(
             "Needed only when the save would leave a role that owns decisions uncovered; the gaps are listed above."
         ),
@@ -108,10 +107,6 @@ class RosterForm(ReasonForm):
             "coverage_start",
             "coverage_end",
         ]
-
-
-def _format_gap(start, end) -> str:
-    return f"{start:%a %d %b %H:%M} – {end:%a %d %b %H:%M} UTC"
 
 
 class RosterMemberFormSet(forms.BaseInlineFormSet):
@@ -147,28 +142,9 @@ class RosterMemberFormSet(forms.BaseInlineFormSet):
         else:
             overrides = list(roster.overrides.select_related("user")) if roster.pk else []
         plan = RosterPlan(roster=roster, members=members, overrides=overrides)
-        now = timezone.now()
-        start, end = coverage_horizon(now)
-        roles = owning_roles(at=now)
-        affected = [r for r in roles if r.pk == roster.role_id]
-        if roster.pk:
-            original_role_id = Roster.objects.filter(pk=roster.pk).values_list("role_id", flat=True).first()
-            affected += [r for r in roles if r.pk == original_role_id and r.pk != roster.role_id]
-        messages = []
-        for role in affected:
-            gaps = role_coverage_gaps(role=role, start=start, end=end, replace=plan)
-            if gaps:
-                shown = ", ".join(_format_gap(a, b) for a, b in gaps[:5])
-                more = f" and {len(gaps) - 5} more" if len(gaps) > 5 else ""
-                messages.append(f"{role.name} would have nobody on call: {shown}{more}.")
-        if messages and not self.data.get("confirm_coverage_gaps"):
-            raise ValidationError(
-                [
-                    *messages,
-                    "Tick “Save even though an owning role will have nobody on call” to save anyway.",
-                ],
-                code="coverage_gap",
-            )
+        services.roster_coverage_validate(
+            plan=plan, at=timezone.now(), confirmed=bool(self.data.get("confirm_coverage_gaps"))
+        )
 
 
 class EscalationStepFormSet(forms.BaseInlineFormSet):

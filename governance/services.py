@@ -21,8 +21,11 @@ from governance.models import (
     DecisionRole,
     EscalationChain,
     OwnershipAssignment,
+    Roster,
     RosterMember,
 )
+from governance.rostering import RosterPlan
+from governance.selectors import coverage_horizon, owning_roles, role_coverage_gaps
 
 
 def _lock(model, pk: int) -> None:
@@ -291,3 +294,42 @@ def approval_policy_save(
         policy.action_types.set(action_types)
         policy.cosigner_roles.set(cosigner_roles)
     return policy
+
+
+# --- Rosters -------------------------------------------------------------------------------
+
+CONFIRM_GAPS_LABEL = "Save even though an owning role will have nobody on call"
+
+
+def _format_gap(start: datetime, end: datetime) -> str:
+    return f"{start:%a %d %b %H:%M} – {end:%a %d %b %H:%M} UTC"
+
+
+def roster_coverage_problems(*, plan: RosterPlan, at: datetime) -> list[str]:
+    """For the roster as ``plan`` describes it (unsaved), the owning roles it would leave with
+    nobody on call within the coverage horizon, each with the gaps' times."""
+    roster = plan.roster
+    start, end = coverage_horizon(at)
+    roles = list(owning_roles(at=at))
+    affected = [r for r in roles if r.pk == roster.role_id]
+    if roster.pk:
+        original_role_id = Roster.objects.filter(pk=roster.pk).values_list("role_id", flat=True).first()
+        affected += [r for r in roles if r.pk == original_role_id and r.pk != roster.role_id]
+    problems = []
+    for role in affected:
+        gaps = role_coverage_gaps(role=role, start=start, end=end, replace=plan)
+        if gaps:
+            shown = ", ".join(_format_gap(a, b) for a, b in gaps[:5])
+            more = f" and {len(gaps) - 5} more" if len(gaps) > 5 else ""
+            problems.append(f"{role.name} would have nobody on call: {shown}{more}.")
+    return problems
+
+
+def roster_coverage_validate(*, plan: RosterPlan, at: datetime, confirmed: bool) -> None:
+    """Refuse a roster change that leaves an owning role uncovered, unless explicitly confirmed."""
+    problems = roster_coverage_problems(plan=plan, at=at)
+    if problems and not confirmed:
+        raise ValidationError(
+            [*problems, f"Tick “{CONFIRM_GAPS_LABEL}” to save anyway."],
+            code="coverage_gap",
+        )
