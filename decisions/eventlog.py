@@ -24,7 +24,19 @@ GENESIS = "0" * 64
 
 def to_json_data(data: dict[str, Any]) -> dict[str, Any]:
     """Normalise to plain JSON (UUIDs, decimals and datetimes as strings) so a reload hashes the same."""
-    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+    return _as_jsonb_returns_it(json.loads(json.dumps(data, cls=DjangoJSONEncoder)))
+
+
+def _as_jsonb_returns_it(value: Any) -> Any:
+    """PostgreSQL's jsonb gives a float like 1e+16 back as the integer 10000000000000000 and -0.0
+    as 0.0; store those as it returns them, or the reloaded event would no longer match its hash."""
+    if isinstance(value, float) and value.is_integer() and (value == 0 or abs(value) >= 1e16):
+        return int(value) if value else 0.0
+    if isinstance(value, dict):
+        return {key: _as_jsonb_returns_it(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_jsonb_returns_it(item) for item in value]
+    return value
 
 
 def event_hash(
@@ -47,7 +59,10 @@ def append_event(
     decision: DecisionRequest, *, kind: str, at: datetime, actor=None, data: dict[str, Any] | None = None
 ) -> DecisionEvent:
     """Append one event. The caller holds the decision's row lock (every decision service does)
-    and saves ``decision`` afterwards (its ``event_count`` and ``last_event_hash`` move here)."""
+    and saves ``decision`` afterwards (its ``event_count`` and ``last_event_hash`` move here).
+
+    For a decision not inserted yet (intake), the event is kept on it and written by
+    ``flush_pending`` right after the insert, in one statement."""
     payload = to_json_data(data or {})
     seq = decision.event_count + 1
     prev = decision.last_event_hash or GENESIS
@@ -60,12 +75,23 @@ def append_event(
         data=payload,
         prev_hash=prev,
     )
-    event = DecisionEvent.objects.create(
+    event = DecisionEvent(
         decision=decision, seq=seq, kind=kind, at=at, actor=actor, data=payload, prev_hash=prev, hash=digest
     )
+    if decision.pk is None:
+        decision.__dict__.setdefault("_pending_events", []).append(event)
+    else:
+        event.save()
     decision.event_count = seq
     decision.last_event_hash = digest
     return event
+
+
+def flush_pending(decision: DecisionRequest) -> None:
+    """Write the events appended before ``decision`` was inserted (one bulk insert)."""
+    pending = decision.__dict__.pop("_pending_events", [])
+    if pending:
+        DecisionEvent.objects.bulk_create(pending)
 
 
 @dataclass(frozen=True)

@@ -156,6 +156,7 @@ class DecisionRequest(models.Model):
         indexes = [
             models.Index(fields=["integration", "-created_at"]),
             models.Index(fields=["status", "deadline"]),
+            models.Index(fields=["integration", "status"]),
             models.Index(fields=["action_type", "-created_at"]),
         ]
 

@@ -12,12 +12,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 
 from decisions.eventlog import append_event
 from decisions.models import DecisionRequest, DecisionRequestUserObjectPermission, DecisionStatus, EventKind
 from governance.models import ActionType, DecisionRole, EscalationChain
 from governance.selectors import Signer, certified_signers, current_owner, eligible_signers, match_policy
+from governance.snapshot import current_snapshot, pinned_snapshot
 
 User = get_user_model()
 CERTIFY = "certify_decisionrequest"
@@ -100,32 +100,47 @@ def _chain_entry(chain: EscalationChain | None) -> dict[str, Any]:
     }
 
 
-def grant(decision: DecisionRequest, users: list[Any], permission) -> None:
-    """Give ``users`` the certify permission on ``decision`` (direct FK table, one bulk insert)."""
-    existing = set(
-        DecisionRequestUserObjectPermission.objects.filter(
-            content_object=decision, permission=permission, user__in=users
-        ).values_list("user_id", flat=True)
-    )
-    DecisionRequestUserObjectPermission.objects.bulk_create(
-        [
-            DecisionRequestUserObjectPermission(content_object=decision, permission=permission, user=u)
-            for u in {u.pk: u for u in users}.values()
-            if u.pk not in existing
-        ]
-    )
+def grant(decision: DecisionRequest, users: list[Any], permission_id: int) -> None:
+    """Give ``users`` the certify permission on ``decision`` (guardian's direct FK table).
+
+    One bulk insert; a grant the person already holds is left as it is. For a decision not
+    inserted yet (intake) the grants wait on it for ``flush_pending_grants``.
+    """
+    rows = [
+        DecisionRequestUserObjectPermission(content_object=decision, permission_id=permission_id, user=u)
+        for u in {u.pk: u for u in users}.values()
+    ]
+    if decision.pk is None:
+        decision.__dict__.setdefault("_pending_grants", []).extend(rows)
+    else:
+        DecisionRequestUserObjectPermission.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def flush_pending_grants(decision: DecisionRequest) -> None:
+    rows = decision.__dict__.pop("_pending_grants", [])
+    if rows:
+        DecisionRequestUserObjectPermission.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 def revoke_all(decision: DecisionRequest) -> int:
+    if decision.pk is None:
+        return len(decision.__dict__.pop("_pending_grants", []))
     deleted, _ = DecisionRequestUserObjectPermission.objects.filter(content_object=decision).delete()
     return deleted
 
 
-def certify_permission() -> Permission:
-    return Permission.objects.get(content_type__app_label="decisions", codename=CERTIFY)
+def certify_permission() -> int:
+    """The id of decisions.certify_decisionrequest (from the cached snapshot)."""
+    return current_snapshot().permission_id("decisions", CERTIFY)
 
 
 def route(decision: DecisionRequest, *, now: datetime, actor) -> None:
+    """See ``_route``; every read sees one governance snapshot."""
+    with pinned_snapshot():
+        _route(decision, now=now, actor=actor)
+
+
+def _route(decision: DecisionRequest, *, now: datetime, actor) -> None:
     """Match the policy, resolve who may sign, freeze it all in the snapshot, grant, set the deadline.
 
     Runs under the caller's transaction with the decision freshly inserted. A system-owned
@@ -285,6 +300,11 @@ def _open_stage(
 
 def advance(decision: DecisionRequest, *, now: datetime, actor, reason: str, permission=None) -> None:
     """Move to the next step of the frozen chain; past the last step apply the final outcome."""
+    with pinned_snapshot():
+        _advance(decision, now=now, actor=actor, reason=reason, permission=permission)
+
+
+def _advance(decision: DecisionRequest, *, now: datetime, actor, reason: str, permission=None) -> None:
     permission = permission or certify_permission()
     steps = decision.snapshot["chain"]["steps"]
     next_step = decision.current_step + 1
@@ -292,7 +312,7 @@ def advance(decision: DecisionRequest, *, now: datetime, actor, reason: str, per
         apply_final_outcome(decision, now=now, actor=actor, reason=reason)
         return
     step = steps[next_step - 1]
-    role = DecisionRole.objects.get(pk=step["role_id"])
+    role = current_snapshot().roles[step["role_id"]]
     signers = certified_signers(action_type=decision.action_type, role=role, at=now)
     if decision.snapshot["stages"]:
         append_event(

@@ -42,6 +42,14 @@ def decision_for_response(pk: int) -> DecisionRequest:
     return decisions_with_details().get(pk=pk)
 
 
+def new_decision_for_response(decision: DecisionRequest) -> DecisionRequest:
+    """A decision just created in this request, ready to serialise without reading it back:
+    it has no sign-offs and no outcome yet."""
+    decision.live_approvals = 0
+    decision._state.fields_cache["outcome"] = None
+    return decision
+
+
 def decision_events(*, decision: DecisionRequest) -> QuerySet[DecisionEvent]:
     return DecisionEvent.objects.filter(decision=decision).select_related("actor").order_by("seq")
 

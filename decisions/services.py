@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -31,7 +31,7 @@ from decisions.errors import (
     PendingCapReached,
     SegregationOfDuties,
 )
-from decisions.eventlog import append_event
+from decisions.eventlog import append_event, flush_pending
 from decisions.models import (
     REASONS_BY_VERDICT,
     DecisionRequest,
@@ -94,6 +94,30 @@ def _replay(existing: DecisionRequest, request_fingerprint: str) -> DecisionRequ
     return existing
 
 
+def _lock_intake_limits(integration: Integration, action_type) -> tuple[bool, int]:
+    """(may submit this action type, pending decisions now), under the integration's row lock so
+    that concurrent submissions cannot all pass the pending cap.
+
+    Two statements on purpose: under READ COMMITTED a count inside the locking statement would
+    use the snapshot from before the wait and miss the decision the previous holder inserted.
+    """
+    allowed = (
+        Integration.objects.select_for_update(of=("self",))
+        .filter(pk=integration.pk)
+        .annotate(
+            allowed=Exists(
+                Integration.allowed_action_types.through.objects.filter(
+                    integration_id=OuterRef("pk"), actiontype_id=action_type.pk
+                )
+            )
+        )
+        .values_list("allowed", flat=True)
+        .get()
+    )
+    pending = DecisionRequest.objects.filter(integration=integration, status=DecisionStatus.PENDING).count()
+    return bool(allowed), pending
+
+
 def decision_submit(
     *,
     integration: Integration,
@@ -115,16 +139,6 @@ def decision_submit(
     if existing is not None:
         return _replay(existing, request_fingerprint), False
     action_type = data["action_type"]
-    if not integration.allowed_action_types.filter(pk=action_type.pk).exists():
-        raise NotAllowed(
-            f"Integration {integration.name} may not submit {action_type.slug} decisions.", field="action_type"
-        )
-    pending = DecisionRequest.objects.filter(integration=integration, status=DecisionStatus.PENDING).count()
-    if pending >= integration.max_pending:
-        raise PendingCapReached(
-            f"{integration.name} already has {pending} pending decisions (cap {integration.max_pending}). "
-            "Wait for verdicts or cancel stale requests."
-        )
     decision = DecisionRequest(
         integration=integration,
         submitted_by=actor,
@@ -133,26 +147,41 @@ def decision_submit(
         deadline=now,
         **data,
     )
+    # Route first, in memory (the governance snapshot is cached); then one short transaction
+    # checks the limits under the integration's row lock and writes the decision, its events
+    # and its grants with three statements.
+    append_event(
+        decision,
+        kind=EventKind.RECEIVED,
+        at=now,
+        actor=actor,
+        data={
+            "integration": integration.name,
+            "action_type": action_type.slug,
+            "ai_confidence": str(decision.ai_confidence),
+            "blast_radius": decision.blast_radius,
+            "severity": decision.severity,
+            "model": {"name": decision.model_name, "version": decision.model_version},
+            "request_fingerprint": request_fingerprint,
+        },
+    )
+    routing.route(decision, now=now, actor=actor)
     try:
         with transaction.atomic():
-            decision.save()
-            append_event(
-                decision,
-                kind=EventKind.RECEIVED,
-                at=now,
-                actor=actor,
-                data={
-                    "integration": integration.name,
-                    "action_type": action_type.slug,
-                    "ai_confidence": str(decision.ai_confidence),
-                    "blast_radius": decision.blast_radius,
-                    "severity": decision.severity,
-                    "model": {"name": decision.model_name, "version": decision.model_version},
-                    "request_fingerprint": request_fingerprint,
-                },
-            )
-            routing.route(decision, now=now, actor=actor)
-            decision.save()
+            allowed, pending = _lock_intake_limits(integration, action_type)
+            if not allowed:
+                raise NotAllowed(
+                    f"Integration {integration.name} may not submit {action_type.slug} decisions.",
+                    field="action_type",
+                )
+            if pending >= integration.max_pending:
+                raise PendingCapReached(
+                    f"{integration.name} already has {pending} pending decisions (cap {integration.max_pending}). "
+                    "Wait for verdicts or cancel stale requests."
+                )
+            decision.save(force_insert=True)
+            flush_pending(decision)
+            routing.flush_pending_grants(decision)
     except IntegrityError:
         existing = _find_existing(integration, idempotency_key)
         if existing is None:
@@ -427,13 +456,36 @@ def decision_update_payload(
     return decision
 
 
+def _may_report_outcome(decision: DecisionRequest, actor) -> bool:
+    if actor.pk == decision.integration.service_account_id:
+        return True
+    if is_integration_account(actor):
+        return False
+    involved = SignOff.objects.filter(decision=decision, signer=actor).exists() or any(
+        e["user_id"] == actor.pk for e in _eligible_entries(decision)
+    )
+    return involved or actor.groups.filter(name=rbac.ANALYST).exists()
+
+
+def _eligible_entries(decision: DecisionRequest) -> list[dict[str, Any]]:
+    snapshot = decision.snapshot or {}
+    entries = [e for stage in snapshot.get("stages", []) for e in stage["eligible"]]
+    return entries + [e for c in snapshot.get("cosigners", []) for e in c["eligible"]]
+
+
 @transaction.atomic
 def decision_report_outcome(
     *, decision: DecisionRequest, actor, kind: str, reverted: bool = False, notes: str = ""
 ) -> Outcome:
-    """Later feedback (true/false positive, benign; reverted). Once per decision."""
+    """Later feedback (true/false positive, benign; reverted). Once per decision.
+
+    Reported by the integration that submitted the decision, or by an analyst: someone who
+    signed it or was asked to, or any member of the Analyst group. Read-only roles never write.
+    """
     now = timezone.now()
     decision = lock_decision(decision.pk)
+    if not _may_report_outcome(decision, actor):
+        raise NotAllowed("Only the submitting integration or an analyst reports outcomes.")
     if decision.status in (DecisionStatus.PENDING,):
         raise DecisionClosed("Report an outcome once the decision has a verdict.")
     if Outcome.objects.filter(decision=decision).exists():

@@ -436,3 +436,15 @@ class ApprovalPolicy(AuditReasonMixin, TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.priority}. {self.name}"
+
+
+class ConfigVersion(models.Model):
+    """One row whose ``token`` changes (to a random value) whenever any table that routing
+    reads changes. Database triggers maintain it, so every write path (admin, services, shell,
+    migrations) is covered; routing caches its in-memory snapshot per process by this token."""
+
+    token = models.CharField(max_length=64)
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.token

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from governance.models import (
     ActionType,
@@ -20,10 +20,9 @@ from governance.models import (
     Level,
     OwnershipAssignment,
     Roster,
-    RosterMember,
-    RosterOverride,
 )
 from governance.rostering import RosterPlan, coverage_gaps
+from governance.snapshot import current_snapshot, rosters_with_plans
 
 User = get_user_model()
 
@@ -58,65 +57,38 @@ class Signer:
         )
 
 
-def rosters_with_plans(*, roles: list[DecisionRole] | None = None) -> QuerySet[Roster]:
-    """Rosters with everything needed to resolve them in memory (members, overrides, users)."""
-    qs = Roster.objects.select_related("role").prefetch_related(
-        Prefetch("memberships", queryset=RosterMember.objects.select_related("user").order_by("position", "pk")),
-        Prefetch("overrides", queryset=RosterOverride.objects.select_related("user")),
-    )
-    if roles is not None:
-        qs = qs.filter(role__in=roles)
-    return qs
-
-
-def _active_override_prefetch(at: datetime) -> Prefetch:
-    return Prefetch(
-        "overrides",
-        queryset=RosterOverride.objects.select_related("user").filter(starts_at__lte=at, ends_at__gt=at),
-    )
-
-
 def on_call(*, role: DecisionRole, at: datetime) -> list[OnCall]:
     """Who is on call for ``role`` at ``at``: one person per roster at most, overrides first.
 
-    Two queries plus one per prefetch, whatever the number of rosters and members.
+    Reads the cached governance snapshot: one query when it is warm, whatever the size.
     """
     return on_call_for_roles(roles=[role], at=at).get(role.pk, [])
 
 
 def on_call_for_roles(*, roles: list[DecisionRole], at: datetime) -> dict[int, list[OnCall]]:
     """``on_call`` for several roles at once, keyed by role pk; people listed once per role."""
-    rosters = (
-        Roster.objects.filter(role__in=roles)
-        .select_related("role")
-        .prefetch_related(
-            Prefetch("memberships", queryset=RosterMember.objects.select_related("user").order_by("position", "pk")),
-            _active_override_prefetch(at),
-        )
-        .order_by("role_id", "name")
-    )
+    snapshot = current_snapshot()
     result: dict[int, list[OnCall]] = {role.pk: [] for role in roles}
-    seen: set[tuple[int, int]] = set()
-    for roster in rosters:
-        found = RosterPlan.of(roster).on_call(at)
-        if found is None:
-            continue
-        user, source, _override = found
-        if not user.is_active or (roster.role_id, user.pk) in seen:
-            continue
-        seen.add((roster.role_id, user.pk))
-        result[roster.role_id].append(OnCall(user=user, role=roster.role, roster=roster, source=source))
+    for role in roles:
+        seen: set[int] = set()
+        for plan in snapshot.plans.get(role.pk, []):
+            found = plan.on_call(at)
+            if found is None:
+                continue
+            user, source, _override = found
+            if not user.is_active or user.pk in seen:
+                continue
+            seen.add(user.pk)
+            result[role.pk].append(OnCall(user=user, role=plan.roster.role, roster=plan.roster, source=source))
     return result
 
 
 def current_owner(*, action_type: ActionType, at: datetime) -> OwnershipAssignment | None:
     """The ownership assignment in force for ``action_type`` at ``at``, or None (a gap)."""
-    return (
-        OwnershipAssignment.objects.filter(action_type=action_type, effective_from__lte=at)
-        .filter(Q(effective_to__isnull=True) | Q(effective_to__gt=at))
-        .select_related("owner_role", "deputy_role", "action_type")
-        .first()
-    )
+    for assignment in current_snapshot().assignments.get(action_type.pk, []):
+        if assignment.is_current(at):
+            return assignment
+    return None
 
 
 def valid_certifications(*, at: datetime) -> QuerySet[Certification]:
@@ -128,31 +100,30 @@ def valid_certifications(*, at: datetime) -> QuerySet[Certification]:
 def certified_signers(
     *, action_type: ActionType, role: DecisionRole, at: datetime, via_deputy: bool = False
 ) -> list[Signer]:
-    """People on call for ``role`` at ``at`` holding a valid certification for it or the action type."""
-    people = on_call(role=role, at=at)
-    if not people:
-        return []
-    certs = (
-        valid_certifications(at=at)
-        .filter(user__in=[p.user for p in people])
-        .filter(Q(role=role) | Q(action_type=action_type))
-        .order_by("-valid_until")
-    )
-    best: dict[int, Certification] = {}
-    for cert in certs:
-        best.setdefault(cert.user_id, cert)
-    return [
-        Signer(
-            user=p.user,
-            role=role,
-            roster=p.roster,
-            source=p.source,
-            certification=best[p.user.pk],
-            via_deputy=via_deputy,
-        )
-        for p in people
-        if p.user.pk in best
-    ]
+    """People on call for ``role`` at ``at`` holding a valid certification for it or the action type.
+
+    When a person holds several, the one valid longest is recorded.
+    """
+    certifications = current_snapshot().certifications
+    signers = []
+    for person in on_call(role=role, at=at):
+        valid = [
+            c
+            for c in certifications.get(person.user.pk, [])
+            if (c.role_id == role.pk or c.action_type_id == action_type.pk) and c.is_valid_at(at)
+        ]
+        if valid:
+            signers.append(
+                Signer(
+                    user=person.user,
+                    role=role,
+                    roster=person.roster,
+                    source=person.source,
+                    certification=max(valid, key=lambda c: c.valid_until),
+                    via_deputy=via_deputy,
+                )
+            )
+    return signers
 
 
 def eligible_signers(*, action_type: ActionType, at: datetime) -> list[Signer]:
@@ -246,15 +217,6 @@ def policy_matches(policy: ApprovalPolicy, attrs: DecisionAttributes) -> list[st
     return reasons
 
 
-def enabled_policies() -> QuerySet[ApprovalPolicy]:
-    return (
-        ApprovalPolicy.objects.filter(enabled=True)
-        .select_related("escalation_chain")
-        .prefetch_related("action_types", "cosigner_roles", "escalation_chain__steps__role")
-        .order_by("priority")
-    )
-
-
 def match_policy(
     *,
     action_type: ActionType,
@@ -277,7 +239,7 @@ def match_policy(
         regulated_data=bool(regulated_data) or action_type.touches_regulated_data,
         customer_impact=bool(customer_impact),
     )
-    for policy in policies if policies is not None else enabled_policies():
+    for policy in policies if policies is not None else current_snapshot().policies:
         if not policy.enabled:
             continue
         reasons = policy_matches(policy, attrs)

@@ -22,6 +22,7 @@ from decisions.models import (
     Verdict,
 )
 from governance.models import ActionType, Level
+from governance.snapshot import current_snapshot
 
 LEVELS = {level.name.lower(): level.value for level in Level}
 LEVEL_NAMES = {v: k for k, v in LEVELS.items()}
@@ -30,6 +31,33 @@ MAX_CHAIN_STEPS = 20
 
 def json_size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def contains_nul(value: Any) -> bool:
+    """True when a string (or an object key) anywhere in ``value`` holds U+0000 (iterative walk)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+class ConfidenceField(serializers.FloatField):
+    """A JSON number: ``true`` or ``"0.9"`` is a type error, not a confidence (DRF would coerce both)."""
+
+    default_error_messages = {"not_a_number": "Must be a JSON number from 0 to 1, not a string or a boolean."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("not_a_number")
+        return super().to_internal_value(data)
 
 
 class LevelField(serializers.ChoiceField):
@@ -54,20 +82,41 @@ class ActionTypeSlugField(serializers.SlugRelatedField):
     def __init__(self, **kwargs):
         super().__init__(slug_field="slug", queryset=ActionType.objects.all(), **kwargs)
 
+    def to_internal_value(self, data):
+        # A list or an object is not a slug; a NUL byte would be a database error on PostgreSQL.
+        if not isinstance(data, str) or "\x00" in data:
+            self.fail("invalid")
+        action_type = current_snapshot().action_types.get(data)  # cached: no query per submission
+        if action_type is None:
+            self.fail("does_not_exist", slug_name="slug", value=data)
+        return action_type
+
 
 class ModelInfoSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     version = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
 
+class SafeJSONField(serializers.JSONField):
+    """Any JSON value that the database can store: PostgreSQL's jsonb refuses U+0000 (a 500 otherwise)."""
+
+    default_error_messages = {"null_character": "Null characters are not allowed."}
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if contains_nul(value):
+            self.fail("null_character")
+        return value
+
+
 class ChainStepSerializer(serializers.Serializer):
     agent = serializers.CharField(max_length=100)
     action = serializers.CharField(max_length=200)
-    target = serializers.JSONField(required=False, default=dict)
+    target = SafeJSONField(required=False, default=dict)
     rationale = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class JSONObjectField(serializers.JSONField):
+class JSONObjectField(SafeJSONField):
     """A JSON object (not a list or a scalar), optionally size-limited."""
 
     default_error_messages = {"not_object": "Must be a JSON object."}
@@ -92,7 +141,7 @@ class DecisionSubmitSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     recommendation = serializers.CharField(max_length=10_000)
     target = JSONObjectField(max_bytes=16 * 1024)
-    ai_confidence = serializers.FloatField(min_value=0.0, max_value=1.0)
+    ai_confidence = ConfidenceField(min_value=0.0, max_value=1.0)
     blast_radius = LevelField()
     severity = LevelField()
     affects_regulated_data = serializers.BooleanField(default=False)
@@ -135,6 +184,21 @@ class DecisionUpdateSerializer(serializers.Serializer):
     chain = ChainStepSerializer(many=True, required=False)
 
     def validate(self, attrs):
+        # DRF drops unknown keys silently: a blast_radius sent next to a title would be ignored
+        # and answered 200. Name every field that cannot change instead.
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            routing = set(DecisionSubmitSerializer._declared_fields) - set(self.fields)
+            raise serializers.ValidationError(
+                {
+                    name: [
+                        "Fixed at submission (routing depends on it); cancel and submit a new decision."
+                        if name in routing
+                        else "Unknown field."
+                    ]
+                    for name in unknown
+                }
+            )
         if not attrs:
             raise serializers.ValidationError("Send at least one field to change.")
         return attrs
@@ -314,4 +378,6 @@ class SignOffSerializer(serializers.Serializer):
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+    errors = serializers.DictField(
+        child=serializers.JSONField(), required=False, help_text="Messages per field (nested for nested fields)."
+    )

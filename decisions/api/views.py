@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -14,6 +18,7 @@ from rest_framework.response import Response
 
 from decisions import selectors, services
 from decisions.api.exceptions import PayloadTooLarge
+from decisions.api.parsers import JSONParser
 from decisions.api.serializers import (
     CancelSerializer,
     DecisionEventSerializer,
@@ -46,10 +51,31 @@ class DecisionCursor(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
 
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError({"cursor": ["Invalid cursor: use the next/previous links as given."]}) from None
+
+
+def _aware_utc(raw: str) -> datetime | None:
+    """An aware instant in UTC, or None when naive, malformed or out of range. (PostgreSQL
+    refuses offsets beyond ±15:59, so the offset is applied here.)"""
+    try:
+        value = parse_datetime(raw)
+        if value is None or value.tzinfo is None:
+            return None
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
 
 def integration_of(request):
     """The calling integration, or None for a person."""
     return request.auth.integration if isinstance(request.auth, IntegrationAPIKey) else None
+
+
+DECISION_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The decision's id.")
 
 
 @extend_schema_view(
@@ -64,13 +90,21 @@ def integration_of(request):
         ],
         responses={200: DecisionSerializer(many=True), **_errors(400, 401, 429)},
     ),
-    retrieve=extend_schema(summary="A decision", responses={200: DecisionSerializer, **_errors(401, 404, 429)}),
+    retrieve=extend_schema(
+        summary="A decision", parameters=[DECISION_ID], responses={200: DecisionSerializer, **_errors(401, 404, 429)}
+    ),
 )
 class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = DecisionSerializer
     pagination_class = DecisionCursor
+    parser_classes = [JSONParser]
     lookup_field = "public_id"
-    lookup_value_regex = "[0-9a-fA-F-]{36}"
+    lookup_value_regex = "[^/]+"
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # Every endpoint, not only intake: a JSON body is read whole into memory before any check.
+        self._check_body_size(request)
 
     def get_queryset(self):
         qs = selectors.decisions_visible_to(user=self.request.user, integration=integration_of(self.request))
@@ -81,7 +115,7 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def get_object(self):
         try:
             return super().get_object()
-        except (DecisionRequest.DoesNotExist, ValueError):
+        except (Http404, DecisionRequest.DoesNotExist, ValueError, DjangoValidationError):
             raise NotFound("No such decision.") from None
 
     def _filter(self, qs):
@@ -92,11 +126,14 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                 errors["status"] = [f"Unknown status; use one of {', '.join(DecisionStatus.values)}."]
             qs = qs.filter(status=status_value)
         if slug := params.get("action_type"):
-            qs = qs.filter(action_type__slug=slug)
+            if "\x00" in slug:  # PostgreSQL refuses NUL in text: a 400, not a 500
+                errors["action_type"] = ["Null characters are not allowed."]
+            else:
+                qs = qs.filter(action_type__slug=slug)
         for name, lookup in (("created_after", "created_at__gte"), ("created_before", "created_at__lt")):
             if raw := params.get(name):
-                value = parse_datetime(raw)
-                if value is None or value.tzinfo is None:
+                value = _aware_utc(raw)
+                if value is None:
                     errors[name] = ["Use an ISO 8601 date-time with a time zone, e.g. 2026-11-26T09:00:00Z."]
                 else:
                     qs = qs.filter(**{lookup: value})
@@ -138,10 +175,11 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     )
     def create(self, request):
         integration = self._require_integration()
-        self._check_body_size(request)
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 255:
             raise ValidationError({"Idempotency-Key": ["At most 255 characters."]})
+        if "\x00" in key:
+            raise ValidationError({"Idempotency-Key": ["Null characters are not allowed."]})
         serializer = DecisionSubmitSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         decision, created = services.decision_submit(
@@ -151,19 +189,22 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             request_fingerprint=services.fingerprint(request.data),
             idempotency_key=key,
         )
-        decision = selectors.decision_for_response(decision.pk)
+        if created:
+            decision = selectors.new_decision_for_response(decision)
+        else:
+            decision = selectors.decision_for_response(decision.pk)
         body = DecisionSerializer(decision, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(
         summary="Correct a pending decision",
+        parameters=[DECISION_ID],
         description="Approvals already given are void: the signers must sign the corrected payload.",
         request=DecisionUpdateSerializer,
         responses={200: DecisionSerializer, 409: ERRORS[403], **_errors(400, 401, 403, 404, 429)},
     )
     def partial_update(self, request, public_id=None):
         integration = self._require_integration()
-        self._check_body_size(request)
         decision = self.get_object()
         serializer = DecisionUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -174,6 +215,7 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     @extend_schema(
         summary="The decision log",
+        parameters=[DECISION_ID],
         description="Append-only and hash-chained: each event's `hash` covers its content and `prev_hash`.",
         responses={200: DecisionEventSerializer(many=True), **_errors(401, 404, 429)},
     )
@@ -185,6 +227,7 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     @extend_schema(
         summary="Cancel a pending decision",
+        parameters=[DECISION_ID],
         request=CancelSerializer,
         responses={
             200: DecisionSerializer,
@@ -205,6 +248,7 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     @extend_schema(
         summary="Report the outcome",
+        parameters=[DECISION_ID],
         description="Once per decision, after its verdict: true/false positive or benign, and whether it was reverted.",
         request=OutcomeSerializer,
         responses={
@@ -225,6 +269,7 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(
         methods=["POST"],
         summary="Sign (people only)",
+        parameters=[DECISION_ID],
         description=(
             "Approve, override (with `override_action`) or reject, with a reason code and a rationale. "
             "Integrations never sign; nor does the submitter; one person counts once."
@@ -236,7 +281,12 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             **_errors(400, 401, 403, 404, 429),
         },
     )
-    @extend_schema(methods=["GET"], summary="Sign-offs so far", responses={200: SignOffSerializer(many=True)})
+    @extend_schema(
+        methods=["GET"],
+        summary="Sign-offs so far",
+        parameters=[DECISION_ID],
+        responses={200: SignOffSerializer(many=True), **_errors(401, 404, 429)},
+    )
     @action(detail=True, methods=["get", "post"])
     def signoffs(self, request, public_id=None):
         decision = self.get_object()

@@ -219,6 +219,7 @@ def _concrete_governance_models():
         and model.__module__ == governance_models.__name__
         and not model._meta.abstract
         and not model._meta.proxy
+        and model is not governance_models.ConfigVersion  # a cache token kept by triggers, not configuration
     ]
 
 

@@ -1,0 +1,176 @@
+"""Shared pieces of the benchmarks: a fresh PostgreSQL database, a gunicorn server, a load loop.
+
+Everything runs on loopback; request loops are bounded in count.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/countersign_bench"
+
+
+def bench_env(database_url: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "portal.settings.bench",
+            "DATABASE_URL": database_url,
+            "CACHE_URL": os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/15"),
+            "CELERY_BROKER_URL": os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14"),
+            **extra,
+        }
+    )
+    return env
+
+
+def recreate_database(database_url: str) -> None:
+    """Drop and create the benchmark database (never the project's own)."""
+    import psycopg
+
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    if "bench" not in name:
+        raise SystemExit(f"refusing to recreate {name!r}: a benchmark database name contains 'bench'")
+    admin_url = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    return result.stdout
+
+
+@dataclass
+class Server:
+    """gunicorn serving the project on loopback."""
+
+    env: dict[str, str]
+    port: int = 8765
+    workers: int = 4
+    process: subprocess.Popen | None = field(default=None, init=False)
+
+    def __enter__(self) -> Server:
+        self.process = subprocess.Popen(
+            [
+                PYTHON,
+                "-m",
+                "gunicorn",
+                "portal.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.workers),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=self.env,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/api/schema/")
+                conn.getresponse().read()
+                return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not start")
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+@dataclass
+class LoadResult:
+    name: str
+    latencies: list[float]
+    statuses: dict[int, int]
+    elapsed: float
+
+    @property
+    def count(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def throughput(self) -> float:
+        return self.count / self.elapsed
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))
+        return ordered[index]
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies)
+
+    def line(self) -> str:
+        return (
+            f"{self.name:<22} n={self.count:>5}  {self.throughput:8.1f} req/s  "
+            f"p50 {self.p50 * 1000:7.1f} ms  p99 {self.percentile(99) * 1000:7.1f} ms  "
+            f"max {max(self.latencies) * 1000:7.1f} ms  statuses {dict(sorted(self.statuses.items()))}"
+        )
+
+
+def run_load(
+    *,
+    name: str,
+    port: int,
+    path: str,
+    make_body: Callable[[int], dict],
+    headers: Callable[[int], dict[str, str]],
+    total: int,
+    concurrency: int,
+) -> LoadResult:
+    """POST ``total`` JSON bodies with ``concurrency`` threads; every request is timed."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    counter = iter(range(total))
+
+    def worker() -> None:
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            body = json.dumps(make_body(i))
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            started = time.perf_counter()
+            conn.request("POST", path, body=body, headers={"Content-Type": "application/json", **headers(i)})
+            response = conn.getresponse()
+            response.read()
+            took = time.perf_counter() - started
+            conn.close()
+            with lock:
+                latencies.append(took)
+                statuses[response.status] = statuses.get(response.status, 0) + 1
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return LoadResult(name=name, latencies=latencies, statuses=statuses, elapsed=time.perf_counter() - started)

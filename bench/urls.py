@@ -1,0 +1,6 @@
+from django.urls import path
+
+from bench.baseline.views import BaselineView
+from portal.urls import urlpatterns as portal_urlpatterns
+
+urlpatterns = [path("bench/baseline/", BaselineView.as_view()), *portal_urlpatterns]
