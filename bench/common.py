@@ -52,7 +52,7 @@ def recreate_database(database_url: str) -> None:
 
 
 def manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - our own manage.py, fixed arguments
         [PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
     )
     return result.stdout
@@ -68,7 +68,7 @@ class Server:
     process: subprocess.Popen | None = field(default=None, init=False)
 
     def __enter__(self) -> Server:
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: S603 - gunicorn, fixed arguments
             [
                 PYTHON,
                 "-m",

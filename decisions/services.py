@@ -13,8 +13,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -94,28 +94,34 @@ def _replay(existing: DecisionRequest, request_fingerprint: str) -> DecisionRequ
     return existing
 
 
+_LOCK_INTEGRATION_SQL = """
+    SELECT EXISTS (
+        SELECT 1 FROM decisions_integration_allowed_action_types
+        WHERE integration_id = i.id AND actiontype_id = %s
+    )
+    FROM decisions_integration i WHERE i.id = %s FOR UPDATE OF i
+"""
+_COUNT_PENDING_SQL = "SELECT count(*) FROM decisions_decisionrequest WHERE integration_id = %s AND status = %s"
+
+
 def _lock_intake_limits(integration: Integration, action_type) -> tuple[bool, int]:
     """(may submit this action type, pending decisions now), under the integration's row lock so
     that concurrent submissions cannot all pass the pending cap.
 
     Two statements on purpose: under READ COMMITTED a count inside the locking statement would
     use the snapshot from before the wait and miss the decision the previous holder inserted.
+    Plain SQL because this runs on every submission and the ORM would spend longer building
+    the statements than the database spends running them.
     """
-    allowed = (
-        Integration.objects.select_for_update(of=("self",))
-        .filter(pk=integration.pk)
-        .annotate(
-            allowed=Exists(
-                Integration.allowed_action_types.through.objects.filter(
-                    integration_id=OuterRef("pk"), actiontype_id=action_type.pk
-                )
-            )
-        )
-        .values_list("allowed", flat=True)
-        .get()
-    )
-    pending = DecisionRequest.objects.filter(integration=integration, status=DecisionStatus.PENDING).count()
-    return bool(allowed), pending
+    lock_sql = _LOCK_INTEGRATION_SQL
+    if connection.vendor != "postgresql":
+        lock_sql = lock_sql.replace("FOR UPDATE OF i", "")  # SQLite: one writer at a time anyway
+    with connection.cursor() as cursor:
+        cursor.execute(lock_sql, [action_type.pk, integration.pk])
+        allowed = bool(cursor.fetchone()[0])
+        cursor.execute(_COUNT_PENDING_SQL, [integration.pk, DecisionStatus.PENDING.value])
+        pending = cursor.fetchone()[0]
+    return allowed, pending
 
 
 def decision_submit(
@@ -130,14 +136,12 @@ def decision_submit(
     """Record a recommendation and route it. Returns (decision, created).
 
     A retry with the same Idempotency-Key and body returns the original decision; the same key
-    with another body raises IdempotencyConflict. Concurrent retries race on the unique
-    (integration, idempotency_key) index: the loser's insert fails inside a savepoint and it
-    returns the winner's row. Side effects: the decision, its events, object-permission grants.
+    with another body raises IdempotencyConflict. A retry is recognised by the unique
+    (integration, idempotency_key) index refusing its insert, also when retries race: the
+    loser's transaction rolls back and it returns the winner's row. Side effects: the
+    decision, its events, object-permission grants; takes the integration's row lock briefly.
     """
     now = now or timezone.now()
-    existing = _find_existing(integration, idempotency_key)
-    if existing is not None:
-        return _replay(existing, request_fingerprint), False
     action_type = data["action_type"]
     decision = DecisionRequest(
         integration=integration,
@@ -182,7 +186,9 @@ def decision_submit(
             decision.save(force_insert=True)
             flush_pending(decision)
             routing.flush_pending_grants(decision)
-    except IntegrityError:
+    except (IntegrityError, NotAllowed, PendingCapReached):
+        # A retry of an earlier submission answers with it, even once the cap is reached. The
+        # lookup happens only here, off the common path: new keys cost no extra query.
         existing = _find_existing(integration, idempotency_key)
         if existing is None:
             raise

@@ -7,3 +7,6 @@ class BaselineRow(models.Model):
     title = models.CharField(max_length=200)
     body = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.title

@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.intake [--total 2000] [--concurrency 8] [--workers 4]
 
 Measures, in the same run and against the same server, a minimal DRF endpoint that inserts
-one row of the same size (the baseline) and POST /api/v1/decisions/ with one integration key.
+one row of the same size (the baseline), the same endpoint behind the API's key
+authentication and throttle, and POST /api/v1/decisions/ with one integration key.
 Prints throughput and p50/p99 latency for both, the ratio, and whether the targets hold:
 intake p50 at most 2x the baseline's, and at least 20 submissions/s for a single key.
 """
@@ -77,7 +78,9 @@ def main() -> int:
 
     with Server(env, port=args.port, workers=args.workers):
         common = {"port": args.port, "concurrency": args.concurrency}
-        run_load(name="warm-up", path="/bench/baseline/", make_body=submission, headers=lambda i: {}, total=100, **common)
+        run_load(
+            name="warm-up", path="/bench/baseline/", make_body=submission, headers=lambda i: {}, total=100, **common
+        )
         run_load(
             name="warm-up",
             path="/api/v1/decisions/",
@@ -94,6 +97,14 @@ def main() -> int:
             total=args.total,
             **common,
         )
+        baseline_auth = run_load(
+            name="baseline + API key",
+            path="/bench/baseline-auth/",
+            make_body=submission,
+            headers=lambda i: {"Authorization": f"Api-Key {key}"},
+            total=args.total,
+            **common,
+        )
         intake = run_load(
             name="intake (1 key)",
             path="/api/v1/decisions/",
@@ -103,9 +114,11 @@ def main() -> int:
             **common,
         )
     print(baseline.line())
+    print(baseline_auth.line())
     print(intake.line())
     ratio = intake.p50 / baseline.p50
     print(f"intake/baseline p50 ratio: {ratio:.2f} (target <= 2.00)")
+    print(f"intake/(baseline + API key) p50 ratio: {intake.p50 / baseline_auth.p50:.2f}")
     print(f"intake throughput for one key: {intake.throughput:.1f}/s (target >= 20)")
     verified = manage(env, "verify_decision_log").strip()
     print(verified)

@@ -10,6 +10,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from decisions.models import IntegrationAPIKey, PersonalToken
+from decisions.selectors import usable_integration_key
 
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
@@ -38,9 +39,11 @@ class _KeyAuthentication(authentication.BaseAuthentication):
     def authenticate_header(self, request) -> str:
         return self.keyword
 
+    def _find(self, prefix: str):
+        return self.model.objects.get_usable_keys().select_related(*self.related).filter(prefix=prefix).first()
+
     def _lookup(self, raw: str):
-        prefix = raw.partition(".")[0]
-        found = self.model.objects.get_usable_keys().select_related(*self.related).filter(prefix=prefix).first()
+        found = self._find(raw.partition(".")[0])
         if found is None or not found.is_valid(raw):
             raise exceptions.AuthenticationFailed(f"Invalid or revoked {self.label}.")
         return found
@@ -53,6 +56,9 @@ class IntegrationKeyAuthentication(_KeyAuthentication):
     model = IntegrationAPIKey
     label = "API key"
     related = ("integration__service_account",)
+
+    def _find(self, prefix: str):
+        return usable_integration_key(prefix=prefix)
 
     def authenticate(self, request):
         raw = self._raw_key(request)

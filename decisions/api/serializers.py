@@ -220,58 +220,39 @@ class RoleRefSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
-class DecisionSerializer(serializers.ModelSerializer):
-    """A decision as integrations and people read it."""
+class DecisionSerializer(serializers.Serializer):
+    """A decision as integrations and people read it. Declared field by field (not a
+    ModelSerializer): it is built on every response and introspection would cost each time."""
 
     id = serializers.UUIDField(source="public_id", read_only=True)
+    status = serializers.ChoiceField(choices=DecisionStatus.choices, read_only=True)
     integration = serializers.CharField(source="integration.name", read_only=True)
     action_type = serializers.CharField(source="action_type.slug", read_only=True)
+    title = serializers.CharField(read_only=True)
+    recommendation = serializers.CharField(read_only=True)
+    target = serializers.JSONField(read_only=True)
+    ai_confidence = serializers.DecimalField(max_digits=4, decimal_places=3, coerce_to_string=False, read_only=True)
     blast_radius = LevelField(read_only=True)
     severity = LevelField(read_only=True)
-    ai_confidence = serializers.DecimalField(max_digits=4, decimal_places=3, coerce_to_string=False, read_only=True)
+    affects_regulated_data = serializers.BooleanField(read_only=True)
+    customer_impact = serializers.BooleanField(read_only=True)
+    incident_ref = serializers.CharField(read_only=True)
+    evidence = serializers.JSONField(read_only=True)
     model = serializers.SerializerMethodField()
+    chain = serializers.JSONField(source="proposed_chain", read_only=True)
+    payload_version = serializers.IntegerField(read_only=True)
     owner_role = RoleRefSerializer(read_only=True, allow_null=True)
     policy = serializers.SerializerMethodField()
+    required_approvals = serializers.IntegerField(read_only=True)
     approvals_received = serializers.SerializerMethodField()
     eligible_signers = serializers.SerializerMethodField()
-    chain = serializers.JSONField(source="proposed_chain", read_only=True)
+    current_step = serializers.IntegerField(read_only=True)
+    deadline = serializers.DateTimeField(read_only=True, allow_null=True)
+    final_action = serializers.JSONField(read_only=True, allow_null=True)
     outcome = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField(read_only=True)
+    decided_at = serializers.DateTimeField(read_only=True, allow_null=True)
     links = serializers.SerializerMethodField()
-
-    class Meta:
-        model = DecisionRequest
-        fields = [
-            "id",
-            "status",
-            "integration",
-            "action_type",
-            "title",
-            "recommendation",
-            "target",
-            "ai_confidence",
-            "blast_radius",
-            "severity",
-            "affects_regulated_data",
-            "customer_impact",
-            "incident_ref",
-            "evidence",
-            "model",
-            "chain",
-            "payload_version",
-            "owner_role",
-            "policy",
-            "required_approvals",
-            "approvals_received",
-            "eligible_signers",
-            "current_step",
-            "deadline",
-            "final_action",
-            "outcome",
-            "created_at",
-            "decided_at",
-            "links",
-        ]
-        read_only_fields = fields
 
     @extend_schema_field({"type": "object", "properties": {"name": {"type": "string"}, "version": {"type": "string"}}})
     def get_model(self, obj: DecisionRequest) -> dict:

@@ -31,6 +31,7 @@ from decisions.api.serializers import (
     SignOffSerializer,
 )
 from decisions.models import DecisionRequest, DecisionStatus, IntegrationAPIKey
+from governance.snapshot import pinned_snapshot
 
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input: field messages under `errors`."),
@@ -180,15 +181,16 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             raise ValidationError({"Idempotency-Key": ["At most 255 characters."]})
         if "\x00" in key:
             raise ValidationError({"Idempotency-Key": ["Null characters are not allowed."]})
-        serializer = DecisionSubmitSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        decision, created = services.decision_submit(
-            integration=integration,
-            actor=request.user,
-            data=serializer.to_service_data(),
-            request_fingerprint=services.fingerprint(request.data),
-            idempotency_key=key,
-        )
+        with pinned_snapshot():  # one governance snapshot (one token query) for the whole submission
+            serializer = DecisionSubmitSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            decision, created = services.decision_submit(
+                integration=integration,
+                actor=request.user,
+                data=serializer.to_service_data(),
+                request_fingerprint=services.fingerprint(request.data),
+                idempotency_key=key,
+            )
         if created:
             decision = selectors.new_decision_for_response(decision)
         else:
