@@ -221,6 +221,9 @@ class SignOff(models.Model):
     decision = models.ForeignKey(DecisionRequest, on_delete=models.PROTECT, related_name="signoffs")
     signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signoffs")
     signed_as = models.ForeignKey(DecisionRole, on_delete=models.PROTECT, related_name="+")
+    eligible_role_ids = models.JSONField(
+        default=list, help_text="Every role the signer could sign as at signing (quorum matching)."
+    )
     verdict = models.CharField(max_length=10, choices=Verdict.choices)
     reason_code = models.CharField(max_length=32, choices=ReasonCode.choices)
     rationale = models.TextField()

@@ -216,17 +216,46 @@ def cosigner_role_ids(decision: DecisionRequest) -> list[int]:
 
 
 def quorum_met(
-    *, approvals: list[tuple[int, int]], required: int, owner_roles: set[int], cosigner_roles: list[int]
+    *,
+    approvals: list[tuple[int, int | set[int]]],
+    required: int,
+    owner_roles: set[int],
+    cosigner_roles: list[int],
 ) -> bool:
-    """``approvals`` are (user id, role id signed as). Met when enough distinct people approved,
-    one of them in the owner's place, and every co-signer role is represented."""
-    people = {user for user, _ in approvals}
-    roles = {role for _, role in approvals}
-    if len(people) < required:
+    """Met when ``required`` distinct people approved and the approvals can be matched one to
+    one onto the slots: the owner's place (any of ``owner_roles``) and each co-signer role.
+
+    ``approvals`` are (user id, role or roles the person could sign as). A person eligible in
+    two roles fills whichever slot makes the quorum possible, so signing first as the owner
+    never strands a co-signer slot. A co-signer role that is also an owner role is filled by
+    the owner's place.
+    """
+    held: dict[int, set[int]] = {}
+    for user, roles in approvals:
+        held.setdefault(user, set()).update(roles if isinstance(roles, set) else {roles})
+    if len(held) < required:
         return False
-    if owner_roles and not roles & owner_roles:
+    slots = ([owner_roles] if owner_roles else []) + [
+        {role} for role in dict.fromkeys(cosigner_roles) if role not in owner_roles
+    ]
+    return _all_slots_filled(slots, held)
+
+
+def _all_slots_filled(slots: list[set[int]], held: dict[int, set[int]]) -> bool:
+    """Bipartite matching (augmenting paths) of slots to distinct people; sizes here are tiny."""
+    taken_by: dict[int, int] = {}  # person -> slot index
+
+    def place(slot: int, seen: set[int]) -> bool:
+        for person, roles in held.items():
+            if person in seen or not roles & slots[slot]:
+                continue
+            seen.add(person)
+            if person not in taken_by or place(taken_by[person], seen):
+                taken_by[person] = slot
+                return True
         return False
-    return all(role in roles for role in cosigner_roles)
+
+    return all(place(index, set()) for index in range(len(slots)))
 
 
 def has_grant(decision: DecisionRequest, user) -> bool:
@@ -235,8 +264,9 @@ def has_grant(decision: DecisionRequest, user) -> bool:
     ).exists()
 
 
-def check_can_sign(decision: DecisionRequest, actor, *, now: datetime) -> tuple[int, int]:
-    """Raise unless ``actor`` may sign ``decision`` now; returns (role id, certification id) to sign as.
+def check_can_sign(decision: DecisionRequest, actor, *, now: datetime) -> tuple[int, int, list[int]]:
+    """Raise unless ``actor`` may sign ``decision`` now. Returns the role to record the sign-off
+    under, the certification that allows it, and every role the person may sign as right now.
 
     Segregation of duties first (integrations, the submitter), then the grant, then a
     certification valid at this instant (expiry is enforced at signing, not only at routing).
@@ -252,30 +282,29 @@ def check_can_sign(decision: DecisionRequest, actor, *, now: datetime) -> tuple[
     roles = _grant_roles(decision, actor.pk)
     if not roles or not has_grant(decision, actor):
         raise NotEligible("You are not an eligible signer for this decision (not on call for its roles when routed).")
-    live = _live_approvals(decision)
-    taken = {role for _, role in live}
-    ordered = sorted(roles, key=lambda pair: pair[0] in taken)  # a role still missing first
+    taken = {role for _, roles in _live_approvals(decision) for role in roles}
+    ordered = sorted(dict.fromkeys(r for r, _ in roles), key=lambda role: role in taken)  # a missing role first
     valid = (
         valid_certifications(at=now)
         .filter(user=actor)
-        .filter(Q(role_id__in=[r for r, _ in ordered]) | Q(action_type=decision.action_type))
+        .filter(Q(role_id__in=ordered) | Q(action_type=decision.action_type))
     )
     valid_roles = {c.role_id: c.pk for c in valid if c.role_id}
     action_cert = next((c.pk for c in valid if c.action_type_id == decision.action_type_id), None)
-    for role_id, _cert in ordered:
-        if role_id in valid_roles:
-            return role_id, valid_roles[role_id]
-        if action_cert is not None:
-            return role_id, action_cert
-    raise CertificationExpired("Your certification for this role has expired or was revoked; you cannot sign.")
+    usable = [(role, valid_roles.get(role, action_cert)) for role in ordered]
+    usable = [(role, cert) for role, cert in usable if cert is not None]
+    if not usable:
+        raise CertificationExpired("Your certification for this role has expired or was revoked; you cannot sign.")
+    role_id, cert_id = usable[0]
+    return role_id, cert_id, [role for role, _ in usable]
 
 
-def _live_approvals(decision: DecisionRequest) -> list[tuple[int, int]]:
-    return list(
-        SignOff.objects.filter(
-            decision=decision, voided_at__isnull=True, verdict__in=[Verdict.APPROVE, Verdict.OVERRIDE]
-        ).values_list("signer_id", "signed_as_id")
-    )
+def _live_approvals(decision: DecisionRequest) -> list[tuple[int, set[int]]]:
+    """(signer, roles they could sign as) for every approval that still counts."""
+    rows = SignOff.objects.filter(
+        decision=decision, voided_at__isnull=True, verdict__in=[Verdict.APPROVE, Verdict.OVERRIDE]
+    ).values_list("signer_id", "signed_as_id", "eligible_role_ids")
+    return [(signer, {signed_as, *(eligible or [])}) for signer, signed_as, eligible in rows]
 
 
 def _void_live(decision: DecisionRequest, *, now: datetime, reason: str, except_pk: int | None = None) -> list[int]:
@@ -325,13 +354,20 @@ def decision_sign_off(
         raise InvalidInput("Only an override carries a changed action.", field="override_action")
 
     decision = lock_decision(decision.pk)
-    role_id, certification_id = check_can_sign(decision, actor, now=now)
+    if override_action and override_action.get("action_type", decision.action_type.slug) != decision.action_type.slug:
+        raise InvalidInput(
+            "An override changes how the action is carried out (its target or parameters), not which action it "
+            "is: reject, and have a new decision of the other action type routed to its owner.",
+            field="override_action",
+        )
+    role_id, certification_id, eligible_roles = check_can_sign(decision, actor, now=now)
     if SignOff.objects.filter(decision=decision, signer=actor, voided_at__isnull=True).exists():
         raise AlreadySigned("You have already signed this decision; one person counts once.")
     signoff = SignOff.objects.create(
         decision=decision,
         signer=actor,
         signed_as_id=role_id,
+        eligible_role_ids=eligible_roles,
         verdict=verdict,
         reason_code=reason_code,
         rationale=rationale.strip(),

@@ -1,6 +1,8 @@
 """The quorum rule: enough distinct people, one of them in the owner's place, every co-signer
 role represented. As a pure function (with a property test) and through the sign-off service."""
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -94,24 +96,47 @@ def test_met_quorum_has_enough_people_the_owner_and_every_co_signer(approvals, r
     assert set(cosigner_roles) <= signed_roles
 
 
+def _brute_force_quorum(approvals, required, owner_roles, cosigner_roles):
+    """Oracle: some choice of distinct people fills the owner's place and every co-signer role."""
+    held = {}
+    for person, role in approvals:
+        held.setdefault(person, set()).add(role)
+    if len(held) < required:
+        return False
+    slots = ([owner_roles] if owner_roles else []) + [{r} for r in cosigner_roles if r not in owner_roles]
+    return any(
+        all(held[person] & slot for person, slot in zip(people, slots, strict=True))
+        for people in itertools.permutations(held, len(slots))
+    )
+
+
 @given(
     approvals=approvals_strategy,
     required=st.integers(min_value=1, max_value=5),
     owner_roles=st.sets(st.sampled_from([OWNER, DEPUTY]), max_size=2),
     cosigner_roles=st.lists(st.sampled_from([PRIVACY, LEGAL]), unique=True, max_size=2),
 )
-def test_quorum_is_met_exactly_when_the_three_conditions_hold(approvals, required, owner_roles, cosigner_roles):
-    signed_roles = {role for _, role in approvals}
-    expected = (
-        len({person for person, _ in approvals}) >= required
-        and (not owner_roles or bool(signed_roles & owner_roles))
-        and set(cosigner_roles) <= signed_roles
-    )
+def test_quorum_is_met_exactly_when_distinct_people_can_fill_every_slot(
+    approvals, required, owner_roles, cosigner_roles
+):
+    expected = _brute_force_quorum(approvals, required, owner_roles, cosigner_roles)
 
     assert (
         quorum_met(approvals=approvals, required=required, owner_roles=owner_roles, cosigner_roles=cosigner_roles)
         == expected
     )
+
+
+def test_one_person_in_two_roles_fills_only_one_slot():
+    assert not quorum_met(
+        approvals=[(10, OWNER), (10, PRIVACY)], required=1, owner_roles={OWNER}, cosigner_roles=[PRIVACY]
+    )
+
+
+def test_a_person_eligible_in_both_roles_takes_the_slot_nobody_else_can_fill():
+    approvals = [(10, {OWNER, PRIVACY}), (11, {OWNER})]
+
+    assert quorum_met(approvals=approvals, required=2, owner_roles={OWNER}, cosigner_roles=[PRIVACY])
 
 
 @given(approvals=approvals_strategy, extra=approvals_strategy)

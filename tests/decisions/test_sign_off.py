@@ -624,3 +624,11 @@ def test_outcome_is_reported_only_once():
         services.decision_report_outcome(
             decision=decision, actor=account, kind=OutcomeKind.FALSE_POSITIVE, reverted=True
         )
+
+
+def test_an_override_cannot_turn_the_decision_into_another_action_type():
+    decision, (alice,) = pending()
+    other = ActionTypeFactory()
+
+    with pytest.raises(InvalidInput, match="not which action"):
+        override(decision, alice, action={"action_type": other.slug, "target": {"host": "x"}})
