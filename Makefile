@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 export DJANGO_SETTINGS_MODULE ?= portal.settings.local
 
-.PHONY: run test install install-dev lint format check clean
+.PHONY: run test install install-dev lint format check clean bench-intake
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,3 +54,7 @@ check: install
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache
+
+## make bench-intake: 2,000 submissions through gunicorn + PostgreSQL + Redis, against a baseline.
+bench-intake: install
+	$(PY) -m bench.intake

@@ -165,12 +165,6 @@ class GovernanceDemo:
             people[username] = self._user(username, first, last, groups=[rbac.ANALYST])
         self._user("lead", "Grace", "Hopper", groups=[rbac.GOVERNANCE_LEAD], staff=True)
         self._user("auditor", "Alan", "Turing", groups=[rbac.AUDITOR], staff=True)
-        integration, _ = User.objects.get_or_create(
-            username="soar-bot", defaults={"first_name": "SOAR", "last_name": "integration"}
-        )
-        integration.set_unusable_password()
-        integration.save(update_fields=["password"])
-        integration.groups.add(Group.objects.get(name=rbac.INTEGRATION))
         return people
 
     def _action_types(self) -> dict[str, ActionType]:

@@ -25,3 +25,12 @@ def now():
     from django.utils import timezone
 
     return timezone.now()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_content_types():
+    """A transactional test's flush recreates content types with new ids; Django's per-process
+    cache would still hand out the old ones (auditlog's foreign key then fails)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.clear_cache()
