@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from decisions import tasks
 from decisions.eventlog import append_event
 from decisions.models import DecisionRequest, DecisionRequestUserObjectPermission, DecisionStatus, EventKind
 from governance.models import ActionType, DecisionRole, EscalationChain
@@ -117,9 +118,13 @@ def grant(decision: DecisionRequest, users: list[Any], permission_id: int) -> No
 
 
 def flush_pending_grants(decision: DecisionRequest) -> None:
+    """Write what routing decided for a decision that has just been inserted: its grants, and
+    (when it ended at once) the verdict webhook, queued after commit."""
     rows = decision.__dict__.pop("_pending_grants", [])
     if rows:
         DecisionRequestUserObjectPermission.objects.bulk_create(rows, ignore_conflicts=True)
+    if decision.__dict__.pop("_announce_on_insert", False):
+        _announce_verdict(decision)
 
 
 def revoke_all(decision: DecisionRequest) -> int:
@@ -378,3 +383,12 @@ def close(decision: DecisionRequest, *, status: str, now: datetime, actor, final
     )
     revoked = revoke_all(decision)
     append_event(decision, kind=EventKind.REVOKED, at=now, actor=actor, data={"grants_revoked": revoked})
+    _announce_verdict(decision)
+
+
+def _announce_verdict(decision: DecisionRequest) -> None:
+    """Queue the verdict webhook after commit; for a decision not inserted yet, after its insert."""
+    if decision.pk is None:
+        decision.__dict__["_announce_on_insert"] = True
+    elif decision.integration.webhook_url:
+        tasks.enqueue_after_commit(tasks.deliver_verdict_webhook, decision.pk)

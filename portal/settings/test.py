@@ -13,3 +13,7 @@ STORAGES = {
 }
 # True in CI: a test that needs PostgreSQL or Redis fails instead of skipping.
 REQUIRE_SERVICES = env.bool("CI", default=False)
+# Tasks run in-process, for real (retries included, without their countdowns). The end-to-end
+# tests start a real worker on a real broker instead.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = False
