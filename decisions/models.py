@@ -120,6 +120,9 @@ class DecisionRequest(models.Model):
     snapshot = models.JSONField(default=dict)
     current_step = models.PositiveSmallIntegerField(default=0, help_text="0: the owner; n: the chain's n-th step.")
     deadline = models.DateTimeField(null=True, blank=True)
+    deadline_token = models.CharField(
+        max_length=32, blank=True, help_text="Changes with every deadline; a deadline task carrying another is stale."
+    )
 
     # Verdict.
     final_action = models.JSONField(null=True, blank=True, help_text="What the integration must execute.")
@@ -172,6 +175,34 @@ class DecisionRequestUserObjectPermission(UserObjectPermissionBase):
     """guardian's direct foreign-key table for per-decision grants (fast joins, real FKs)."""
 
     content_object = models.ForeignKey(DecisionRequest, on_delete=models.CASCADE)
+
+
+class Escalation(models.Model):
+    """One move of a decision past a step. The unique (decision, from_step) pair makes a second
+    escalation of the same step impossible in the database, whatever raced."""
+
+    class Reason(models.TextChoices):
+        TIMEOUT = "timeout", "Nobody acted in time"
+        NOBODY_ELIGIBLE = "nobody_eligible", "Nobody eligible"
+        MANUAL = "manual", "Escalated by a signer"
+        REASSIGNED = "reassigned", "Reassigned by a governance lead"
+
+    decision = models.ForeignKey(DecisionRequest, on_delete=models.PROTECT, related_name="escalations")
+    from_step = models.PositiveSmallIntegerField()
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    note = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField()
+    lateness_ms = models.IntegerField(null=True, blank=True, help_text="How long after the deadline it happened.")
+
+    class Meta:
+        ordering = ["decision", "from_step"]
+        constraints = [
+            models.UniqueConstraint(fields=["decision", "from_step"], name="escalation_once_per_step"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision_id} step {self.from_step} ({self.reason})"
 
 
 class Verdict(models.TextChoices):

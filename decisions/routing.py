@@ -5,6 +5,7 @@ Pure helpers (no writes) plus the functions the services call under the decision
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -289,6 +290,7 @@ def _open_stage(
         return
     grant(decision, [s.user for s in signers], permission)
     decision.deadline = now + timedelta(seconds=wait_seconds)
+    decision.deadline_token = secrets.token_hex(8)
     append_event(
         decision,
         kind=EventKind.GRANTED,

@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from decisions import routing
+from decisions import routing, tasks
 from decisions.errors import (
     AlreadySigned,
     CertificationExpired,
@@ -186,6 +186,8 @@ def decision_submit(
             decision.save(force_insert=True)
             flush_pending(decision)
             routing.flush_pending_grants(decision)
+            if decision.status == DecisionStatus.PENDING:
+                tasks.schedule_deadline(decision)
     except (IntegrityError, NotAllowed, PendingCapReached):
         # A retry of an earlier submission answers with it, even once the cap is reached. The
         # lookup happens only here, off the common path: new keys cost no extra query.

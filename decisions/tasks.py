@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.db import transaction
+from django.conf import settings
+from django.db import OperationalError, transaction
+from django.utils import timezone
 
 from decisions import webhooks
+from decisions.models import DecisionRequest, DecisionStatus, Escalation
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ def deliver_verdict_webhook(self, decision_id: int) -> None:
         raise self.retry(exc=WebhookNotAccepted(result.error or str(result.status)), countdown=2**attempt)
 
 
-def enqueue_after_commit(task, *args) -> None:
+def enqueue_after_commit(task, *args, countdown: float | None = None) -> None:
     """Queue ``task`` once the current transaction commits (nothing if it rolls back).
 
     A broker that cannot be reached never fails the request that changed the decision: the
@@ -46,8 +49,71 @@ def enqueue_after_commit(task, *args) -> None:
 
     def send() -> None:
         try:
-            task.apply_async(args=args, retry=False)
+            task.apply_async(args=args, countdown=countdown, retry=False)
         except Exception:  # kombu raises several kinds; any of them means "not queued"
             logger.warning("could not queue %s%r; the sweep will catch up", task.name, args, exc_info=True)
 
     transaction.on_commit(send)
+
+
+def schedule_deadline(decision) -> None:
+    """After commit, queue the fast-path task for ``decision``'s current deadline.
+
+    The countdown is capped (ESCALATION_MAX_COUNTDOWN_SECONDS) well below the broker's
+    visibility timeout: a long wait is re-queued in hops rather than parked in the broker.
+    """
+    remaining = (decision.deadline - timezone.now()).total_seconds()
+    countdown = min(max(remaining, 0.0), settings.ESCALATION_MAX_COUNTDOWN_SECONDS)
+    enqueue_after_commit(
+        escalate_when_due, decision.pk, decision.current_step, decision.deadline_token, countdown=countdown
+    )
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    soft_time_limit=30,
+    time_limit=45,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def escalate_when_due(self, decision_id: int, step: int, token: str) -> None:
+    """The fast path: escalate ``decision_id`` from ``step`` when its deadline has passed.
+
+    A stale delivery (another step, another token, already decided) is a no-op; an early one
+    re-queues itself for the rest of the wait. The periodic sweep does the same work for any
+    deadline whose task was lost.
+    """
+    from decisions import escalation
+
+    row = (
+        DecisionRequest.objects.filter(pk=decision_id)
+        .values_list("status", "current_step", "deadline_token", "deadline")
+        .first()
+    )
+    if row is None:
+        return
+    status, current_step, current_token, deadline = row
+    if status != DecisionStatus.PENDING or current_step != step or current_token != token:
+        return
+    remaining = (deadline - timezone.now()).total_seconds()
+    if remaining > 0:
+        if self.request.is_eager:
+            return  # run in-process (CELERY_TASK_ALWAYS_EAGER) it cannot wait; the sweep will do it
+        self.apply_async(
+            args=(decision_id, step, token), countdown=min(remaining, settings.ESCALATION_MAX_COUNTDOWN_SECONDS)
+        )
+        return
+    escalation.decision_escalate(decision_id=decision_id, from_step=step, reason=Escalation.Reason.TIMEOUT, token=token)
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=240, time_limit=300)
+def sweep_overdue_decisions() -> int:
+    """The safety net, run by celery beat every ESCALATION_SWEEP_SECONDS: escalate every
+    overdue pending decision (lost tasks, restarts, broker outages)."""
+    from decisions import escalation
+
+    return escalation.sweep_overdue()

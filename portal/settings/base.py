@@ -104,7 +104,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "decisions:queue"
+LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -161,7 +163,17 @@ CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+# Escalation: the sweep is the safety net for every deadline; tasks are the fast path.
+ESCALATION_SWEEP_SECONDS = env.float("ESCALATION_SWEEP_SECONDS", default=5.0)
+ESCALATION_MAX_COUNTDOWN_SECONDS = env.int("ESCALATION_MAX_COUNTDOWN_SECONDS", default=300)
+CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("visibility_timeout", 3600)
+CELERY_BEAT_SCHEDULE: dict = {
+    "sweep-overdue-decisions": {
+        "task": "decisions.tasks.sweep_overdue_decisions",
+        "schedule": ESCALATION_SWEEP_SECONDS,
+        "options": {"expires": ESCALATION_SWEEP_SECONDS * 2},
+    },
+}
 
 # The horizon over which roster coverage gaps are looked for (admin warnings, gap reports).
 COVERAGE_HORIZON_DAYS = env.int("COVERAGE_HORIZON_DAYS", default=14)

@@ -1,0 +1,114 @@
+"""Escalation: one service moves a decision past a step, whoever calls it (deadline task,
+sweep, a signer escalating by hand, a lead reassigning).
+
+Exactly once per step: the decision row is locked, the move happens only if the decision is
+still pending at the step the caller saw (compare-and-set on ``current_step``, and on the
+deadline token for timed moves), and the unique (decision, from_step) escalation row refuses
+a second move in the database itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from decisions import routing, tasks
+from decisions.errors import DecisionClosed, InvalidInput, NotAllowed
+from decisions.models import DecisionRequest, DecisionStatus, Escalation
+from decisions.services import check_can_sign, lock_decision
+
+logger = logging.getLogger(__name__)
+
+SWEEP_BATCH = 200
+
+
+def decision_escalate(
+    *,
+    decision_id: int,
+    from_step: int,
+    reason: str,
+    actor=None,
+    note: str = "",
+    token: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Move the decision from ``from_step`` to the next step of its frozen chain (or apply the
+    chain's final outcome past the last one). True when this call moved it; False when it was
+    not due, no longer pending, already past that step, or the token is stale.
+
+    Locks the decision row. Side effects: an Escalation row, events, grants for the newly
+    eligible (earlier ones keep theirs), a new deadline and its task after commit; at the end
+    of the chain the verdict, revoked grants and the webhook.
+    """
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            decision = lock_decision(decision_id)
+            if decision.status != DecisionStatus.PENDING or decision.current_step != from_step:
+                return False
+            if token is not None and token != decision.deadline_token:
+                return False
+            lateness = None
+            if reason == Escalation.Reason.TIMEOUT:
+                if decision.deadline > now:
+                    return False
+                lateness = int((now - decision.deadline).total_seconds() * 1000)
+            Escalation.objects.create(
+                decision=decision, from_step=from_step, reason=reason, by=actor, note=note, at=now, lateness_ms=lateness
+            )
+            routing.advance(decision, now=now, actor=actor, reason=Escalation.Reason(reason).label)
+            decision.save()
+            if decision.status == DecisionStatus.PENDING:
+                tasks.schedule_deadline(decision)
+            return True
+    except IntegrityError:
+        return False  # another caller escalated this step first; its move stands
+
+
+def decision_escalate_now(*, decision: DecisionRequest, actor, reason: str) -> bool:
+    """An eligible signer hands the decision to the next step at once, with a reason."""
+    if not reason.strip():
+        raise InvalidInput("Say why you escalate.", field="reason")
+    check_can_sign(decision, actor, now=timezone.now())
+    moved = decision_escalate(
+        decision_id=decision.pk, from_step=decision.current_step, reason=Escalation.Reason.MANUAL, actor=actor,
+        note=reason.strip(),
+    )  # fmt: skip
+    if not moved:
+        raise DecisionClosed("The decision moved on while you were looking at it; reload it.")
+    return moved
+
+
+def sweep_overdue(*, batch_size: int = SWEEP_BATCH) -> int:
+    """Escalate every pending decision whose deadline has passed, in batches.
+
+    Each batch locks its rows with SKIP LOCKED, so several sweeps (or a sweep and the
+    deadline tasks) share the work instead of waiting on each other. Returns the moves made.
+    """
+    moved = 0
+    while True:
+        now = timezone.now()
+        with transaction.atomic():
+            due = list(
+                DecisionRequest.objects.select_for_update(skip_locked=True)
+                .filter(status=DecisionStatus.PENDING, deadline__lte=now)
+                .order_by("deadline")
+                .values_list("pk", "current_step")[:batch_size]
+            )
+            for decision_id, step in due:
+                try:
+                    moved += decision_escalate(
+                        decision_id=decision_id, from_step=step, reason=Escalation.Reason.TIMEOUT, now=timezone.now()
+                    )
+                except Exception:
+                    logger.exception("escalating decision %s failed; the next sweep retries it", decision_id)
+        if len(due) < batch_size:
+            return moved
+
+
+def ensure_not_integration(actor) -> None:
+    if getattr(actor, "is_integration_account", False):
+        raise NotAllowed("Integrations do not escalate decisions.")
