@@ -177,6 +177,18 @@ class DecisionRequestUserObjectPermission(UserObjectPermissionBase):
     content_object = models.ForeignKey(DecisionRequest, on_delete=models.CASCADE)
 
 
+class NotificationPreference(models.Model):
+    """How a person wants to hear that a decision waits for them. Absent row: the defaults."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    email = models.BooleanField(default=True, help_text="Email me when a decision waits for my sign-off.")
+
+    def __str__(self) -> str:
+        return f"{self.user}: email {'on' if self.email else 'off'}"
+
+
 class Escalation(models.Model):
     """One move of a decision past a step. The unique (decision, from_step) pair makes a second
     escalation of the same step impossible in the database, whatever raced."""
@@ -319,6 +331,7 @@ class EventKind(models.TextChoices):
     GRANTED = "granted", "Permission granted"
     REVOKED = "revoked", "Permissions revoked"
     NOTIFIED = "notified", "Notified"
+    NOTIFICATION_FAILED = "notification_failed", "Notification failed"
     SIGNED = "signed", "Signed"
     APPROVALS_VOIDED = "approvals_voided", "Approvals voided"
     PAYLOAD_CHANGED = "payload_changed", "Payload changed"

@@ -118,12 +118,22 @@ def grant(decision: DecisionRequest, users: list[Any], permission_id: int) -> No
         DecisionRequestUserObjectPermission.objects.bulk_create(rows, ignore_conflicts=True)
 
 
+def _announce_eligible(decision: DecisionRequest, step: int, role: DecisionRole, users: list[Any]) -> None:
+    """Notify the newly eligible after commit; for a decision not inserted yet, after its insert."""
+    if decision.pk is None:
+        decision.__dict__.setdefault("_announce_eligible", []).append((step, role, users))
+    else:
+        tasks.announce_eligible(decision, step, role, users)
+
+
 def flush_pending_grants(decision: DecisionRequest) -> None:
     """Write what routing decided for a decision that has just been inserted: its grants, and
     (when it ended at once) the verdict webhook, queued after commit."""
     rows = decision.__dict__.pop("_pending_grants", [])
     if rows:
         DecisionRequestUserObjectPermission.objects.bulk_create(rows, ignore_conflicts=True)
+    for step, role, users in decision.__dict__.pop("_announce_eligible", []):
+        tasks.announce_eligible(decision, step, role, users)
     if decision.__dict__.pop("_announce_on_insert", False):
         _announce_verdict(decision)
 
@@ -210,6 +220,7 @@ def _route(decision: DecisionRequest, *, now: datetime, actor) -> None:
         )
         if signers:
             grant(decision, [s.user for s in signers], permission)
+            _announce_eligible(decision, 0, role, [s.user for s in signers])
         else:
             append_event(
                 decision,
@@ -289,6 +300,7 @@ def _open_stage(
         advance(decision, now=now, actor=actor, reason="nobody eligible", permission=permission)
         return
     grant(decision, [s.user for s in signers], permission)
+    _announce_eligible(decision, step, role, [s.user for s in signers])
     decision.deadline = now + timedelta(seconds=wait_seconds)
     decision.deadline_token = secrets.token_hex(8)
     append_event(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from celery import shared_task
 from django.conf import settings
@@ -40,20 +41,28 @@ def deliver_verdict_webhook(self, decision_id: int) -> None:
         raise self.retry(exc=WebhookNotAccepted(result.error or str(result.status)), countdown=2**attempt)
 
 
+@dataclass(frozen=True)
+class Enqueue:
+    """An on-commit callback that queues one task (inspectable in tests)."""
+
+    task: object
+    args: tuple
+    countdown: float | None = None
+
+    def __call__(self) -> None:
+        try:
+            self.task.apply_async(args=self.args, countdown=self.countdown, retry=False)
+        except Exception:  # kombu raises several kinds; any of them means "not queued"
+            logger.warning("could not queue %s%r; the sweep will catch up", self.task.name, self.args, exc_info=True)
+
+
 def enqueue_after_commit(task, *args, countdown: float | None = None) -> None:
     """Queue ``task`` once the current transaction commits (nothing if it rolls back).
 
     A broker that cannot be reached never fails the request that changed the decision: the
     database holds the state, and the periodic sweep picks up what was not queued.
     """
-
-    def send() -> None:
-        try:
-            task.apply_async(args=args, countdown=countdown, retry=False)
-        except Exception:  # kombu raises several kinds; any of them means "not queued"
-            logger.warning("could not queue %s%r; the sweep will catch up", task.name, args, exc_info=True)
-
-    transaction.on_commit(send)
+    transaction.on_commit(Enqueue(task, args, countdown))
 
 
 def schedule_deadline(decision) -> None:
@@ -117,3 +126,35 @@ def sweep_overdue_decisions() -> int:
     from decisions import escalation
 
     return escalation.sweep_overdue()
+
+
+class NotificationNotSent(Exception):
+    """A channel failed; the task retries with backoff."""
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    max_retries=3,
+    soft_time_limit=30,
+    time_limit=45,
+)
+def notify_eligible(self, channel: str, decision_id: int, step: int, role_id: int, user_ids: list[int]) -> None:
+    """Tell the people made eligible at ``step`` that a decision waits (email or chat webhook).
+
+    Each attempt is a decision event; failures retry 3 times (10, 20, 40 s); a decision that
+    moved on in the meantime is not announced again.
+    """
+    from decisions import notifications
+
+    if not notifications.notify(channel, decision_id, step, role_id, user_ids):
+        raise self.retry(exc=NotificationNotSent(channel), countdown=10 * 2**self.request.retries)
+
+
+def announce_eligible(decision, step: int, role, users: list) -> None:
+    """After commit, notify ``users`` (eligible in ``role`` at ``step``) on every channel."""
+    user_ids = sorted({u.pk for u in users})
+    for channel in ("email", "chat"):
+        enqueue_after_commit(notify_eligible, channel, decision.pk, step, role.pk, user_ids)

@@ -60,7 +60,7 @@ def register_models() -> None:
     from governance import models as m
 
     timestamps = ["created_at", "updated_at"]
-    auditlog.register(m.DecisionRole, exclude_fields=timestamps)
+    auditlog.register(m.DecisionRole, exclude_fields=timestamps, mask_fields=["chat_webhook_url"])
     auditlog.register(m.ActionType, exclude_fields=timestamps)
     auditlog.register(m.OwnershipAssignment, exclude_fields=timestamps)
     auditlog.register(m.Roster, exclude_fields=timestamps)

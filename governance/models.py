@@ -50,6 +50,10 @@ class DecisionRole(AuditReasonMixin, TimeStamped):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=120, unique=True)
     description = models.TextField(blank=True)
+    chat_webhook_url = models.URLField(
+        blank=True,
+        help_text="Slack-compatible incoming webhook: people asked to sign in this role are announced there.",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -186,6 +186,8 @@ LOGGING = {
 }
 
 # Decisions.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Countersign <countersign@localhost>")
 DEFAULT_TIME_TO_ACT_SECONDS = env.int("DEFAULT_TIME_TO_ACT_SECONDS", default=900)
 EVIDENCE_MAX_BYTES = env.int("EVIDENCE_MAX_BYTES", default=256 * 1024)
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)

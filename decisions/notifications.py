@@ -1,0 +1,106 @@
+"""Tell people a decision waits for them: email (unless they turned it off) and the role's chat
+webhook (Slack-compatible JSON). Runs in a Celery task after commit; a failing channel is
+logged as an event and never blocks routing or escalation."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from decisions.eventlog import append_event
+from decisions.models import DecisionRequest, DecisionStatus, EventKind, NotificationPreference
+from governance.models import DecisionRole, Level
+
+User = get_user_model()
+TIMEOUT_SECONDS = 10
+
+
+def decision_url(decision: DecisionRequest) -> str:
+    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("decisions:detail", args=[decision.public_id])
+
+
+def _summary(decision: DecisionRequest, role: DecisionRole) -> str:
+    deadline = timezone.localtime(decision.deadline).strftime("%H:%M %Z") if decision.deadline else "—"
+    return (
+        f"[{Level(decision.severity).label} / blast radius {Level(decision.blast_radius).label}] "
+        f"{decision.title} — {decision.action_type.name} needs a sign-off from {role.name} by {deadline}. "
+        f"AI confidence {decision.ai_confidence}. {decision_url(decision)}"
+    )
+
+
+def _log(decision_id: int, kind: str, data: dict) -> None:
+    with transaction.atomic():
+        locked = DecisionRequest.objects.select_for_update().get(pk=decision_id)
+        append_event(locked, kind=kind, at=timezone.now(), data=data)
+        locked.save(update_fields=["event_count", "last_event_hash", "updated_at"])
+
+
+def email_recipients(user_ids: list[int]) -> list:
+    muted = set(
+        NotificationPreference.objects.filter(user_id__in=user_ids, email=False).values_list("user_id", flat=True)
+    )
+    return [u for u in User.objects.filter(pk__in=user_ids, is_active=True) if u.pk not in muted and u.email]
+
+
+def send_email(decision: DecisionRequest, role: DecisionRole, user_ids: list[int]) -> bool:
+    """Email the people (who did not turn it off). False when sending failed (logged)."""
+    recipients = email_recipients(user_ids)
+    if not recipients:
+        return True
+    subject = f"Sign-off needed: {decision.title}"[:150]
+    body = (
+        f"{_summary(decision, role)}\n\nRecommendation: {decision.recommendation}\n\n"
+        "You get this because you are on call and certified for this role. "
+        "Turn these emails off on your notification settings page."
+    )
+    try:
+        send_mail(subject, body, None, [u.email for u in recipients])
+    except Exception as exc:  # SMTP errors are many; all of them mean "not sent"
+        _log(decision.pk, EventKind.NOTIFICATION_FAILED, {"channel": "email", "error": str(exc)[:200]})
+        return False
+    _log(decision.pk, EventKind.NOTIFIED, {"channel": "email", "users": [u.get_username() for u in recipients]})
+    return True
+
+
+def send_chat(decision: DecisionRequest, role: DecisionRole) -> bool:
+    """Post to the role's chat webhook. False when it failed (logged)."""
+    if not role.chat_webhook_url:
+        return True
+    body = json.dumps({"text": _summary(decision, role)}).encode()
+    request = urllib.request.Request(  # noqa: S310 - an https/http URL a governance lead configured
+        role.chat_webhook_url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+            ok = 200 <= response.status < 300
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        ok, status = False, exc.code
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        _log(
+            decision.pk, EventKind.NOTIFICATION_FAILED, {"channel": "chat", "role": role.name, "error": str(exc)[:200]}
+        )
+        return False
+    kind = EventKind.NOTIFIED if ok else EventKind.NOTIFICATION_FAILED
+    _log(decision.pk, kind, {"channel": "chat", "role": role.name, "status_code": status})
+    return ok
+
+
+def notify(channel: str, decision_id: int, step: int, role_id: int, user_ids: list[int]) -> bool:
+    """Notify, on ``channel`` ("email" or "chat"), the people made eligible at ``step``.
+    True when done (or nothing to do: the decision moved on); False when it should be retried."""
+    decision = DecisionRequest.objects.select_related("action_type").get(pk=decision_id)
+    if decision.status != DecisionStatus.PENDING or decision.current_step != step:
+        return True
+    role = DecisionRole.objects.get(pk=role_id)
+    if channel == "email":
+        return send_email(decision, role, user_ids)
+    return send_chat(decision, role)
