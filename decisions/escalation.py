@@ -34,19 +34,23 @@ def decision_escalate(
     note: str = "",
     token: str | None = None,
     now: datetime | None = None,
+    skip_locked: bool = False,
 ) -> bool:
     """Move the decision from ``from_step`` to the next step of its frozen chain (or apply the
     chain's final outcome past the last one). True when this call moved it; False when it was
-    not due, no longer pending, already past that step, or the token is stale.
+    not due, no longer pending, already past that step, or the token is stale (or, with
+    ``skip_locked``, someone else holds the decision right now).
 
     Locks the decision row. Side effects: an Escalation row, events, grants for the newly
     eligible (earlier ones keep theirs), a new deadline and its task after commit; at the end
     of the chain the verdict, revoked grants and the webhook.
     """
-    now = now or timezone.now()
     try:
         with transaction.atomic():
-            decision = lock_decision(decision_id)
+            decision = lock_decision(decision_id, skip_locked=skip_locked)
+            if decision is None:
+                return False
+            now = now or timezone.now()
             if decision.status != DecisionStatus.PENDING or decision.current_step != from_step:
                 return False
             if token is not None and token != decision.deadline_token:
@@ -85,26 +89,28 @@ def decision_escalate_now(*, decision: DecisionRequest, actor, reason: str) -> b
 def sweep_overdue(*, batch_size: int = SWEEP_BATCH) -> int:
     """Escalate every pending decision whose deadline has passed, in batches.
 
-    Each batch locks its rows with SKIP LOCKED, so several sweeps (or a sweep and the
-    deadline tasks) share the work instead of waiting on each other. Returns the moves made.
+    A batch claims its rows with ``SELECT … FOR UPDATE SKIP LOCKED`` in a short transaction of
+    its own, then escalates them one by one, each in its own transaction under its own row
+    lock. A row another sweep, a deadline task or a signer holds is skipped, never waited
+    for; no lock is held across a whole batch, so the fast path never queues behind the sweep.
+    Returns the moves made.
     """
     moved = 0
     while True:
-        now = timezone.now()
         with transaction.atomic():
             due = list(
                 DecisionRequest.objects.select_for_update(skip_locked=True)
-                .filter(status=DecisionStatus.PENDING, deadline__lte=now)
+                .filter(status=DecisionStatus.PENDING, deadline__lte=timezone.now())
                 .order_by("deadline")
                 .values_list("pk", "current_step")[:batch_size]
             )
-            for decision_id, step in due:
-                try:
-                    moved += decision_escalate(
-                        decision_id=decision_id, from_step=step, reason=Escalation.Reason.TIMEOUT, now=timezone.now()
-                    )
-                except Exception:
-                    logger.exception("escalating decision %s failed; the next sweep retries it", decision_id)
+        for decision_id, step in due:
+            try:
+                moved += decision_escalate(
+                    decision_id=decision_id, from_step=step, reason=Escalation.Reason.TIMEOUT, skip_locked=True
+                )
+            except Exception:
+                logger.exception("escalating decision %s failed; the next sweep retries it", decision_id)
         if len(due) < batch_size:
             return moved
 

@@ -61,13 +61,15 @@ def fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def lock_decision(decision_id: int) -> DecisionRequest:
-    """Row-lock a decision (and load what the services read)."""
-    return (
-        DecisionRequest.objects.select_for_update(of=("self",))
-        .select_related("action_type", "integration", "submitted_by", "owner_role")
-        .get(pk=decision_id)
+def lock_decision(decision_id: int, *, skip_locked: bool = False) -> DecisionRequest | None:
+    """Row-lock a decision (and load what the services read). With ``skip_locked``, None when
+    another transaction holds it."""
+    qs = DecisionRequest.objects.select_for_update(of=("self",), skip_locked=skip_locked).select_related(
+        "action_type", "integration", "submitted_by", "owner_role"
     )
+    if skip_locked:
+        return qs.filter(pk=decision_id).first()
+    return qs.get(pk=decision_id)
 
 
 def is_integration_account(user) -> bool:

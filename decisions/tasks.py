@@ -71,6 +71,8 @@ def schedule_deadline(decision) -> None:
     The countdown is capped (ESCALATION_MAX_COUNTDOWN_SECONDS) well below the broker's
     visibility timeout: a long wait is re-queued in hops rather than parked in the broker.
     """
+    if not settings.ESCALATION_DEADLINE_TASKS:
+        return  # sweep-only operation
     remaining = (decision.deadline - timezone.now()).total_seconds()
     countdown = min(max(remaining, 0.0), settings.ESCALATION_MAX_COUNTDOWN_SECONDS)
     enqueue_after_commit(
@@ -154,7 +156,11 @@ def notify_eligible(self, channel: str, decision_id: int, step: int, role_id: in
 
 
 def announce_eligible(decision, step: int, role, users: list) -> None:
-    """After commit, notify ``users`` (eligible in ``role`` at ``step``) on every channel."""
-    user_ids = sorted({u.pk for u in users})
-    for channel in ("email", "chat"):
-        enqueue_after_commit(notify_eligible, channel, decision.pk, step, role.pk, user_ids)
+    """After commit, notify ``users`` (eligible in ``role`` at ``step``) on the channels that
+    apply: email for those with an address (their opt-out is checked when sending), the role's
+    chat webhook when it has one. No channel, no task."""
+    user_ids = sorted({u.pk for u in users if u.email})
+    if user_ids:
+        enqueue_after_commit(notify_eligible, "email", decision.pk, step, role.pk, user_ids)
+    if role.chat_webhook_url:
+        enqueue_after_commit(notify_eligible, "chat", decision.pk, step, role.pk, sorted({u.pk for u in users}))

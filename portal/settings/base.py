@@ -166,7 +166,14 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Escalation: the sweep is the safety net for every deadline; tasks are the fast path.
 ESCALATION_SWEEP_SECONDS = env.float("ESCALATION_SWEEP_SECONDS", default=5.0)
 ESCALATION_MAX_COUNTDOWN_SECONDS = env.int("ESCALATION_MAX_COUNTDOWN_SECONDS", default=300)
+# Off: no per-deadline tasks, the sweep alone escalates (fewer messages, lateness up to one period).
+ESCALATION_DEADLINE_TASKS = env.bool("ESCALATION_DEADLINE_TASKS", default=True)
 CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("visibility_timeout", 3600)
+# Publishing fails fast when the broker is down, so the request that changed a decision answers
+# at once and the sweep catches up. Otherwise kombu keeps reconnecting for the connection timeout
+# plus back-off, some 6 s per task even with apply_async(retry=False). The worker's and beat's own
+# connections keep Celery's patient retry policy (CELERY_BROKER_CONNECTION_*).
+CELERY_BROKER_TRANSPORT_OPTIONS.update({"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5})
 CELERY_BEAT_SCHEDULE: dict = {
     "sweep-overdue-decisions": {
         "task": "decisions.tasks.sweep_overdue_decisions",
