@@ -4,7 +4,6 @@ VENV ?= .venv
 PORT ?= 8000
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-export DJANGO_SETTINGS_MODULE ?= portal.settings.local
 
 .PHONY: run test install install-dev lint format check clean bench-intake
 
@@ -37,7 +36,7 @@ run: install
 
 ## make test: install dev dependencies if missing, then run the whole suite.
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	DJANGO_SETTINGS_MODULE=portal.settings.test $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
