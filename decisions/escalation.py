@@ -17,8 +17,12 @@ from django.utils import timezone
 
 from decisions import routing, tasks
 from decisions.errors import DecisionClosed, InvalidInput, NotAllowed
-from decisions.models import DecisionRequest, DecisionStatus, Escalation
+from decisions.eventlog import append_event
+from decisions.models import DecisionRequest, DecisionStatus, Escalation, EventKind
 from decisions.services import check_can_sign, lock_decision
+from governance.models import DecisionRole
+from governance.selectors import certified_signers
+from governance.snapshot import pinned_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +88,52 @@ def decision_escalate_now(*, decision: DecisionRequest, actor, reason: str) -> b
     if not moved:
         raise DecisionClosed("The decision moved on while you were looking at it; reload it.")
     return moved
+
+
+REASSIGN = "decisions.reassign_decisionrequest"
+
+
+def decision_reassign(*, decision: DecisionRequest, actor, role: DecisionRole, reason: str) -> DecisionRequest:
+    """A governance lead hands a pending decision to another role, with a reason.
+
+    The role's on-call, certified people are granted (earlier ones keep their grants) and get
+    the policy's time to act from now; the chain continues from the current step afterwards.
+    Locks the decision row; logged as a ``reassigned`` event; notifies after commit.
+    """
+    if not actor.has_perm(REASSIGN):
+        raise NotAllowed("Only a governance lead can reassign a decision.")
+    if not reason.strip():
+        raise InvalidInput("Say why you reassign.", field="reason")
+    with transaction.atomic():
+        decision = lock_decision(decision.pk)
+        if decision.status != DecisionStatus.PENDING:
+            raise DecisionClosed(f"Only a pending decision can be reassigned; this one is {decision.status}.")
+        now = timezone.now()
+        with pinned_snapshot():
+            signers = certified_signers(action_type=decision.action_type, role=role, at=now)
+            if not signers:
+                raise InvalidInput(f"Nobody is on call and certified as {role.name} now.", field="role")
+            append_event(
+                decision,
+                kind=EventKind.REASSIGNED,
+                at=now,
+                actor=actor,
+                data={"to_role": {"id": role.pk, "name": role.name}, "reason": reason.strip()},
+            )
+            routing.open_stage(
+                decision,
+                step=decision.current_step,
+                role=role,
+                signers=signers,
+                wait_seconds=decision.snapshot["time_to_act_seconds"],
+                now=now,
+                actor=actor,
+                reason=f"reassigned: {reason.strip()}",
+                permission=routing.certify_permission(),
+            )
+        decision.save()
+        tasks.schedule_deadline(decision)
+    return decision
 
 
 def sweep_overdue(*, batch_size: int = SWEEP_BATCH) -> int:

@@ -136,7 +136,10 @@ class DecisionRequest(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        permissions = [("certify_decisionrequest", "Can certify this decision")]
+        permissions = [
+            ("certify_decisionrequest", "Can certify this decision"),
+            ("reassign_decisionrequest", "Can reassign a pending decision to another role"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["integration", "idempotency_key"],
@@ -336,6 +339,7 @@ class EventKind(models.TextChoices):
     APPROVALS_VOIDED = "approvals_voided", "Approvals voided"
     PAYLOAD_CHANGED = "payload_changed", "Payload changed"
     ESCALATED = "escalated", "Escalated"
+    REASSIGNED = "reassigned", "Reassigned"
     DECIDED = "decided", "Decided"
     EXPIRED = "expired", "Expired"
     CANCELLED = "cancelled", "Cancelled"

@@ -252,7 +252,7 @@ def _route(decision: DecisionRequest, *, now: datetime, actor) -> None:
             data={"slot": "owner", "reason": f"{action_type.name} has no current owner"},
         )
     role = owner_signers[0].role if owner_signers else (owner.owner_role if owner else None)
-    _open_stage(
+    open_stage(
         decision,
         step=0,
         role=role,
@@ -265,7 +265,7 @@ def _route(decision: DecisionRequest, *, now: datetime, actor) -> None:
     )
 
 
-def _open_stage(
+def open_stage(
     decision: DecisionRequest,
     *,
     step: int,
@@ -341,7 +341,7 @@ def _advance(decision: DecisionRequest, *, now: datetime, actor, reason: str, pe
             actor=actor,
             data={"from_step": decision.current_step, "to_step": next_step, "role": step["role"], "reason": reason},
         )
-    _open_stage(
+    open_stage(
         decision,
         step=next_step,
         role=role,

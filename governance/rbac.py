@@ -84,6 +84,7 @@ def ensure_groups(apps: Any) -> None:
     so can anything that finds them missing (a flushed test database)."""
     ensure_permissions(apps)
     reviewer = _existing(apps, [("decisions", f"view_{model}") for model in DECISION_MODELS])
+    reviewer += _existing(apps, [("decisions", "reassign_decisionrequest")])
     reviewer += _existing(
         apps,
         [

@@ -7,16 +7,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from decisions import escalation, services
-from decisions.errors import DecisionClosed, NotEligible
+from decisions.errors import DecisionClosed, InvalidInput, NotAllowed, NotEligible
 from decisions.eventlog import verify_all
 from decisions.models import DecisionRequest, DecisionRequestUserObjectPermission, DecisionStatus, Escalation, EventKind
 from decisions.tasks import Enqueue, escalate_when_due
+from governance import rbac
 from tests.factories import (
     ApprovalPolicyFactory,
     DecisionRoleFactory,
     EscalationChainFactory,
     make_signers,
     make_staffed_action_type,
+    make_user_in_group,
     run_concurrently,
     submit,
 )
@@ -297,3 +299,42 @@ def test_the_deadline_task_the_sweep_and_a_second_worker_escalate_a_step_exactly
     assert Escalation.objects.filter(decision=decision).count() == 1
     assert DecisionRequest.objects.get(pk=decision.pk).events.filter(kind=EventKind.ESCALATED).count() == 1
     assert list(verify_all()) == []
+
+
+@pytest.mark.django_db
+def test_a_governance_lead_reassigns_a_decision_to_another_role_with_a_reason():
+    decision, owner_signer, *_ = _scenario()
+    other_role = DecisionRoleFactory()
+    (other_signer,) = make_signers(other_role, 1)
+    lead = make_user_in_group(rbac.GOVERNANCE_LEAD)
+
+    escalation.decision_reassign(
+        decision=decision, actor=lead, role=other_role, reason="The owner team is at an offsite"
+    )
+
+    decision.refresh_from_db()
+    assert _holders(decision) == {owner_signer.pk, other_signer.pk}
+    event = decision.events.get(kind=EventKind.REASSIGNED)
+    assert (event.actor, event.data["reason"]) == (lead, "The owner team is at an offsite")
+    services.decision_sign_off(
+        decision=decision, actor=other_signer, verdict="approve", reason_code="evidence_sufficient", rationale="ok"
+    )
+    decision.refresh_from_db()
+    assert decision.status == DecisionStatus.APPROVED
+
+
+@pytest.mark.django_db
+def test_an_analyst_cannot_reassign():
+    decision, owner_signer, *_ = _scenario()
+
+    with pytest.raises(NotAllowed):
+        escalation.decision_reassign(decision=decision, actor=owner_signer, role=DecisionRoleFactory(), reason="x")
+
+
+@pytest.mark.django_db
+def test_reassigning_to_a_role_with_nobody_on_call_is_refused():
+    decision, *_ = _scenario()
+    lead = make_user_in_group(rbac.GOVERNANCE_LEAD)
+
+    with pytest.raises(InvalidInput, match="Nobody is on call"):
+        escalation.decision_reassign(decision=decision, actor=lead, role=DecisionRoleFactory(), reason="try")
