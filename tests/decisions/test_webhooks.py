@@ -42,9 +42,7 @@ def _attempts(decision):
 
 def test_an_approval_posts_a_verdict_whose_signature_verifies(django_capture_on_commit_callbacks):
     with Receiver() as receiver:
-        decision, signer, integration = _pending_with_webhook("http://placeholder")
-        integration.webhook_url = receiver.url
-        integration.save(update_fields=["webhook_url"])
+        decision, signer, integration = _pending_with_webhook(receiver.url)
 
         with django_capture_on_commit_callbacks(execute=True):
             _approve(decision, signer)
@@ -58,9 +56,7 @@ def test_an_approval_posts_a_verdict_whose_signature_verifies(django_capture_on_
 
 def test_a_tampered_body_does_not_verify(django_capture_on_commit_callbacks):
     with Receiver() as receiver:
-        decision, signer, integration = _pending_with_webhook("http://placeholder")
-        integration.webhook_url = receiver.url
-        integration.save(update_fields=["webhook_url"])
+        decision, signer, integration = _pending_with_webhook(receiver.url)
         with django_capture_on_commit_callbacks(execute=True):
             _approve(decision, signer)
 
@@ -74,9 +70,7 @@ def test_a_receiver_failing_twice_gets_one_accepted_delivery_and_every_attempt_i
     django_capture_on_commit_callbacks,
 ):
     with Receiver(statuses=[500, 503]) as receiver:
-        decision, signer, integration = _pending_with_webhook("http://placeholder")
-        integration.webhook_url = receiver.url
-        integration.save(update_fields=["webhook_url"])
+        decision, signer, integration = _pending_with_webhook(receiver.url)
 
         with django_capture_on_commit_callbacks(execute=True):
             _approve(decision, signer)
@@ -95,9 +89,7 @@ def test_a_receiver_failing_twice_gets_one_accepted_delivery_and_every_attempt_i
 
 def test_a_second_delivery_of_the_task_after_success_sends_nothing(django_capture_on_commit_callbacks):
     with Receiver() as receiver:
-        decision, signer, integration = _pending_with_webhook("http://placeholder")
-        integration.webhook_url = receiver.url
-        integration.save(update_fields=["webhook_url"])
+        decision, signer, integration = _pending_with_webhook(receiver.url)
         with django_capture_on_commit_callbacks(execute=True):
             _approve(decision, signer)
 
@@ -109,9 +101,7 @@ def test_a_second_delivery_of_the_task_after_success_sends_nothing(django_captur
 
 def test_a_rolled_back_transaction_sends_nothing(django_capture_on_commit_callbacks):
     with Receiver() as receiver:
-        decision, signer, integration = _pending_with_webhook("http://placeholder")
-        integration.webhook_url = receiver.url
-        integration.save(update_fields=["webhook_url"])
+        decision, signer, integration = _pending_with_webhook(receiver.url)
 
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             try:
