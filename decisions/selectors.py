@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -15,11 +15,15 @@ from decisions.models import (
     DecisionEvent,
     DecisionRequest,
     DecisionRequestUserObjectPermission,
+    DecisionStatus,
     Integration,
     IntegrationAPIKey,
     SignOff,
     Verdict,
 )
+from governance.models import ActionType
+from governance.selectors import OnCall
+from governance.snapshot import current_snapshot
 
 User = get_user_model()
 VIEW_ALL = "decisions.view_decisionrequest"
@@ -136,3 +140,86 @@ def usable_integration_key(*, prefix: str, using: str = "default") -> Integratio
     )
     key.integration = integration
     return key
+
+
+# --- Analyst pages -------------------------------------------------------------------------
+
+
+def decisions_to_sign(*, user) -> QuerySet[DecisionRequest]:
+    """The queue: pending decisions ``user`` holds the certify grant on, soonest deadline first.
+
+    Left out: decisions the person submitted (segregation of duties) and those they have
+    already signed with a sign-off that still counts (one person counts once). Whether their
+    certification is still valid is checked on the decision page, where it is explained.
+    """
+    granted = DecisionRequestUserObjectPermission.objects.filter(
+        content_object=OuterRef("pk"), user=user, permission__codename="certify_decisionrequest"
+    )
+    signed = SignOff.objects.filter(decision=OuterRef("pk"), signer=user, voided_at__isnull=True)
+    return (
+        decisions_with_details()
+        .filter(Exists(granted), status=DecisionStatus.PENDING)
+        .exclude(submitted_by=user)
+        .exclude(Exists(signed))
+        .order_by("deadline", "pk")
+    )
+
+
+def decision_visible_to(*, user, public_id) -> DecisionRequest:
+    """One decision ``user`` may read (see ``decisions_visible_to``); raises DoesNotExist."""
+    return decisions_visible_to(user=user, integration=None).get(public_id=public_id)
+
+
+def was_routed_to(decision: DecisionRequest, user) -> bool:
+    """True when the routing snapshot named ``user`` as eligible at some stage or as a co-signer."""
+    snapshot = decision.snapshot or {}
+    groups = [*snapshot.get("stages", []), *snapshot.get("cosigners", [])]
+    return any(entry.get("user_id") == user.pk for group in groups for entry in group.get("eligible", []))
+
+
+def closed_decision_routed_to(*, user, public_id) -> DecisionRequest | None:
+    """A decision that closed (and so revoked the grants) after it was routed to ``user``, or
+    None. Lets the pages tell someone who had it open that it ended, instead of a bare 404."""
+    decision = DecisionRequest.objects.filter(public_id=public_id).exclude(status=DecisionStatus.PENDING).first()
+    if decision is None or not was_routed_to(decision, user):
+        return None
+    return decision
+
+
+def decisions_for_review(
+    *,
+    user,
+    status: str = "",
+    action_type=None,
+    created_from: datetime | None = None,
+    created_before: datetime | None = None,
+    search: str = "",
+) -> QuerySet[DecisionRequest]:
+    """Every decision ``user`` may read, filtered, newest first (the reviewers' list)."""
+    qs = decisions_visible_to(user=user, integration=None)
+    if status:
+        qs = qs.filter(status=status)
+    if action_type is not None:
+        qs = qs.filter(action_type=action_type)
+    if created_from is not None:
+        qs = qs.filter(created_at__gte=created_from)
+    if created_before is not None:
+        qs = qs.filter(created_at__lt=created_before)
+    if search:
+        qs = qs.filter(Q(title__icontains=search) | Q(incident_ref__icontains=search))
+    return qs.order_by("-created_at", "-id")
+
+
+def action_types_for_filter() -> QuerySet[ActionType]:
+    return ActionType.objects.order_by("name")
+
+
+def on_call_roles_of(*, user, at: datetime) -> list[OnCall]:
+    """Where ``user`` is on call at ``at`` (role and roster), from the cached governance snapshot."""
+    found = []
+    for plans in current_snapshot().plans.values():
+        for plan in plans:
+            on_call = plan.on_call(at)
+            if on_call is not None and on_call[0].pk == user.pk:
+                found.append(OnCall(user=on_call[0], role=plan.roster.role, roster=plan.roster, source=on_call[1]))
+    return sorted(found, key=lambda o: (o.role.name, o.roster.name))

@@ -358,13 +358,13 @@ def decision_sign_off(
         raise InvalidInput("Only an override carries a changed action.", field="override_action")
 
     decision = lock_decision(decision.pk)
+    role_id, certification_id, eligible_roles = check_can_sign(decision, actor, now=now)
     if override_action and override_action.get("action_type", decision.action_type.slug) != decision.action_type.slug:
         raise InvalidInput(
             "An override changes how the action is carried out (its target or parameters), not which action it "
             "is: reject, and have a new decision of the other action type routed to its owner.",
             field="override_action",
         )
-    role_id, certification_id, eligible_roles = check_can_sign(decision, actor, now=now)
     if SignOff.objects.filter(decision=decision, signer=actor, voided_at__isnull=True).exists():
         raise AlreadySigned("You have already signed this decision; one person counts once.")
     signoff = SignOff.objects.create(

@@ -53,7 +53,7 @@ class Signer:
         deputy = " (deputy role)" if self.via_deputy else ""
         return (
             f"on call for {self.role.name}{deputy} via roster {self.roster.name} {how}; "
-            f"certified until {self.certification.valid_until.isoformat()}"
+            f"certified until {self.certification.valid_until:%Y-%m-%d}"
         )
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.webhook_receiver import Receiver
+
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -57,3 +59,10 @@ def screenshot(page):
         return path
 
     return take
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver on loopback (tests/webhook_receiver.py), stopped after the test."""
+    with Receiver() as running:
+        yield running

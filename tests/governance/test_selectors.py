@@ -344,8 +344,7 @@ def test_signer_explains_why_they_may_sign():
     (signer,) = eligible_signers(action_type=action_type, at=AT)
 
     assert signer.why() == (
-        "on call for Shift Lead (deputy role) via roster Shift leads EMEA on the rotation; "
-        "certified until 2026-06-30T00:00:00+00:00"
+        "on call for Shift Lead (deputy role) via roster Shift leads EMEA on the rotation; certified until 2026-06-30"
     )
 
 

@@ -1,0 +1,154 @@
+"""The analysts' pages: my queue, a decision (and the sign-off form), all decisions.
+
+Views parse, check access, call one service or selector and render. Who may sign is decided by
+``services.check_can_sign`` (read-only) before a form is shown or a POST is accepted, and again
+by ``services.decision_sign_off`` under the decision's row lock.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from decisions import selectors, services
+from decisions.errors import AlreadySigned, DecisionClosed, DecisionError, NotAllowed
+from decisions.forms import DecisionFilterForm, SignOffForm
+from decisions.models import REASONS_BY_VERDICT, DecisionRequest, DecisionStatus, SignOff, Verdict
+
+QUEUE_REFRESH_SECONDS = 30
+PAGE_SIZE = 50
+
+
+@login_required
+@require_GET
+def queue(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    return render(
+        request,
+        "decisions/queue.html",
+        {
+            "decisions": list(selectors.decisions_to_sign(user=request.user)),
+            "on_call": selectors.on_call_roles_of(user=request.user, at=now),
+            "now": now,
+            "refresh_seconds": QUEUE_REFRESH_SECONDS,
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    try:
+        decision = selectors.decision_visible_to(user=request.user, public_id=public_id)
+    except DecisionRequest.DoesNotExist:
+        return _gone_or_404(request, public_id)
+    signoffs = list(selectors.decision_signoffs(decision=decision))
+    blocked = _why_cannot_sign(decision, request.user, signoffs)
+    if request.method != "POST":
+        return _render_detail(request, decision, signoffs, form=None if blocked else SignOffForm(), blocked=blocked)
+
+    if isinstance(blocked, NotAllowed):
+        return _forbidden(request, blocked.message)
+    if blocked is not None:
+        messages.warning(request, blocked.message)
+        return redirect("decisions:detail", public_id=decision.public_id)
+    form = SignOffForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, decision, signoffs, form=form, blocked=None, status=400)
+    try:
+        signoff = services.decision_sign_off(decision=decision, actor=request.user, **form.cleaned_data)
+    except NotAllowed as exc:
+        return _forbidden(request, exc.message)
+    except (DecisionClosed, AlreadySigned) as exc:
+        messages.warning(request, f"Your verdict was not recorded: {exc.message}")
+        return redirect("decisions:detail", public_id=decision.public_id)
+    except DecisionError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return _render_detail(request, decision, signoffs, form=form, blocked=None, status=400)
+    messages.success(request, _signed_message(signoff))
+    return redirect("decisions:detail", public_id=decision.public_id)
+
+
+@login_required
+@require_GET
+def all_decisions(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm(selectors.VIEW_ALL):
+        raise PermissionDenied("Only governance leads and auditors can list every decision.")
+    form = DecisionFilterForm(request.GET)
+    if form.is_valid():
+        decisions = selectors.decisions_for_review(user=request.user, **form.selector_kwargs())
+    else:
+        decisions = DecisionRequest.objects.none()
+    page = Paginator(decisions, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "decisions/all.html", {"form": form, "page": page})
+
+
+def _gone_or_404(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """Someone the decision was routed to, who opened it before it closed (closing revokes the
+    grants, and with them the right to read it), learns that it ended. Anyone else: 404."""
+    closed = selectors.closed_decision_routed_to(user=request.user, public_id=public_id)
+    if closed is None:
+        raise Http404("No such decision, or it is not yours to see.")
+    status = closed.get_status_display().lower()
+    if request.method == "POST":
+        messages.warning(
+            request, f"“{closed.title}” was already {status} when your verdict arrived; your verdict was not recorded."
+        )
+    else:
+        messages.info(request, f"“{closed.title}” no longer waits for you: it was {status}.")
+    return redirect("decisions:queue")
+
+
+def _why_cannot_sign(decision: DecisionRequest, user, signoffs: list[SignOff]) -> DecisionError | None:
+    """None when ``user`` may sign ``decision`` now, else the reason (a DecisionError)."""
+    try:
+        services.check_can_sign(decision, user, now=timezone.now())
+    except DecisionError as exc:
+        return exc
+    if any(s.signer_id == user.pk and s.voided_at is None for s in signoffs):
+        return AlreadySigned("You have already signed this decision; one person counts once.")
+    return None
+
+
+def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
+    return render(request, "403.html", {"message": message}, status=403)
+
+
+def _render_detail(request, decision, signoffs, *, form, blocked, status=200) -> HttpResponse:
+    return render(
+        request,
+        "decisions/detail.html",
+        {
+            "decision": decision,
+            "signoffs": signoffs,
+            "events": selectors.decision_events(decision=decision),
+            "form": form,
+            "blocked": blocked,
+            "blocked_is_closed": isinstance(blocked, DecisionClosed),
+            "stages": decision.snapshot.get("stages", []),
+            "cosigners": decision.snapshot.get("cosigners", []),
+            "reasons_by_verdict": {v: sorted(codes) for v, codes in REASONS_BY_VERDICT.items()},
+            "override_template": {"target": decision.target},
+        },
+        status=status,
+    )
+
+
+def _signed_message(signoff: SignOff) -> str:
+    done = {
+        Verdict.APPROVE: "Your approval is recorded.",
+        Verdict.OVERRIDE: "Your override is recorded.",
+        Verdict.REJECT: "Your rejection is recorded.",
+    }[signoff.verdict]
+    decision = signoff.decision
+    if decision.status == DecisionStatus.PENDING:
+        return f"{done} The decision still needs more approvals (it requires {decision.required_approvals})."
+    return f"{done} The decision is now {decision.get_status_display().lower()}."
