@@ -11,7 +11,8 @@ from django import forms
 from django.utils import timezone
 
 from decisions import selectors
-from decisions.models import REASONS_BY_VERDICT, DecisionStatus, ReasonCode, Verdict
+from decisions.models import REASONS_BY_VERDICT, DecisionStatus, NotificationPreference, ReasonCode, Verdict
+from governance.models import DecisionRole
 
 MAX_OVERRIDE_CHARS = 20_000
 
@@ -122,3 +123,24 @@ class DecisionFilterForm(forms.Form):
             "created_before": _day_start(data["created_to"] + timedelta(days=1)) if data.get("created_to") else None,
             "search": data.get("q") or "",
         }
+
+
+class EscalateForm(forms.Form):
+    reason = forms.CharField(
+        label="Why escalate now",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="The next role in the chain is asked at once; you keep your own grant.",
+    )
+
+
+class ReassignForm(forms.Form):
+    role = forms.ModelChoiceField(queryset=DecisionRole.objects.order_by("name"), label="Hand it to")
+    reason = forms.CharField(label="Why reassign", max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class NotificationPreferenceForm(forms.ModelForm):
+    class Meta:
+        model = NotificationPreference
+        fields = ["email"]
+        labels = {"email": "Email me when a decision waits for my sign-off"}

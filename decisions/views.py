@@ -16,12 +16,19 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from decisions import selectors, services
+from decisions import escalation, selectors, services
 from decisions.errors import AlreadySigned, DecisionClosed, DecisionError, NotAllowed
-from decisions.forms import DecisionFilterForm, SignOffForm
-from decisions.models import REASONS_BY_VERDICT, DecisionRequest, DecisionStatus, SignOff, Verdict
+from decisions.forms import DecisionFilterForm, EscalateForm, NotificationPreferenceForm, ReassignForm, SignOffForm
+from decisions.models import (
+    REASONS_BY_VERDICT,
+    DecisionRequest,
+    DecisionStatus,
+    NotificationPreference,
+    SignOff,
+    Verdict,
+)
 
 QUEUE_REFRESH_SECONDS = 30
 PAGE_SIZE = 50
@@ -91,6 +98,69 @@ def all_decisions(request: HttpRequest) -> HttpResponse:
     return render(request, "decisions/all.html", {"form": form, "page": page})
 
 
+@login_required
+@require_POST
+def escalate(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """An eligible signer hands the decision to the next step of its chain, with a reason."""
+    try:
+        decision = selectors.decision_visible_to(user=request.user, public_id=public_id)
+    except DecisionRequest.DoesNotExist:
+        return _gone_or_404(request, public_id)
+    form = EscalateForm(request.POST, prefix="escalate")
+    if not form.is_valid():
+        messages.error(request, "Say why you escalate.")
+        return redirect("decisions:detail", public_id=decision.public_id)
+    try:
+        escalation.decision_escalate_now(decision=decision, actor=request.user, reason=form.cleaned_data["reason"])
+    except NotAllowed as exc:
+        return _forbidden(request, exc.message)
+    except DecisionError as exc:
+        messages.warning(request, f"Not escalated: {exc.message}")
+        return redirect("decisions:detail", public_id=decision.public_id)
+    messages.success(request, "Escalated: the next role in the chain has been asked.")
+    return redirect("decisions:queue")
+
+
+@login_required
+@require_POST
+def reassign(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """A governance lead hands a pending decision to another role, with a reason."""
+    if not request.user.has_perm(escalation.REASSIGN):
+        return _forbidden(request, "Only a governance lead can reassign a decision.")
+    try:
+        decision = selectors.decision_visible_to(user=request.user, public_id=public_id)
+    except DecisionRequest.DoesNotExist as exc:
+        raise Http404("No such decision.") from exc
+    form = ReassignForm(request.POST, prefix="reassign")
+    if not form.is_valid():
+        messages.error(request, "Choose a role and say why you reassign.")
+        return redirect("decisions:detail", public_id=decision.public_id)
+    try:
+        escalation.decision_reassign(
+            decision=decision, actor=request.user, role=form.cleaned_data["role"], reason=form.cleaned_data["reason"]
+        )
+    except DecisionError as exc:
+        messages.warning(request, f"Not reassigned: {exc.message}")
+    else:
+        messages.success(request, f"Reassigned to {form.cleaned_data['role'].name}.")
+    return redirect("decisions:detail", public_id=decision.public_id)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def notification_settings(request: HttpRequest) -> HttpResponse:
+    """Each person turns decision emails on or off."""
+    preference = NotificationPreference.objects.filter(user=request.user).first() or NotificationPreference(
+        user=request.user
+    )
+    form = NotificationPreferenceForm(request.POST if request.method == "POST" else None, instance=preference)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Your notification settings are saved.")
+        return redirect("decisions:notifications")
+    return render(request, "decisions/notifications.html", {"form": form})
+
+
 def _gone_or_404(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """Someone the decision was routed to, who opened it before it closed (closing revokes the
     grants, and with them the right to read it), learns that it ended. Anyone else: 404."""
@@ -137,6 +207,10 @@ def _render_detail(request, decision, signoffs, *, form, blocked, status=200) ->
             "cosigners": decision.snapshot.get("cosigners", []),
             "reasons_by_verdict": {v: sorted(codes) for v, codes in REASONS_BY_VERDICT.items()},
             "override_template": {"target": decision.target},
+            "can_escalate": form is not None and decision.status == DecisionStatus.PENDING,
+            "escalate_form": EscalateForm(prefix="escalate"),
+            "can_reassign": decision.status == DecisionStatus.PENDING and request.user.has_perm(escalation.REASSIGN),
+            "reassign_form": ReassignForm(prefix="reassign"),
         },
         status=status,
     )

@@ -52,6 +52,10 @@ def test_analyst_pages_have_no_accessibility_violations(page, live_server, scree
     assert_accessible(page, "sign-off form with errors")
     screenshot("analyst-sign-off-errors")
 
+    page.get_by_role("link", name="Notifications").click()
+    expect(page.get_by_label("Email me when a decision waits for my sign-off")).to_be_checked()
+    assert_accessible(page, "notification settings")
+
 
 def test_reviewer_pages_have_no_accessibility_violations(page, live_server, screenshot):
     scene = signing_scene(live_server)
@@ -87,3 +91,11 @@ def test_reviewer_pages_have_no_accessibility_violations(page, live_server, scre
     assert response.status == 404
     assert_accessible(page, "not found")
     log_out(page)
+
+    lead = make_user_in_group(rbac.GOVERNANCE_LEAD, username="grace")
+    log_in(page, live_server, lead)
+    page.goto(f"{live_server.url}/decisions/all/?status=pending")
+    page.get_by_role("link", name="Pending 0").click()
+    expect(page.get_by_role("button", name="Reassign")).to_be_visible()
+    assert_accessible(page, "a pending decision with the reassign form, read by a lead")
+    screenshot("lead-reassign")
