@@ -1,23 +1,31 @@
-"""Suite-wide fixtures. Tests marked ``postgres`` need PostgreSQL: without it they skip on a
-developer machine and *fail* in CI (CI=true), so a missing service can never pass silently."""
+"""Suite-wide fixtures. Tests marked ``postgres`` need PostgreSQL, tests marked ``redis`` a
+Redis server: without them they skip on a developer machine and *fail* in CI (CI=true), so a
+missing service can never pass silently."""
 
-import os
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
 
+from tests.needs import missing, redis_answers, redis_server_url
 
-def _ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+def _missing_service(request) -> str | None:
+    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        return "needs PostgreSQL: set DATABASE_URL=postgres://..."
+    if request.node.get_closest_marker("redis"):
+        url = redis_server_url()
+        if not redis_answers(url):
+            where = urlsplit(url)
+            return f"needs Redis: nothing answers at {where.hostname}:{where.port or 6379} (CELERY_BROKER_URL)"
+    return None
 
 
 @pytest.fixture(autouse=True)
 def _require_services(request):
-    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
-        message = "needs PostgreSQL: set DATABASE_URL=postgres://..."
-        if _ci():
-            pytest.fail(f"CI=true but {message}")
-        pytest.skip(message)
+    message = _missing_service(request)
+    if message is not None:
+        missing(message)
 
 
 @pytest.fixture

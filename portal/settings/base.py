@@ -173,7 +173,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("visibility_timeout", 3600)
 # at once and the sweep catches up. Otherwise kombu keeps reconnecting for the connection timeout
 # plus back-off, some 6 s per task even with apply_async(retry=False). The worker's and beat's own
 # connections keep Celery's patient retry policy (CELERY_BROKER_CONNECTION_*).
-CELERY_BROKER_TRANSPORT_OPTIONS.update({"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5})
+CELERY_BROKER_TRANSPORT_OPTIONS.update(max_retries=1, interval_start=0, interval_step=0.2, interval_max=0.5)
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A broker host that drops packets must not hold a request for the kernel's TCP timeout.
+    CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = 2
 CELERY_BEAT_SCHEDULE: dict = {
     "sweep-overdue-decisions": {
         "task": "decisions.tasks.sweep_overdue_decisions",

@@ -14,6 +14,6 @@ STORAGES = {
 # True in CI: a test that needs PostgreSQL or Redis fails instead of skipping.
 REQUIRE_SERVICES = env.bool("CI", default=False)
 # Tasks run in-process, for real (retries included, without their countdowns). The end-to-end
-# tests start a real worker on a real broker instead.
-CELERY_TASK_ALWAYS_EAGER = True
+# tests (tests/e2e) start a real worker and beat with CELERY_TASK_ALWAYS_EAGER=false.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = False
