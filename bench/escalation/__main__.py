@@ -196,25 +196,10 @@ def report(name: str, figures: dict, extra: str = "") -> str:
     )
 
 
-def steady(action_type, integration, *, rate: int, seconds: int) -> dict:
-    total = rate * seconds
-    started = time.monotonic()
-    for i in range(total):
-        target = started + i / rate
-        delay = target - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        submit(action_type, integration, i)
-    return measure(expected=total, settle_until=time.time() + FIRST_WAIT + SWEEP_SECONDS * 4)
-
-
-def burst(action_type, integration, policy, *, count: int, broker_url: str, with_tasks: bool) -> dict:
-    from django.utils import timezone
-
-    from decisions.models import DecisionRequest
-    from decisions.tasks import escalate_when_due
-
-    policy.time_to_act_seconds = 86400  # nothing falls due while the burst is being created
+def prepare(action_type, integration, policy, *, count: int, broker_url: str) -> None:
+    """``count`` pending decisions at their first step, created while nothing can fall due
+    (the policy's wait is a day for the time being), and an empty broker."""
+    policy.time_to_act_seconds = 86400
     policy.save(update_fields=["time_to_act_seconds"])
     try:
         for i in range(count):
@@ -222,13 +207,46 @@ def burst(action_type, integration, policy, *, count: int, broker_url: str, with
     finally:
         policy.time_to_act_seconds = FIRST_WAIT
         policy.save(update_fields=["time_to_act_seconds"])
-    flush_broker(broker_url)  # the creation-time tasks point at the old deadlines
-    deadline = timezone.now().replace(microsecond=0) + timedelta(seconds=3 + count // 2000)
-    DecisionRequest.objects.filter(current_step=0).update(deadline=deadline)
+    flush_broker(broker_url)  # the creation-time tasks point at day-long deadlines
+
+
+def set_deadlines(*, first, per_second: float | None, with_tasks: bool) -> None:
+    """Deadlines from ``first``: ``per_second`` of them each second, or all at ``first``; with
+    the tasks, queue each decision's deadline task as routing would have."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from decisions.models import DecisionRequest
+    from decisions.tasks import escalate_when_due
+
+    spacing = 1.0 / per_second if per_second else 0.0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE decisions_decisionrequest d SET deadline = %s + (sub.rn - 1) * %s * interval '1 second' "
+            "FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM decisions_decisionrequest "
+            "WHERE status = 'pending' AND current_step = 0) sub WHERE d.id = sub.id",
+            [first, spacing],
+        )
     if with_tasks:
-        countdown = (deadline - timezone.now()).total_seconds()
-        for pk, token in DecisionRequest.objects.values_list("pk", "deadline_token"):
-            escalate_when_due.apply_async(args=(pk, 0, token), countdown=countdown)
+        now = timezone.now()
+        for pk, token, deadline in DecisionRequest.objects.values_list("pk", "deadline_token", "deadline"):
+            escalate_when_due.apply_async(args=(pk, 0, token), countdown=max(0.0, (deadline - now).total_seconds()))
+
+
+def steady(*, count: int, rate: int, with_tasks: bool) -> dict:
+    from django.utils import timezone
+
+    first = timezone.now() + timedelta(seconds=10)
+    set_deadlines(first=first, per_second=rate, with_tasks=with_tasks)
+    last = first.timestamp() + count / rate
+    return measure(expected=count, settle_until=last + SWEEP_SECONDS * 6)
+
+
+def burst(*, count: int, with_tasks: bool) -> dict:
+    from django.utils import timezone
+
+    deadline = timezone.now().replace(microsecond=0) + timedelta(seconds=3 + count // 2000)
+    set_deadlines(first=deadline, per_second=None, with_tasks=with_tasks)
     figures = measure(expected=count, settle_until=deadline.timestamp() + 180)
     if figures["ats"]:
         cleared = (max(figures["ats"]) - deadline).total_seconds()
@@ -265,9 +283,10 @@ def main() -> int:
         with TemporaryDirectory() as tmp:
             if args.only in (None, "steady"):
                 reset()
-                flush_broker(broker_url)
+                total = args.steady_rate * args.steady_seconds
+                prepare(action_type, integration, policy, count=total, broker_url=broker_url)
                 with celery(env, log_dir=Path(tmp)):
-                    figures = steady(action_type, integration, rate=args.steady_rate, seconds=args.steady_seconds)
+                    figures = steady(count=total, rate=args.steady_rate, with_tasks=with_tasks)
                 line = report(f"steady {args.steady_rate}/s, {mode}", figures)
                 good = (
                     figures["duplicates"] == 0
@@ -279,11 +298,9 @@ def main() -> int:
                 print(lines[-1], flush=True)
             if args.only in (None, "burst"):
                 reset()
-                flush_broker(broker_url)
+                prepare(action_type, integration, policy, count=args.burst, broker_url=broker_url)
                 with celery(env, log_dir=Path(tmp)):
-                    figures = burst(
-                        action_type, integration, policy, count=args.burst, broker_url=broker_url, with_tasks=with_tasks
-                    )
+                    figures = burst(count=args.burst, with_tasks=with_tasks)
                 extra = f"  cleared in {figures.get('cleared', float('nan')):.1f} s = {figures.get('rate', 0):.0f}/s"
                 good = figures["duplicates"] == 0 and figures["missed"] == 0 and figures.get("rate", 0) >= 200
                 lines.append(
