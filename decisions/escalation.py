@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from decisions import routing, tasks
 from decisions.errors import DecisionClosed, InvalidInput, NotAllowed
-from decisions.eventlog import append_event
+from decisions.eventlog import append_event, buffered_writes, flush_pending_many
 from decisions.models import DecisionRequest, DecisionStatus, Escalation, EventKind
 from decisions.services import check_can_sign, lock_decision
 from governance.models import DecisionRole
@@ -136,33 +136,71 @@ def decision_reassign(*, decision: DecisionRequest, actor, role: DecisionRole, r
     return decision
 
 
-def sweep_overdue(*, batch_size: int = SWEEP_BATCH) -> int:
-    """Escalate every pending decision whose deadline has passed, in batches.
+SWEPT_FIELDS = [
+    "status",
+    "current_step",
+    "deadline",
+    "deadline_token",
+    "snapshot",
+    "final_action",
+    "decided_at",
+    "event_count",
+    "last_event_hash",
+    "updated_at",
+]
 
-    A batch claims its rows with ``SELECT … FOR UPDATE SKIP LOCKED`` in a short transaction of
-    its own, then escalates them one by one, each in its own transaction under its own row
-    lock. A row another sweep, a deadline task or a signer holds is skipped, never waited
-    for; no lock is held across a whole batch, so the fast path never queues behind the sweep.
-    Returns the moves made.
+
+def sweep_overdue(*, batch_size: int = SWEEP_BATCH) -> int:
+    """Escalate every pending decision whose deadline has passed, a batch at a time.
+
+    Each batch is one short transaction: ``SELECT … FOR UPDATE SKIP LOCKED`` claims up to
+    ``batch_size`` overdue rows (rows a deadline task, a signer or another sweep holds are
+    skipped, never waited for), each decision is moved in memory exactly as
+    ``decision_escalate`` would, and the batch is written with a handful of bulk statements.
+    The (decision, step) unique escalation rows still refuse any second move. Returns the
+    moves made.
     """
     moved = 0
     while True:
-        with transaction.atomic():
-            due = list(
-                DecisionRequest.objects.select_for_update(skip_locked=True)
-                .filter(status=DecisionStatus.PENDING, deadline__lte=timezone.now())
-                .order_by("deadline")
-                .values_list("pk", "current_step")[:batch_size]
-            )
-        for decision_id, step in due:
-            try:
-                moved += decision_escalate(
-                    decision_id=decision_id, from_step=step, reason=Escalation.Reason.TIMEOUT, skip_locked=True
-                )
-            except Exception:
-                logger.exception("escalating decision %s failed; the next sweep retries it", decision_id)
-        if len(due) < batch_size:
+        claimed = _sweep_batch(batch_size)
+        moved += claimed
+        if claimed < batch_size:
             return moved
+
+
+def _sweep_batch(batch_size: int) -> int:
+    with transaction.atomic():
+        decisions = list(
+            DecisionRequest.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("action_type", "integration", "owner_role")
+            .filter(status=DecisionStatus.PENDING, deadline__lte=timezone.now())
+            .order_by("deadline")[:batch_size]
+        )
+        if not decisions:
+            return 0
+        escalations = []
+        with pinned_snapshot(), buffered_writes():
+            for decision in decisions:
+                now = timezone.now()
+                escalations.append(
+                    Escalation(
+                        decision=decision,
+                        from_step=decision.current_step,
+                        reason=Escalation.Reason.TIMEOUT,
+                        at=now,
+                        lateness_ms=int((now - decision.deadline).total_seconds() * 1000),
+                    )
+                )
+                routing.advance(decision, now=now, actor=None, reason=Escalation.Reason.TIMEOUT.label)
+                decision.updated_at = now
+        Escalation.objects.bulk_create(escalations)
+        flush_pending_many(decisions)
+        routing.flush_pending_grants_many(decisions)
+        DecisionRequest.objects.bulk_update(decisions, SWEPT_FIELDS)
+        for decision in decisions:
+            if decision.status == DecisionStatus.PENDING:
+                tasks.schedule_deadline(decision)
+    return len(decisions)
 
 
 def ensure_not_integration(actor) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from decisions import tasks
+from decisions import eventlog, tasks
 from decisions.eventlog import append_event
 from decisions.models import DecisionRequest, DecisionRequestUserObjectPermission, DecisionStatus, EventKind
 from governance.models import ActionType, DecisionRole, EscalationChain
@@ -112,7 +112,7 @@ def grant(decision: DecisionRequest, users: list[Any], permission_id: int) -> No
         DecisionRequestUserObjectPermission(content_object=decision, permission_id=permission_id, user=u)
         for u in {u.pk: u for u in users}.values()
     ]
-    if decision.pk is None:
+    if decision.pk is None or eventlog.writes_are_buffered():
         decision.__dict__.setdefault("_pending_grants", []).extend(rows)
     else:
         DecisionRequestUserObjectPermission.objects.bulk_create(rows, ignore_conflicts=True)
@@ -124,6 +124,13 @@ def _announce_eligible(decision: DecisionRequest, step: int, role: DecisionRole,
         decision.__dict__.setdefault("_announce_eligible", []).append((step, role, users))
     else:
         tasks.announce_eligible(decision, step, role, users)
+
+
+def flush_pending_grants_many(decisions: list[DecisionRequest]) -> None:
+    """Write the grants kept on saved decisions during ``eventlog.buffered_writes`` (one insert)."""
+    rows = [row for d in decisions for row in d.__dict__.pop("_pending_grants", [])]
+    if rows:
+        DecisionRequestUserObjectPermission.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 def flush_pending_grants(decision: DecisionRequest) -> None:
@@ -139,10 +146,11 @@ def flush_pending_grants(decision: DecisionRequest) -> None:
 
 
 def revoke_all(decision: DecisionRequest) -> int:
+    pending = len(decision.__dict__.pop("_pending_grants", []))
     if decision.pk is None:
-        return len(decision.__dict__.pop("_pending_grants", []))
+        return pending
     deleted, _ = DecisionRequestUserObjectPermission.objects.filter(content_object=decision).delete()
-    return deleted
+    return deleted + pending
 
 
 def certify_permission() -> int:

@@ -338,3 +338,28 @@ def test_reassigning_to_a_role_with_nobody_on_call_is_refused():
 
     with pytest.raises(InvalidInput, match="Nobody is on call"):
         escalation.decision_reassign(decision=decision, actor=lead, role=DecisionRoleFactory(), reason="try")
+
+
+@pytest.mark.django_db
+def test_a_swept_batch_moves_each_decision_as_the_single_service_would(django_capture_on_commit_callbacks):
+    decisions = [_scenario()[0] for _ in range(4)]
+    for d in decisions:
+        DecisionRequest.objects.filter(pk=d.pk).update(deadline=timezone.now() - timedelta(seconds=1))
+    last = decisions[-1]
+    escalation.decision_escalate(decision_id=last.pk, from_step=0, reason=Escalation.Reason.TIMEOUT)
+    DecisionRequest.objects.filter(pk=last.pk).update(deadline=timezone.now() - timedelta(seconds=1))
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        moved = escalation.sweep_overdue(batch_size=3)
+
+    assert moved == 4
+    for d in decisions[:3]:
+        d.refresh_from_db()
+        assert (d.status, d.current_step) == (DecisionStatus.PENDING, 1)
+        assert len(_holders(d)) == 2
+    last.refresh_from_db()
+    assert last.status == DecisionStatus.EXPIRED
+    assert _holders(last) == set()
+    assert Escalation.objects.count() == 5
+    assert list(verify_all()) == []
+    assert [c.task for c in callbacks if isinstance(c, Enqueue)].count(escalate_when_due) == 3
