@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
@@ -48,21 +49,22 @@ class Enqueue:
     task: object
     args: tuple
     countdown: float | None = None
+    eta: datetime | None = None
 
     def __call__(self) -> None:
         try:
-            self.task.apply_async(args=self.args, countdown=self.countdown, retry=False)
+            self.task.apply_async(args=self.args, countdown=self.countdown, eta=self.eta, retry=False)
         except Exception:  # kombu raises several kinds; any of them means "not queued"
             logger.warning("could not queue %s%r; the sweep will catch up", self.task.name, self.args, exc_info=True)
 
 
-def enqueue_after_commit(task, *args, countdown: float | None = None) -> None:
+def enqueue_after_commit(task, *args, countdown: float | None = None, eta: datetime | None = None) -> None:
     """Queue ``task`` once the current transaction commits (nothing if it rolls back).
 
     A broker that cannot be reached never fails the request that changed the decision: the
     database holds the state, and the periodic sweep picks up what was not queued.
     """
-    transaction.on_commit(Enqueue(task, args, countdown))
+    transaction.on_commit(Enqueue(task, args, countdown, eta))
 
 
 def schedule_deadline(decision) -> None:
@@ -73,11 +75,14 @@ def schedule_deadline(decision) -> None:
     """
     if not settings.ESCALATION_DEADLINE_TASKS:
         return  # sweep-only operation
-    remaining = (decision.deadline - timezone.now()).total_seconds()
-    countdown = min(max(remaining, 0.0), settings.ESCALATION_MAX_COUNTDOWN_SECONDS)
     enqueue_after_commit(
-        escalate_when_due, decision.pk, decision.current_step, decision.deadline_token, countdown=countdown
+        escalate_when_due, decision.pk, decision.current_step, decision.deadline_token, eta=_eta(decision.deadline)
     )
+
+
+def _eta(deadline: datetime) -> datetime:
+    """The deadline itself (exact, whenever the message is sent), or the end of one hop."""
+    return min(deadline, timezone.now() + timedelta(seconds=settings.ESCALATION_MAX_COUNTDOWN_SECONDS))
 
 
 @shared_task(
@@ -114,9 +119,7 @@ def escalate_when_due(self, decision_id: int, step: int, token: str) -> None:
     if remaining > 0:
         if self.request.is_eager:
             return  # run in-process (CELERY_TASK_ALWAYS_EAGER) it cannot wait; the sweep will do it
-        self.apply_async(
-            args=(decision_id, step, token), countdown=min(remaining, settings.ESCALATION_MAX_COUNTDOWN_SECONDS)
-        )
+        self.apply_async(args=(decision_id, step, token), eta=_eta(deadline))
         return
     escalation.decision_escalate(decision_id=decision_id, from_step=step, reason=Escalation.Reason.TIMEOUT, token=token)
 

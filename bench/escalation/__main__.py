@@ -214,7 +214,6 @@ def set_deadlines(*, first, per_second: float | None, with_tasks: bool) -> None:
     """Deadlines from ``first``: ``per_second`` of them each second, or all at ``first``; with
     the tasks, queue each decision's deadline task as routing would have."""
     from django.db import connection
-    from django.utils import timezone
 
     from decisions.models import DecisionRequest
     from decisions.tasks import escalate_when_due
@@ -228,9 +227,8 @@ def set_deadlines(*, first, per_second: float | None, with_tasks: bool) -> None:
             [first, spacing],
         )
     if with_tasks:
-        now = timezone.now()
         for pk, token, deadline in DecisionRequest.objects.values_list("pk", "deadline_token", "deadline"):
-            escalate_when_due.apply_async(args=(pk, 0, token), countdown=max(0.0, (deadline - now).total_seconds()))
+            escalate_when_due.apply_async(args=(pk, 0, token), eta=deadline)
 
 
 def steady(*, count: int, rate: int, with_tasks: bool) -> dict:

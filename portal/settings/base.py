@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -177,6 +178,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS.update(max_retries=1, interval_start=0, interval
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A broker host that drops packets must not hold a request for the kernel's TCP timeout.
     CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = 2
+# The sweep has a queue of its own, so a flood of deadline tasks never delays the safety net.
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("sweep"))
+CELERY_TASK_ROUTES = {"decisions.tasks.sweep_overdue_decisions": {"queue": "sweep"}}
 CELERY_BEAT_SCHEDULE: dict = {
     "sweep-overdue-decisions": {
         "task": "decisions.tasks.sweep_overdue_decisions",
