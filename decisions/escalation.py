@@ -168,6 +168,15 @@ def sweep_overdue(*, batch_size: int = SWEEP_BATCH) -> int:
             return moved
 
 
+def escalate_due(*, decision_id: int, step: int, token: str) -> None:
+    """What a deadline task does once its deadline has passed: escalate every overdue decision
+    it can claim, in one batch (when many deadlines fall together, the first tasks clear them
+    and the rest find nothing left to do), then its own decision if the batch did not include
+    it. Exactly once per step still holds: both are the compare-and-set moves above."""
+    _sweep_batch(SWEEP_BATCH)
+    decision_escalate(decision_id=decision_id, from_step=step, reason=Escalation.Reason.TIMEOUT, token=token)
+
+
 def _sweep_batch(batch_size: int) -> int:
     with transaction.atomic():
         decisions = list(

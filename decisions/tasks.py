@@ -12,7 +12,7 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from decisions import webhooks
-from decisions.models import DecisionRequest, DecisionStatus, Escalation
+from decisions.models import DecisionRequest, DecisionStatus
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def escalate_when_due(self, decision_id: int, step: int, token: str) -> None:
             return  # run in-process (CELERY_TASK_ALWAYS_EAGER) it cannot wait; the sweep will do it
         self.apply_async(args=(decision_id, step, token), eta=_eta(deadline))
         return
-    escalation.decision_escalate(decision_id=decision_id, from_step=step, reason=Escalation.Reason.TIMEOUT, token=token)
+    escalation.escalate_due(decision_id=decision_id, step=step, token=token)
 
 
 @shared_task(acks_late=True, ignore_result=True, soft_time_limit=240, time_limit=300)
