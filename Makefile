@@ -5,7 +5,7 @@ PORT ?= 8000
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test install install-dev lint format check clean bench-intake
+.PHONY: run test install install-dev lint format check clean bench-intake bench-escalation
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,3 +57,7 @@ clean:
 ## make bench-intake: 2,000 submissions through gunicorn + PostgreSQL + Redis, against a baseline.
 bench-intake: install
 	$(PY) -m bench.intake
+
+## make bench-escalation: lateness, duplicates and misses with one worker + beat (PostgreSQL, Redis).
+bench-escalation: install
+	$(PY) -m bench.escalation
