@@ -24,7 +24,7 @@ run: install
 	$(PY) manage.py seed_demo
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	@echo ""
-	@echo "Countersign is starting on http://127.0.0.1:$(PORT)/admin/"
+	@echo "Countersign is starting: analysts http://127.0.0.1:$(PORT)/decisions/  governance http://127.0.0.1:$(PORT)/admin/"
 	@$(PY) manage.py demo_logins
 	@echo ""
 	$(PY) -m celery -A portal worker --loglevel=INFO --concurrency=2 --pool=threads & \
