@@ -97,8 +97,8 @@ def send_chat(decision: DecisionRequest, role: DecisionRole) -> bool:
 def notify(channel: str, decision_id: int, step: int, role_id: int, user_ids: list[int]) -> bool:
     """Notify, on ``channel`` ("email" or "chat"), the people made eligible at ``step``.
     True when done (or nothing to do: the decision moved on); False when it should be retried."""
-    decision = DecisionRequest.objects.select_related("action_type").get(pk=decision_id)
-    if decision.status != DecisionStatus.PENDING or decision.current_step != step:
+    decision = DecisionRequest.objects.select_related("action_type").filter(pk=decision_id).first()
+    if decision is None or decision.status != DecisionStatus.PENDING or decision.current_step != step:
         return True
     role = DecisionRole.objects.get(pk=role_id)
     if channel == "email":

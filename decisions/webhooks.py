@@ -88,7 +88,9 @@ def already_delivered(decision: DecisionRequest, msg_id: str) -> bool:
 def deliver(decision_id: int, attempt: int) -> Attempt | None:
     """Send the verdict once (attempt number ``attempt``) and log it; None when there is
     nothing to send (no URL, not terminal, or delivered already: a duplicate task is a no-op)."""
-    decision = DecisionRequest.objects.select_related("integration", "action_type").get(pk=decision_id)
+    decision = DecisionRequest.objects.select_related("integration", "action_type").filter(pk=decision_id).first()
+    if decision is None:
+        return None
     integration = decision.integration
     if not integration.webhook_url or not decision.is_terminal:
         return None
