@@ -210,8 +210,3 @@ def _sweep_batch(batch_size: int) -> int:
             if decision.status == DecisionStatus.PENDING:
                 tasks.schedule_deadline(decision)
     return len(decisions)
-
-
-def ensure_not_integration(actor) -> None:
-    if getattr(actor, "is_integration_account", False):
-        raise NotAllowed("Integrations do not escalate decisions.")

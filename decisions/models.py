@@ -78,6 +78,8 @@ class DecisionStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+CERTIFY = "certify_decisionrequest"  # the per-decision permission routing grants to the eligible
+
 TERMINAL_STATUSES = frozenset(s for s in DecisionStatus.values if s != DecisionStatus.PENDING)
 
 
@@ -137,7 +139,7 @@ class DecisionRequest(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         permissions = [
-            ("certify_decisionrequest", "Can certify this decision"),
+            (CERTIFY, "Can certify this decision"),
             ("reassign_decisionrequest", "Can reassign a pending decision to another role"),
         ]
         constraints = [
@@ -172,6 +174,15 @@ class DecisionRequest(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def eligible_entries(self) -> list[dict]:
+        """Everyone routing made eligible, as frozen in the snapshot: the stages newest first,
+        then the co-signers (entries carry user_id, role_id, certification_id and why)."""
+        snapshot = self.snapshot or {}
+        stages = reversed(snapshot.get("stages", []))
+        groups = [*stages, *snapshot.get("cosigners", [])]
+        return [entry for group in groups for entry in group.get("eligible", [])]
 
 
 class DecisionRequestUserObjectPermission(UserObjectPermissionBase):

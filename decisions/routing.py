@@ -16,13 +16,12 @@ from django.contrib.auth import get_user_model
 
 from decisions import eventlog, tasks
 from decisions.eventlog import append_event
-from decisions.models import DecisionRequest, DecisionRequestUserObjectPermission, DecisionStatus, EventKind
+from decisions.models import CERTIFY, DecisionRequest, DecisionRequestUserObjectPermission, DecisionStatus, EventKind
 from governance.models import ActionType, DecisionRole, EscalationChain
 from governance.selectors import Signer, certified_signers, current_owner, eligible_signers, match_policy
 from governance.snapshot import current_snapshot, pinned_snapshot
 
 User = get_user_model()
-CERTIFY = "certify_decisionrequest"
 
 
 def _signer_entry(signer: Signer) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from decisions.models import (
+    CERTIFY,
     DecisionEvent,
     DecisionRequest,
     DecisionRequestUserObjectPermission,
@@ -153,7 +154,7 @@ def decisions_to_sign(*, user) -> QuerySet[DecisionRequest]:
     certification is still valid is checked on the decision page, where it is explained.
     """
     granted = DecisionRequestUserObjectPermission.objects.filter(
-        content_object=OuterRef("pk"), user=user, permission__codename="certify_decisionrequest"
+        content_object=OuterRef("pk"), user=user, permission__codename=CERTIFY
     )
     signed = SignOff.objects.filter(decision=OuterRef("pk"), signer=user, voided_at__isnull=True)
     return (
@@ -172,9 +173,7 @@ def decision_visible_to(*, user, public_id) -> DecisionRequest:
 
 def was_routed_to(decision: DecisionRequest, user) -> bool:
     """True when the routing snapshot named ``user`` as eligible at some stage or as a co-signer."""
-    snapshot = decision.snapshot or {}
-    groups = [*snapshot.get("stages", []), *snapshot.get("cosigners", [])]
-    return any(entry.get("user_id") == user.pk for group in groups for entry in group.get("eligible", []))
+    return any(entry["user_id"] == user.pk for entry in decision.eligible_entries)
 
 
 def closed_decision_routed_to(*, user, public_id) -> DecisionRequest | None:

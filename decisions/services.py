@@ -202,12 +202,7 @@ def decision_submit(
 
 def _grant_roles(decision: DecisionRequest, user_id: int) -> list[tuple[int, int]]:
     """(role id, certification id) pairs under which ``user_id`` was made eligible, newest stage first."""
-    found: list[tuple[int, int]] = []
-    for stage in reversed(decision.snapshot.get("stages", [])):
-        found += [(e["role_id"], e["certification_id"]) for e in stage["eligible"] if e["user_id"] == user_id]
-    for cosign in decision.snapshot.get("cosigners", []):
-        found += [(e["role_id"], e["certification_id"]) for e in cosign["eligible"] if e["user_id"] == user_id]
-    return found
+    return [(e["role_id"], e["certification_id"]) for e in decision.eligible_entries if e["user_id"] == user_id]
 
 
 def owner_slot_roles(decision: DecisionRequest) -> set[int]:
@@ -508,15 +503,9 @@ def _may_report_outcome(decision: DecisionRequest, actor) -> bool:
     if is_integration_account(actor):
         return False
     involved = SignOff.objects.filter(decision=decision, signer=actor).exists() or any(
-        e["user_id"] == actor.pk for e in _eligible_entries(decision)
+        e["user_id"] == actor.pk for e in decision.eligible_entries
     )
     return involved or actor.groups.filter(name=rbac.ANALYST).exists()
-
-
-def _eligible_entries(decision: DecisionRequest) -> list[dict[str, Any]]:
-    snapshot = decision.snapshot or {}
-    entries = [e for stage in snapshot.get("stages", []) for e in stage["eligible"]]
-    return entries + [e for c in snapshot.get("cosigners", []) for e in c["eligible"]]
 
 
 @transaction.atomic

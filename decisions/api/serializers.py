@@ -280,10 +280,7 @@ class DecisionSerializer(serializers.Serializer):
     def get_eligible_signers(self, obj: DecisionRequest) -> int:
         if obj.status != DecisionStatus.PENDING:
             return 0
-        snapshot = obj.snapshot or {}
-        people = {e["user_id"] for stage in snapshot.get("stages", []) for e in stage["eligible"]}
-        people |= {e["user_id"] for c in snapshot.get("cosigners", []) for e in c["eligible"]}
-        return len(people)
+        return len({e["user_id"] for e in obj.eligible_entries})
 
     @extend_schema_field(
         {
