@@ -8,7 +8,12 @@ class DecisionsConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
-        from decisions.models import Integration
+        from decisions.models import Integration, ReviewReport, ReviewSchedule
 
         # Who may submit what, and where verdicts go, is governance too: audited, secret masked.
         auditlog.register(Integration, mask_fields=["webhook_secret"], m2m_fields={"allowed_action_types"})
+        # The review cycle: schedule changes and every sign-off of a frozen report, with the actor.
+        auditlog.register(ReviewSchedule, exclude_fields=["created_at", "updated_at"])
+        auditlog.register(
+            ReviewReport, include_fields=["signed_off_by", "signed_off_at", "signoff_notes", "follow_up_actions"]
+        )

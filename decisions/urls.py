@@ -1,6 +1,6 @@
 from django.urls import path
 
-from decisions import views
+from decisions import export_views, review_views, views
 
 app_name = "decisions"
 urlpatterns = [
@@ -10,4 +10,13 @@ urlpatterns = [
     path("<uuid:public_id>/escalate/", views.escalate, name="escalate"),
     path("<uuid:public_id>/reassign/", views.reassign, name="reassign"),
     path("settings/notifications/", views.notification_settings, name="notifications"),
+]
+
+# The periodic review (governance leads and auditors).
+urlpatterns += [
+    path("review/", review_views.dashboard, name="review"),
+    path("review/reports/", review_views.report_list, name="review-reports"),
+    path("review/reports/<uuid:public_id>/", review_views.report_detail, name="review-report"),
+    path("review/export/<str:dataset>.<str:fmt>", export_views.export, name="review-export"),
+    path("review/evidence/", export_views.evidence_pack, name="review-evidence"),
 ]

@@ -93,6 +93,17 @@ def ensure_groups(apps: Any) -> None:
             for action in ("add", "change", "view")
         ],
     )
+    # The periodic review: leads set the schedule and sign reviews off; auditors read them.
+    reviewer += _existing(
+        apps,
+        [
+            ("decisions", "view_reviewreport"),
+            ("decisions", "signoff_reviewreport"),
+            ("decisions", "view_reviewschedule"),
+            ("decisions", "add_reviewschedule"),
+            ("decisions", "change_reviewschedule"),
+        ],
+    )
     grant(apps, GOVERNANCE_LEAD, governance_lead_codenames() + reviewer)
     grant(apps, AUDITOR, auditor_codenames(apps, ("governance", "auditlog", "auth", "decisions")))
     grant(apps, ANALYST, [])

@@ -1,0 +1,174 @@
+"""The review cycle: celery beat freezes a ReviewReport for every schedule's period that has
+ended, the governance leads are told, and a lead signs the review off (audit-logged).
+
+A frozen report holds the figures, the ownership gaps and the decision-log verification as
+they were when the period closed; nothing later rewrites them (only the sign-off fields change,
+once). One report per schedule and period, enforced by a unique constraint, so beat firing
+twice, two beat processes or a retried task never freeze a period twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from decisions.eventlog import verify_all
+from decisions.models import DecisionEvent, DecisionRequest, ReviewCadence, ReviewReport, ReviewSchedule
+from decisions.review import Period, review_figures
+from governance import rbac
+from governance.audit import acting_as
+from governance.gaps import GapKind, ownership_gaps
+
+logger = logging.getLogger(__name__)
+User = get_user_model()
+
+
+class ReviewError(Exception):
+    """A review action that is not allowed; the message says why."""
+
+
+def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=tz)
+
+
+def _first_of_previous_month(day: date) -> date:
+    return (day.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def last_complete_period(schedule: ReviewSchedule, *, now: datetime) -> Period:
+    """The latest period of ``schedule`` that has ended by ``now``; periods start at local
+    midnight in the schedule's time zone (so a week across a DST change is 167 or 169 hours)."""
+    tz = ZoneInfo(schedule.time_zone)
+    today = now.astimezone(tz).date()
+    if schedule.cadence == ReviewCadence.DAILY:
+        end_day = today
+        start_day = end_day - timedelta(days=1)
+    elif schedule.cadence == ReviewCadence.MONTHLY:
+        end_day = today.replace(day=1)
+        start_day = _first_of_previous_month(end_day)
+    else:
+        end_day = today - timedelta(days=(today.weekday() - schedule.period_starts_on) % 7)
+        start_day = end_day - timedelta(days=7)
+    return Period(start=_local_midnight(start_day, tz), end=_local_midnight(end_day, tz))
+
+
+def log_verification() -> dict[str, Any]:
+    """``verify_decision_log`` as data: intact or the first break, with what was checked."""
+    first_break = next(iter(verify_all()), None)
+    return {
+        "intact": first_break is None,
+        "first_break": str(first_break) if first_break is not None else None,
+        "decisions": DecisionRequest.objects.count(),
+        "events": DecisionEvent.objects.count(),
+        "verified_at": timezone.now().isoformat(),
+    }
+
+
+def freeze_report(*, schedule: ReviewSchedule | None, period: Period, now: datetime | None = None) -> ReviewReport:
+    """Freeze the figures and gaps of ``period`` (idempotent per schedule and period)."""
+    now = now or timezone.now()
+    existing = ReviewReport.objects.filter(schedule=schedule, period_start=period.start).first()
+    if existing is not None and schedule is not None:
+        return existing
+    report = ReviewReport(
+        schedule=schedule,
+        period_start=period.start,
+        period_end=period.end,
+        frozen_at=now,
+        figures=review_figures(period),
+        gaps=[g.as_dict() for g in ownership_gaps(at=now)],
+        log_verification=log_verification(),
+    )
+    try:
+        with transaction.atomic(), acting_as(None):
+            report.save()
+    except IntegrityError:
+        # Another process froze the same period first: theirs is the report.
+        return ReviewReport.objects.get(schedule=schedule, period_start=period.start)
+    transaction.on_commit(lambda: notify_leads(report))
+    return report
+
+
+def freeze_due_reports(*, now: datetime | None = None) -> list[ReviewReport]:
+    """For every enabled schedule, freeze its last complete period unless that is done."""
+    now = now or timezone.now()
+    frozen = []
+    for schedule in ReviewSchedule.objects.filter(enabled=True):
+        period = last_complete_period(schedule, now=now)
+        if ReviewReport.objects.filter(schedule=schedule, period_start=period.start).exists():
+            continue
+        frozen.append(freeze_report(schedule=schedule, period=period, now=now))
+    return frozen
+
+
+def governance_leads():
+    return (
+        User.objects.filter(is_active=True)
+        .filter(Q(groups__name=rbac.GOVERNANCE_LEAD) | Q(is_superuser=True))
+        .exclude(email="")
+        .distinct()
+    )
+
+
+def notify_leads(report: ReviewReport) -> int:
+    """Email the governance leads that a review waits for sign-off. Returns how many were told."""
+    recipients = list(governance_leads().values_list("email", flat=True))
+    if not recipients:
+        logger.warning("review %s frozen, but no governance lead has an email address", report.public_id)
+        return 0
+    totals = report.figures.get("totals", {})
+    url = settings.PUBLIC_BASE_URL.rstrip("/") + reverse("decisions:review-report", args=[report.public_id])
+    critical = sum(1 for g in report.gaps if g.get("kind") in GapKind.CRITICAL)
+    body = (
+        f"The periodic review for {report.period_start:%Y-%m-%d} – {report.period_end:%Y-%m-%d} is frozen.\n\n"
+        f"Decisions: {totals.get('total', 0)} ({totals.get('auto', 0)} auto-approved), "
+        f"expired: {totals.get('expired', 0)}, false positives reported: {totals.get('false_positives', 0)}.\n"
+        f"Ownership gaps: {len(report.gaps)} ({critical} critical).\n"
+        f"Decision log intact: {'yes' if report.log_verification.get('intact') else 'NO'}.\n\n"
+        f"Review and sign it off: {url}\n"
+    )
+    send_mail(
+        subject=f"[Countersign] Review {report.period_start:%Y-%m-%d} ready for sign-off",
+        message=body,
+        from_email=None,
+        recipient_list=recipients,
+        fail_silently=False,
+    )
+    return len(recipients)
+
+
+def can_sign_off(user) -> bool:
+    return bool(user.is_active and user.has_perm("decisions.signoff_reviewreport"))
+
+
+def review_sign_off(*, report: ReviewReport, actor, notes: str, follow_up_actions: str = "") -> ReviewReport:
+    """A governance lead signs the review off, once, with notes (required) and follow-ups.
+    The change is audit-logged with the actor; the frozen figures are not touched."""
+    if not can_sign_off(actor):
+        raise ReviewError("Only a governance lead may sign a review off.")
+    notes = notes.strip()
+    if not notes:
+        raise ReviewError("Give notes: what the review found and decided.")
+    with transaction.atomic():
+        locked = ReviewReport.objects.select_for_update().get(pk=report.pk)
+        if locked.is_signed_off:
+            raise ReviewError(
+                f"This review was already signed off by {locked.signed_off_by} on {locked.signed_off_at:%Y-%m-%d}."
+            )
+        locked.signed_off_by = actor
+        locked.signed_off_at = timezone.now()
+        locked.signoff_notes = notes
+        locked.follow_up_actions = "\n".join(line.strip() for line in follow_up_actions.splitlines() if line.strip())
+        with acting_as(actor):
+            locked.save(update_fields=["signed_off_by", "signed_off_at", "signoff_notes", "follow_up_actions"])
+    return locked
