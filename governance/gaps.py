@@ -2,26 +2,56 @@
 certified, on-call human owner, or lets one through too easily.
 
 Every check reads the cached governance snapshot (one query when it is warm, whatever the size
-of the configuration), so the dashboard and the admin index can show them on every load.
-Each gap names what is wrong and links to the admin page that fixes it; the list is plain data
-(JSON-able) so a review report can freeze it.
+of the configuration) plus one query for the certifications about to expire, so the dashboard
+and the admin index can show them on every load. Each gap names what is wrong and links to the
+admin page that fixes it; the list is plain data (JSON-able) so a review report can freeze it.
+
+What each kind means, and why (the same definitions routing and the save-time checks use):
+
+- ``unowned_action_type``: a human-owned action type with no ownership assignment in force now,
+  or whose assignments stop within the horizon with nobody after them. Its decisions skip the
+  owner and go straight down the escalation chain.
+- ``uncovered_role``: a role owning a human-owned action type has nobody (active) on call during
+  part of the horizon *while it owns it*. Like the save-time roster check
+  (``services.roster_coverage_validate``) the deputy role is not counted: it is a fallback, not
+  cover. Resolution is ``RosterPlan.on_call`` at every instant where it can change (hand-offs,
+  coverage windows, overrides), so it is DST-safe and overrides win.
+- ``uncertified_on_call``: somebody is on call in the horizon, in a role that may be asked to sign
+  at that instant (owner or deputy of an assignment then in force, co-signer of an enabled policy,
+  step of an enabled policy's chain), without a certification valid at that instant for the role
+  or for every action type the role may be asked to sign. Certification and ownership
+  boundaries are checked too, so an expiry in the middle of a shift is found.
+- ``certification_expiring``: a certification of an active person, valid now, that ends within
+  30 days and that no other certification for the same scope continues.
+- ``single_approver_high_blast``: an enabled policy that can match a high or critical blast
+  radius for a human-owned action type and needs one approver. Not reported when an
+  earlier-priority enabled policy catches every high or critical decision for all of its
+  human-owned action types (see ``_catches_all_high``): it can then never see one.
+- ``chain_without_human``: a chain ending in auto-approval that an enabled policy routes
+  production-changing or regulated action types to (``services.escalation_chain_validate``
+  refuses that at save; this catches what changed later, such as an action type flipped to
+  production-changing, or rows written outside the admin). Routing expires those decisions
+  rather than approve them, but the configuration then says something it does not do.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.urls import reverse
 
-from governance.models import EscalationChain, Level
-from governance.rostering import coverage_gaps
+from governance.models import ApprovalPolicy, Criterion, EscalationChain, Level
+from governance.rostering import RosterPlan
 from governance.selectors import certifications_expiring
 from governance.snapshot import GovernanceSnapshot, current_snapshot
 
 EXPIRY_WINDOW = timedelta(days=30)
+
+Span = tuple[datetime, datetime]
 
 
 class GapKind:
@@ -33,12 +63,12 @@ class GapKind:
     CHAIN_WITHOUT_HUMAN = "chain_without_human"
 
     LABELS = {
-        UNOWNED_ACTION_TYPE: "Action types with no current owner",
+        UNOWNED_ACTION_TYPE: "Action types with no owner, now or within 14 days",
         UNCOVERED_ROLE: "Owning roles with uncovered hours in the next 14 days",
         UNCERTIFIED_ON_CALL: "On-call members without a valid certification",
         CERTIFICATION_EXPIRING: "Certifications expiring within 30 days",
         SINGLE_APPROVER_HIGH_BLAST: "Policies letting a high or critical blast radius through with one approver",
-        CHAIN_WITHOUT_HUMAN: "Chains that end in a production change without a human",
+        CHAIN_WITHOUT_HUMAN: "Chains that would approve production-changing or regulated actions without a human",
     }
     # Which gaps leave a risky action without its owner now or soon (the rest are warnings).
     CRITICAL = frozenset({UNOWNED_ACTION_TYPE, UNCOVERED_ROLE, UNCERTIFIED_ON_CALL, CHAIN_WITHOUT_HUMAN})
@@ -74,18 +104,56 @@ def _hours(seconds: float) -> str:
     return f"{hours:.0f} h" if hours >= 1 else f"{seconds / 60:.0f} min"
 
 
-def _unowned(snapshot: GovernanceSnapshot, at: datetime) -> list[Gap]:
+def _when(instant: datetime) -> str:
+    return f"{instant.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def _merge(periods: Iterable[Span]) -> list[Span]:
+    merged: list[Span] = []
+    for begin, finish in sorted(periods):
+        if merged and begin <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], finish))
+        else:
+            merged.append((begin, finish))
+    return merged
+
+
+def _clip(begin: datetime, finish: datetime | None, start: datetime, end: datetime) -> Span | None:
+    """[begin, finish) within [start, end), or None when they do not meet."""
+    lo, hi = max(begin, start), min(finish or end, end)
+    return (lo, hi) if lo < hi else None
+
+
+def _human_action_type_ids(snapshot: GovernanceSnapshot) -> set[int]:
+    return {a.pk for a in snapshot.action_types.values() if not a.system_owned}
+
+
+# --- Ownership ----------------------------------------------------------------------------
+
+
+def _unowned(snapshot: GovernanceSnapshot, at: datetime, end: datetime) -> list[Gap]:
     gaps = []
     for action_type in sorted(snapshot.action_types.values(), key=lambda a: a.name):
         if action_type.system_owned:
             continue
-        if any(a.is_current(at) for a in snapshot.assignments.get(action_type.pk, [])):
+        assignments = snapshot.assignments.get(action_type.pk, [])
+        owned = _merge(p for a in assignments if (p := _clip(a.effective_from, a.effective_to, at, end)))
+        if owned and owned[0][0] == at and owned[0][1] == end:
             continue
+        if not owned or owned[0][0] > at:
+            detail = "No role owns it now: its decisions go straight to the escalation chain."
+        else:
+            current = next(a for a in assignments if a.is_current(at))
+            until = f" until {_when(owned[1][0])}" if len(owned) > 1 else ""
+            detail = (
+                f"Owned now by {current.owner_role.name}, but by nobody from {_when(owned[0][1])}{until}: "
+                "its decisions will then go straight to the escalation chain."
+            )
         gaps.append(
             Gap(
                 kind=GapKind.UNOWNED_ACTION_TYPE,
                 subject=action_type.name,
-                detail="No role owns it now: its decisions go straight to the escalation chain.",
+                detail=detail,
                 fix_url=_admin("ownershipassignment_add", action_type=action_type.pk),
                 fix_label="Assign an owner",
             )
@@ -93,27 +161,45 @@ def _unowned(snapshot: GovernanceSnapshot, at: datetime) -> list[Gap]:
     return gaps
 
 
-def _owning_role_ids(snapshot: GovernanceSnapshot, at: datetime) -> set[int]:
-    """Roles owning (or deputising for) a human-owned action type now or later."""
-    system_owned = {a.pk for a in snapshot.action_types.values() if a.system_owned}
-    ids: set[int] = set()
+def _owned_periods(snapshot: GovernanceSnapshot, start: datetime, end: datetime) -> dict[int, list[Span]]:
+    """Per owning role, when within [start, end) it owns a human-owned action type (merged)."""
+    human = _human_action_type_ids(snapshot)
+    periods: dict[int, list[Span]] = {}
     for action_type_id, assignments in snapshot.assignments.items():
-        if action_type_id in system_owned:
+        if action_type_id not in human:
             continue
         for a in assignments:
-            if a.effective_to is None or a.effective_to > at:
-                ids.add(a.owner_role_id)
-                if a.deputy_role_id:
-                    ids.add(a.deputy_role_id)
-    return ids
+            clipped = _clip(a.effective_from, a.effective_to, start, end)
+            if clipped:
+                periods.setdefault(a.owner_role_id, []).append(clipped)
+    return {role_id: _merge(p) for role_id, p in periods.items()}
 
 
-def _uncovered(snapshot: GovernanceSnapshot, at: datetime, horizon: timedelta) -> list[Gap]:
-    end = at + horizon
+def _active_on_call(plan: RosterPlan, instant: datetime):
+    """Who ``plan`` puts on call at ``instant``, if able to act (a deactivated account cannot)."""
+    found = plan.on_call(instant)
+    return found[0] if found is not None and found[0].is_active else None
+
+
+def _uncovered_periods(plans: list[RosterPlan], needed: list[Span]) -> list[Span]:
+    """The parts of ``needed`` when none of ``plans`` has an active person on call."""
+    uncovered: list[Span] = []
+    for start, end in needed:
+        points = set()
+        for plan in plans:
+            points |= plan.change_points(start, end)
+        bounds = [start, *sorted(points), end]
+        for begin, finish in zip(bounds, bounds[1:], strict=False):
+            if not any(_active_on_call(plan, begin) is not None for plan in plans):
+                uncovered.append((begin, finish))
+    return _merge(uncovered)
+
+
+def _uncovered(snapshot: GovernanceSnapshot, at: datetime, end: datetime) -> list[Gap]:
     gaps = []
-    for role_id in _owning_role_ids(snapshot, at):
-        role = snapshot.roles[role_id]
-        windows = coverage_gaps(snapshot.plans.get(role_id, []), at, end)
+    for role_id, needed in _owned_periods(snapshot, at, end).items():
+        role, plans = snapshot.roles[role_id], snapshot.plans.get(role_id, [])
+        windows = _uncovered_periods(plans, needed)
         if not windows:
             continue
         total = sum((finish - begin).total_seconds() for begin, finish in windows)
@@ -123,53 +209,94 @@ def _uncovered(snapshot: GovernanceSnapshot, at: datetime, horizon: timedelta) -
                 kind=GapKind.UNCOVERED_ROLE,
                 subject=role.name,
                 detail=(
-                    f"{_hours(total)} uncovered in {len(windows)} window(s); first "
-                    f"{first_start:%Y-%m-%d %H:%M} – {first_end:%Y-%m-%d %H:%M} UTC."
+                    f"Nobody on call for {_hours(total)} in {len(windows)} window(s) while it owns decisions; "
+                    f"first {_when(first_start)} – {_when(first_end)}."
                 ),
                 fix_url=_admin("roster_changelist", role__id__exact=role.pk)
-                if snapshot.plans.get(role_id)
+                if plans
                 else _admin("roster_add", role=role.pk),
-                fix_label="Fix the rosters" if snapshot.plans.get(role_id) else "Create a roster",
+                fix_label="Fix the rosters" if plans else "Create a roster",
             )
         )
     return sorted(gaps, key=lambda g: g.subject)
 
 
-def _owned_action_type_ids(snapshot: GovernanceSnapshot, role_id: int, at: datetime) -> set[int]:
-    return {
-        action_type_id
-        for action_type_id, assignments in snapshot.assignments.items()
-        for a in assignments
-        if (a.owner_role_id == role_id or a.deputy_role_id == role_id)
-        and (a.effective_to is None or a.effective_to > at)
-    }
+# --- Certification ------------------------------------------------------------------------
 
 
-def _uncertified(snapshot: GovernanceSnapshot, at: datetime, horizon: timedelta) -> list[Gap]:
-    """People on call (rotation or override) at some instant of the horizon without a
-    certification for the role, or for an action type it owns, valid at that instant."""
-    end = at + horizon
+@dataclass(frozen=True)
+class _Duty:
+    """A role may be asked to sign these action types during [starts, ends) (None: unbounded)."""
+
+    action_type_ids: frozenset[int]
+    starts: datetime | None = None
+    ends: datetime | None = None
+
+    def applies(self, instant: datetime) -> bool:
+        return (self.starts is None or self.starts <= instant) and (self.ends is None or instant < self.ends)
+
+
+def _policy_action_type_ids(snapshot: GovernanceSnapshot, policy: ApprovalPolicy) -> frozenset[int]:
+    listed = policy.action_types.all()
+    return frozenset(a.pk for a in listed) if listed else frozenset(a.pk for a in snapshot.action_types.values())
+
+
+def _duties(snapshot: GovernanceSnapshot) -> dict[int, list[_Duty]]:
+    """Per role, what routing may ask its on-call people to sign, and when."""
+    duties: dict[int, list[_Duty]] = {}
+    for action_type_id, assignments in snapshot.assignments.items():
+        for a in assignments:
+            for role_id in filter(None, (a.owner_role_id, a.deputy_role_id)):
+                duties.setdefault(role_id, []).append(
+                    _Duty(frozenset({action_type_id}), a.effective_from, a.effective_to)
+                )
+    for policy in snapshot.policies:
+        covered = _policy_action_type_ids(snapshot, policy)
+        roles = {r.pk for r in policy.cosigner_roles.all()} | {s.role_id for s in policy.escalation_chain.steps.all()}
+        for role_id in roles:
+            duties.setdefault(role_id, []).append(_Duty(covered))
+    return duties
+
+
+def _certified(snapshot: GovernanceSnapshot, user, role_id: int, action_type_ids: set[int], at: datetime) -> bool:
+    valid = [c for c in snapshot.certifications.get(user.pk, []) if c.is_valid_at(at)]
+    if any(c.role_id == role_id for c in valid):
+        return True
+    return action_type_ids <= {c.action_type_id for c in valid}
+
+
+def _plan_people(plan: RosterPlan) -> list:
+    return [*plan.members, *(o.user for o in plan.overrides)]
+
+
+def _uncertified(snapshot: GovernanceSnapshot, at: datetime, end: datetime) -> list[Gap]:
+    duties = _duties(snapshot)
     found: dict[tuple[int, int], tuple[datetime, object, object]] = {}
     for role_id, plans in snapshot.plans.items():
-        owned = _owned_action_type_ids(snapshot, role_id, at)
+        role_duties = duties.get(role_id)
+        if not role_duties:
+            continue  # nobody ever asks this role to sign: its rota is not a governance matter
+        duty_points = {p for d in role_duties for p in (d.starts, d.ends) if p is not None}
         for plan in plans:
-            for instant in sorted({at, *plan.change_points(at, end)}):
-                on_call = plan.on_call(instant)
-                if on_call is None:
+            cert_points = {
+                p
+                for user in _plan_people(plan)
+                for c in snapshot.certifications.get(user.pk, [])
+                for p in (c.valid_from, c.valid_until, c.revoked_at)
+                if p is not None
+            }
+            extra = {p for p in duty_points | cert_points if at < p < end}
+            for instant in sorted({at, *plan.change_points(at, end), *extra}):
+                user = _active_on_call(plan, instant)
+                if user is None or (role_id, user.pk) in found:
                     continue
-                user = on_call[0]
-                if not user.is_active or (role_id, user.pk) in found:
-                    continue
-                certified = any(
-                    (c.role_id == role_id or c.action_type_id in owned) and c.is_valid_at(instant)
-                    for c in snapshot.certifications.get(user.pk, [])
-                )
-                if not certified:
+                asked = set().union(*(d.action_type_ids for d in role_duties if d.applies(instant)))
+                if asked and not _certified(snapshot, user, role_id, asked, instant):
                     found[(role_id, user.pk)] = (instant, user, plan.roster)
     gaps = []
     for (role_id, _user_id), (instant, user, roster) in found.items():
         role = snapshot.roles[role_id]
-        when = "now" if instant == at else f"from {instant:%Y-%m-%d %H:%M} UTC"
+        when = "now" if instant == at else f"from {_when(instant)}"
         gaps.append(
             Gap(
                 kind=GapKind.UNCERTIFIED_ON_CALL,
@@ -182,10 +309,20 @@ def _uncertified(snapshot: GovernanceSnapshot, at: datetime, horizon: timedelta)
     return sorted(gaps, key=lambda g: g.subject)
 
 
-def _expiring(at: datetime, within: timedelta) -> list[Gap]:
+def _expiring(snapshot: GovernanceSnapshot, at: datetime, within: timedelta) -> list[Gap]:
     # The snapshot keeps certifications without their people; one query fetches both.
     gaps = []
     for c in certifications_expiring(at=at, within=within):
+        if not c.user.is_active:
+            continue
+        renewed = any(
+            other.pk != c.pk
+            and (other.role_id, other.action_type_id) == (c.role_id, c.action_type_id)
+            and other.is_valid_at(c.valid_until)
+            for other in snapshot.certifications.get(c.user_id, [])
+        )
+        if renewed:
+            continue
         gaps.append(
             Gap(
                 kind=GapKind.CERTIFICATION_EXPIRING,
@@ -198,25 +335,56 @@ def _expiring(at: datetime, within: timedelta) -> list[Gap]:
     return gaps
 
 
-def _covers_production(snapshot: GovernanceSnapshot, policy) -> list[str]:
-    """Names of the production-changing action types an (enabled) policy can match."""
-    action_types = list(policy.action_types.all()) or list(snapshot.action_types.values())
-    return sorted(a.name for a in action_types if a.changes_production_state)
+# --- Policies and chains ------------------------------------------------------------------
+
+
+def _may_see_high_blast(policy: ApprovalPolicy) -> bool:
+    return policy.max_blast_radius is None or policy.max_blast_radius >= Level.HIGH
+
+
+def _catches_all_high(policy: ApprovalPolicy) -> bool:
+    """Whether ``policy`` matches every high or critical decision of its action types.
+
+    Deliberately simple: no other criterion (no minimum severity, any regulated data, any
+    customer impact, no confidence bounds) and a blast range spanning high..critical. Several
+    earlier policies that only together catch everything are not recognised, so a later policy
+    behind them is still reported.
+    """
+    return (
+        policy.min_severity is None
+        and policy.regulated_data == Criterion.ANY
+        and policy.customer_impact == Criterion.ANY
+        and policy.min_ai_confidence is None
+        and policy.max_ai_confidence is None
+        and (policy.min_blast_radius is None or policy.min_blast_radius <= Level.HIGH)
+        and (policy.max_blast_radius is None or policy.max_blast_radius >= Level.CRITICAL)
+    )
 
 
 def _single_approver(snapshot: GovernanceSnapshot) -> list[Gap]:
+    human = _human_action_type_ids(snapshot)
+    # Action types (None: every one) that an earlier enabled policy already takes at high blast radius.
+    caught: list[frozenset[int] | None] = []
     gaps = []
     for policy in snapshot.policies:
-        lets_high_through = policy.max_blast_radius is None or policy.max_blast_radius >= Level.HIGH
-        if policy.required_approvals > 1 or not lets_high_through:
+        listed = list(policy.action_types.all())
+        listed_ids = frozenset(a.pk for a in listed)
+        action_type_ids = (listed_ids if listed else frozenset(a.pk for a in snapshot.action_types.values())) & human
+        shadowed = any(ids is None or action_type_ids <= ids for ids in caught)
+        if _catches_all_high(policy):
+            caught.append(listed_ids if listed else None)
+        if policy.required_approvals > 1 or not _may_see_high_blast(policy) or shadowed:
             continue
-        low = Level(policy.min_blast_radius).label if policy.min_blast_radius else "Low"
-        high = Level(policy.max_blast_radius).label if policy.max_blast_radius else "Critical"
+        if not action_type_ids:
+            continue  # only system-owned action types: no human approver is involved at all
+        low = Level(max(policy.min_blast_radius or Level.HIGH, Level.HIGH)).label
+        high = Level(policy.max_blast_radius or Level.CRITICAL).label
+        scope = ", ".join(sorted(a.name for a in listed if a.pk in action_type_ids)) if listed else "any action type"
         gaps.append(
             Gap(
                 kind=GapKind.SINGLE_APPROVER_HIGH_BLAST,
                 subject=policy.name,
-                detail=f"Matches blast radius {low}–{high} and needs a single approver.",
+                detail=f"Can match a {low}–{high} blast radius ({scope}) and needs a single approver.",
                 fix_url=_admin("approvalpolicy_change", policy.pk),
                 fix_label="Require more approvers",
             )
@@ -224,15 +392,21 @@ def _single_approver(snapshot: GovernanceSnapshot) -> list[Gap]:
     return gaps
 
 
+def _needs_a_human(snapshot: GovernanceSnapshot, policy: ApprovalPolicy) -> list[str]:
+    """Names of the production-changing or regulated action types a policy can match."""
+    listed = list(policy.action_types.all()) or list(snapshot.action_types.values())
+    return sorted(a.name for a in listed if a.changes_production_state or a.touches_regulated_data)
+
+
 def _chains_without_human(snapshot: GovernanceSnapshot) -> list[Gap]:
-    by_chain: dict[int, tuple[object, set[str]]] = {}
+    by_chain: dict[int, tuple[EscalationChain, set[str]]] = {}
     for policy in snapshot.policies:
         chain = policy.escalation_chain
         if chain.final_outcome != EscalationChain.FinalOutcome.AUTO_APPROVE:
             continue
-        production = _covers_production(snapshot, policy)
-        if production:
-            by_chain.setdefault(chain.pk, (chain, set()))[1].update(production)
+        risky = _needs_a_human(snapshot, policy)
+        if risky:
+            by_chain.setdefault(chain.pk, (chain, set()))[1].update(risky)
     gaps = []
     for chain, names in by_chain.values():
         listed = ", ".join(sorted(names)[:5]) + (" …" if len(names) > 5 else "")
@@ -241,7 +415,8 @@ def _chains_without_human(snapshot: GovernanceSnapshot) -> list[Gap]:
                 kind=GapKind.CHAIN_WITHOUT_HUMAN,
                 subject=chain.name,
                 detail=(
-                    f"Ends by approving automatically, and policies route production-changing actions to it: {listed}."
+                    "Ends by approving automatically, yet enabled policies route production-changing or regulated "
+                    f"actions to it: {listed}. Routing lets those expire instead; make the chain say so."
                 ),
                 fix_url=_admin("escalationchain_change", chain.pk),
                 fix_label="Make it expire",
@@ -251,24 +426,26 @@ def _chains_without_human(snapshot: GovernanceSnapshot) -> list[Gap]:
 
 
 def ownership_gaps(*, at: datetime, horizon: timedelta | None = None) -> list[Gap]:
-    """Every ownership gap at ``at``, critical kinds first. Reads one governance snapshot."""
-    horizon = horizon or timedelta(days=settings.COVERAGE_HORIZON_DAYS)
+    """Every ownership gap at ``at`` looking ``horizon`` ahead (the coverage horizon by default),
+    critical kinds first. Two queries when the governance snapshot is warm, whatever its size."""
+    at = at.astimezone(UTC)
+    end = at + (horizon or timedelta(days=settings.COVERAGE_HORIZON_DAYS))
     snapshot = current_snapshot()
     return [
-        *_unowned(snapshot, at),
-        *_uncovered(snapshot, at, horizon),
-        *_uncertified(snapshot, at, horizon),
+        *_unowned(snapshot, at, end),
+        *_uncovered(snapshot, at, end),
+        *_uncertified(snapshot, at, end),
         *_chains_without_human(snapshot),
         *_single_approver(snapshot),
-        *_expiring(at, EXPIRY_WINDOW),
+        *_expiring(snapshot, at, EXPIRY_WINDOW),
     ]
 
 
 def gaps_by_kind(gaps: list[Gap] | list[dict]) -> list[dict]:
-    """Grouped for display: every kind listed (an empty kind is good news worth showing).
-    Takes live gaps or the dicts a frozen report holds."""
+    """Grouped for display, critical kinds first: every kind listed (an empty kind is good news
+    worth showing), with its count. Takes live gaps or the dicts a frozen report holds."""
     gaps = [g.as_dict() if isinstance(g, Gap) else g for g in gaps]
-    return [
+    groups = [
         {
             "kind": kind,
             "label": label,
@@ -277,3 +454,6 @@ def gaps_by_kind(gaps: list[Gap] | list[dict]) -> list[dict]:
         }
         for kind, label in GapKind.LABELS.items()
     ]
+    for group in groups:
+        group["count"] = len(group["gaps"])
+    return sorted(groups, key=lambda g: not g["critical"])

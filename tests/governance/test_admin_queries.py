@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from governance import rbac
 from governance.audit import acting_as, change_reason
+from governance.gaps import GapKind
 from tests.factories import (
     ActionTypeFactory,
     ApprovalPolicyFactory,
@@ -145,6 +146,10 @@ def test_audit_log_changelist_queries_do_not_grow_with_rows(client, django_asser
     _assert_same_queries_at_1_and_many(client, django_assert_num_queries, "auditlog_logentry_changelist", make_row, 10)
 
 
+def _gap_counts(response) -> dict[str, int]:
+    return {group["kind"]: group["count"] for group in response.context["overview"]["gap_groups"]}
+
+
 def test_admin_index_overview_queries_do_not_grow_with_rows(client, django_assert_num_queries):
     member = UserFactory()
 
@@ -158,12 +163,21 @@ def test_admin_index_overview_queries_do_not_grow_with_rows(client, django_asser
     client.force_login(make_user_in_group(rbac.GOVERNANCE_LEAD))
     make_row(0)
     client.get("/admin/")  # warms the governance snapshot, as any earlier request would
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(7):
         one = client.get("/admin/")
     for i in range(1, MANY):
         make_row(i)
     client.get("/admin/")
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(7):
         many = client.get("/admin/")
-    assert len(one.context["overview"]["unowned"]) == 1
-    assert len(many.context["overview"]["unowned"]) == MANY
+    # Per row: an unowned action type, a certification expiring, its holder on call uncertified after it.
+    assert _gap_counts(one) == {**dict.fromkeys(_gap_counts(one), 0), **_per_row_gaps(1)}
+    assert _gap_counts(many) == {**dict.fromkeys(_gap_counts(many), 0), **_per_row_gaps(MANY)}
+
+
+def _per_row_gaps(rows: int) -> dict[str, int]:
+    return {
+        GapKind.UNOWNED_ACTION_TYPE: rows,
+        GapKind.CERTIFICATION_EXPIRING: rows,
+        GapKind.UNCERTIFIED_ON_CALL: rows,
+    }

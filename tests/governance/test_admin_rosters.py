@@ -205,7 +205,7 @@ def test_admin_index_lists_human_owned_action_types_without_an_owner(client, lea
     response = client.get("/admin/")
 
     page = response.content.decode()
-    assert "Action types without an owner" in page
+    assert "Action types with no owner" in page
     assert "Quarantine mailbox" in page
     assert "Deduplicate alert" not in page
 
