@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
 from django.contrib import admin, messages
-from django.utils.html import format_html
+from django.contrib.admin.views.main import ChangeList
+from django.db.models import Max
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
-from decisions import services
-from decisions.models import DecisionEvent, DecisionRequest, Integration, IntegrationAPIKey, PersonalToken, SignOff
+from decisions import review_cycle, services
+from decisions.models import (
+    DecisionEvent,
+    DecisionRequest,
+    Integration,
+    IntegrationAPIKey,
+    PersonalToken,
+    ReviewCadence,
+    ReviewReport,
+    ReviewSchedule,
+    SignOff,
+)
+from governance.admin import AuditedAdmin
+from governance.gaps import GapKind, gaps_by_kind
 
 admin.site.unregister(APIKey)
 
@@ -117,3 +136,219 @@ class DecisionEventAdmin(ReadOnlyAdmin):
     list_display = ("decision", "seq", "kind", "at", "actor")
     list_filter = ("kind",)
     list_select_related = ("decision", "actor")
+
+
+# --- the periodic review ------------------------------------------------------------------
+
+
+def _local(moment: datetime, tz_name: str) -> str:
+    return f"{moment.astimezone(ZoneInfo(tz_name)):%a %Y-%m-%d %H:%M} {tz_name}"
+
+
+def next_period_end(schedule: ReviewSchedule, *, now: datetime) -> datetime:
+    """When the period running at ``now`` ends (the next report is frozen then, at the
+    following beat check): one day, week or calendar month after the last complete one."""
+    tz = ZoneInfo(schedule.time_zone)
+    start = review_cycle.last_complete_period(schedule, now=now).end.astimezone(tz).date()
+    if schedule.cadence == ReviewCadence.DAILY:
+        end = start + timedelta(days=1)
+    elif schedule.cadence == ReviewCadence.MONTHLY:
+        end = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    else:
+        end = start + timedelta(days=7)
+    return datetime.combine(end, time.min, tzinfo=tz)
+
+
+@admin.register(ReviewSchedule)
+class ReviewScheduleAdmin(AuditedAdmin):
+    """Governance leads set when the review is frozen; celery beat does the freezing."""
+
+    list_display = ("name", "cadence", "first_day", "time_zone", "enabled", "last_frozen", "next_end")
+    list_filter = ("enabled", "cadence")
+    search_fields = ("name",)
+    readonly_fields = ("last_frozen", "next_end")
+    actions = ("freeze_last_complete_period",)
+    fieldsets = (
+        (None, {"fields": ("name", "enabled")}),
+        ("Periods", {"fields": ("cadence", "period_starts_on", "time_zone")}),
+        ("Status", {"fields": ("last_frozen", "next_end")}),
+    )
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(last_frozen_start=Max("reports__period_start"), last_frozen_end=Max("reports__period_end"))
+        )
+
+    @admin.display(description="First day", ordering="period_starts_on")
+    def first_day(self, obj: ReviewSchedule) -> str:
+        return obj.get_period_starts_on_display() if obj.cadence == ReviewCadence.WEEKLY else "—"
+
+    @admin.display(description="Last frozen period", ordering="last_frozen_start")
+    def last_frozen(self, obj: ReviewSchedule) -> str:
+        start = getattr(obj, "last_frozen_start", None)
+        if start is None:
+            return "None yet"
+        end = obj.last_frozen_end
+        tz = ZoneInfo(obj.time_zone)
+        return f"{start.astimezone(tz):%Y-%m-%d} – {end.astimezone(tz):%Y-%m-%d}"
+
+    @admin.display(description="Current period ends")
+    def next_end(self, obj: ReviewSchedule) -> str:
+        if obj.pk is None:
+            return "Shown once the schedule is saved."
+        end = _local(next_period_end(obj, now=timezone.now()), obj.time_zone)
+        return end if obj.enabled else f"{end} (disabled: nothing will be frozen)"
+
+    @admin.action(description="Freeze the last complete period now", permissions=["change"])
+    def freeze_last_complete_period(self, request, queryset):
+        now = timezone.now()
+        for schedule in queryset:
+            period = review_cycle.last_complete_period(schedule, now=now)
+            report = review_cycle.freeze_report(schedule=schedule, period=period, now=now)
+            url = reverse("admin:decisions_reviewreport_change", args=[report.pk])
+            if report.frozen_at == now:
+                messages.success(request, format_html('{}: froze <a href="{}">{}</a>.', schedule, url, report))
+            else:
+                messages.info(
+                    request, format_html('{}: <a href="{}">{}</a> was frozen already.', schedule, url, report)
+                )
+
+
+class SignedOffFilter(admin.SimpleListFilter):
+    title = "signed off"
+    parameter_name = "signed_off"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Signed off"), ("no", "Waiting for sign-off"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(signed_off_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(signed_off_at__isnull=True)
+        return queryset
+
+
+class LogIntactFilter(admin.SimpleListFilter):
+    title = "decision log"
+    parameter_name = "log"
+
+    def lookups(self, request, model_admin):
+        return (("intact", "Intact"), ("broken", "Broken"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "intact":
+            return queryset.filter(log_verification__intact=True)
+        if self.value() == "broken":
+            return queryset.exclude(log_verification__intact=True)
+        return queryset
+
+
+class ReviewReportChangeList(ChangeList):
+    def get_queryset(self, request, exclude_parameters=None):
+        # The list never shows the figures, the largest column; the change page does.
+        return super().get_queryset(request, exclude_parameters).defer("figures")
+
+
+SIGNOFF_FIELDS = ("signed_off_by", "signed_off_at", "signoff_notes", "follow_up_actions")
+TOTALS_SHOWN = (
+    ("total", "Decisions"),
+    ("auto", "Auto-approved"),
+    ("approved", "Approved"),
+    ("overridden", "Overridden"),
+    ("rejected", "Rejected"),
+    ("expired", "Expired"),
+    ("pending", "Pending when frozen"),
+    ("false_positive_rate", "False-positive rate"),
+    ("over_blocking_rate", "Over-blocking rate"),
+    ("escalations_per_decision", "Escalations per decision"),
+)
+
+
+@admin.register(ReviewReport)
+class ReviewReportAdmin(AuditedAdmin):
+    """Reports are frozen by celery beat and never edited: read-only here. A lead signs a
+    review off on its report page, which the change page links to."""
+
+    list_display = (
+        "__str__",
+        "schedule",
+        "frozen_at",
+        "signed_off_by",
+        "signed_off_at",
+        "log_intact",
+        "gap_count",
+        "critical_gap_count",
+    )
+    list_filter = (SignedOffFilter, LogIntactFilter, "schedule")
+    list_select_related = ("schedule", "signed_off_by")
+    fieldsets = (
+        (None, {"fields": ("report_page", "schedule", "period_start", "period_end", "frozen_at")}),
+        ("Frozen figures", {"fields": ("totals", "gap_summary", "log_summary")}),
+        ("Sign-off", {"fields": SIGNOFF_FIELDS}),
+    )
+    readonly_fields = (
+        "report_page",
+        "schedule",
+        "period_start",
+        "period_end",
+        "frozen_at",
+        "totals",
+        "gap_summary",
+        "log_summary",
+        *SIGNOFF_FIELDS,
+    )
+
+    def get_changelist(self, request, **kwargs):
+        return ReviewReportChangeList
+
+    def has_add_permission(self, request):
+        return False  # beat freezes reports (or the schedule's "freeze now" action)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # frozen; the sign-off goes through its own page and service
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # evidence stays
+
+    @admin.display(description="Log intact", boolean=True)
+    def log_intact(self, obj: ReviewReport) -> bool | None:
+        return obj.log_verification.get("intact")
+
+    @admin.display(description="Gaps")
+    def gap_count(self, obj: ReviewReport) -> int:
+        return len(obj.gaps)
+
+    @admin.display(description="Critical gaps")
+    def critical_gap_count(self, obj: ReviewReport) -> int:
+        return sum(1 for gap in obj.gaps if gap.get("kind") in GapKind.CRITICAL)
+
+    @admin.display(description="Report")
+    def report_page(self, obj: ReviewReport) -> str:
+        url = reverse("decisions:review-report", args=[obj.public_id])
+        action = "Read the report" if obj.is_signed_off else "Read and sign off the report"
+        return format_html('<a href="{}">{}</a>', url, action)
+
+    @admin.display(description="Totals")
+    def totals(self, obj: ReviewReport) -> str:
+        totals = obj.figures.get("totals", {})
+        rows = [(label, "—" if totals.get(key) is None else totals[key]) for key, label in TOTALS_SHOWN]
+        return format_html(
+            '<table class="cs-preview"><tbody>{}</tbody></table>',
+            format_html_join("", '<tr><th scope="row">{}</th><td>{}</td></tr>', rows),
+        )
+
+    @admin.display(description="Ownership gaps")
+    def gap_summary(self, obj: ReviewReport) -> str:
+        groups = [(g["label"], len(g["gaps"]), " (critical)" if g["critical"] else "") for g in gaps_by_kind(obj.gaps)]
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}: {}{}</li>", groups))
+
+    @admin.display(description="Decision log")
+    def log_summary(self, obj: ReviewReport) -> str:
+        check = obj.log_verification
+        if not check:
+            return "Not checked"
+        verdict = "intact" if check.get("intact") else f"BROKEN: {check.get('first_break')}"
+        return f"{verdict} ({check.get('decisions', 0)} decisions, {check.get('events', 0)} events checked)"

@@ -238,8 +238,10 @@ GROUP BY s.verdict, s.reason_code
 
 
 def _rows(sql: str, period: Period) -> list[dict[str, Any]]:
+    # Bound as the ORM binds: SQLite compares text, so an aware local time must become naive UTC.
+    adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"start": period.start, "end": period.end})
+        cursor.execute(sql, {"start": adapt(period.start), "end": adapt(period.end)})
         names = [c[0] for c in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 

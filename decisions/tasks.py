@@ -167,3 +167,17 @@ def announce_eligible(decision, step: int, role, users: list) -> None:
         enqueue_after_commit(notify_eligible, "email", decision.pk, step, role.pk, user_ids)
     if role.chat_webhook_url:
         enqueue_after_commit(notify_eligible, "chat", decision.pk, step, role.pk, sorted({u.pk for u in users}))
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=240, time_limit=300)
+def freeze_due_reviews() -> int:
+    """Run by celery beat every REVIEW_FREEZE_CHECK_SECONDS: freeze a ReviewReport for every
+    enabled schedule whose last complete period has none yet, and tell the governance leads.
+
+    The schedules (cadence, weekday, time zone) live in the database, edited in the admin; beat
+    only decides how often they are looked at. A second run, or two beats, freeze nothing more:
+    one report per schedule and period (unique constraint). Returns how many were frozen.
+    """
+    from decisions import review_cycle
+
+    return len(review_cycle.freeze_due_reports())

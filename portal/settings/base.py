@@ -130,7 +130,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
-    "ENUM_NAME_OVERRIDES": {"LevelEnum": ["low", "medium", "high", "critical"]},
+    "ENUM_NAME_OVERRIDES": {
+        "LevelEnum": ["low", "medium", "high", "critical"],
+        "ReasonCodeEnum": "decisions.models.ReasonCode",
+        "GapKindEnum": "governance.gaps.GapKind.LABELS",
+    },
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "DESCRIPTION": (
@@ -179,6 +183,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS.update(max_retries=1, interval_start=0, interval
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A broker host that drops packets must not hold a request for the kernel's TCP timeout.
     CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = 2
+# The periodic review: how often beat looks at the review schedules (set in the admin) and
+# freezes every period that has ended. The cadence itself is the schedule's, not this setting's.
+REVIEW_FREEZE_CHECK_SECONDS = env.float("REVIEW_FREEZE_CHECK_SECONDS", default=900.0)
 # The sweep has a queue of its own, so a flood of deadline tasks never delays the safety net.
 CELERY_TASK_QUEUES = (Queue("celery"), Queue("sweep"))
 CELERY_TASK_ROUTES = {"decisions.tasks.sweep_overdue_decisions": {"queue": "sweep"}}
@@ -187,6 +194,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "decisions.tasks.sweep_overdue_decisions",
         "schedule": ESCALATION_SWEEP_SECONDS,
         "options": {"expires": ESCALATION_SWEEP_SECONDS * 2},
+    },
+    "freeze-due-reviews": {
+        "task": "decisions.tasks.freeze_due_reviews",
+        "schedule": REVIEW_FREEZE_CHECK_SECONDS,
+        "options": {"expires": REVIEW_FREEZE_CHECK_SECONDS},
     },
 }
 
