@@ -144,3 +144,34 @@ class NotificationPreferenceForm(forms.ModelForm):
         model = NotificationPreference
         fields = ["email"]
         labels = {"email": "Email me when a decision waits for my sign-off"}
+
+
+# --- The periodic review ----------------------------------------------------------------------
+
+REVIEW_PRESETS = [("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days"), ("365", "Last 365 days")]
+
+
+class ReviewPeriodForm(forms.Form):
+    """The dashboard's period selector (GET). It only renders and echoes the choice: the period
+    itself, and any error, comes from ``decisions.review.period_from_params``."""
+
+    days = forms.CharField(label="Period", required=False, widget=forms.Select(choices=REVIEW_PRESETS))
+    start = forms.CharField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.CharField(label="To (inclusive)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class ReviewSignOffForm(forms.Form):
+    notes = forms.CharField(
+        label="Review notes",
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="What the review found and decided. Kept with the report and in the audit log.",
+        error_messages={"required": "Give notes: what the review found and decided."},
+    )
+    follow_up_actions = forms.CharField(
+        label="Follow-up actions",
+        required=False,
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="One action per line, e.g. “Certify a second Tier-3 analyst by 1 March”.",
+    )

@@ -304,7 +304,7 @@ def _expected(decisions: list[DecisionRequest]) -> dict:
 
 
 def _comparable(metrics: dict) -> dict:
-    picked = {k: metrics[k] for k in _expected([]).keys()}
+    picked = {k: metrics[k] for k in _expected([])}
     picked["time_to_decision"] = {k: None if v is None else round(v, 1) for k, v in metrics["time_to_decision"].items()}
     return picked
 
