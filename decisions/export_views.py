@@ -1,11 +1,80 @@
-"""Streamed exports and the auditor's evidence pack. (Being written.)"""
+"""Streamed exports and the auditor's evidence pack (governance leads and auditors).
 
-from django.http import HttpRequest, HttpResponse
+Both take the review period from the query string (``start``/``end`` local dates, or ``days``);
+a period that does not parse is a 400 with the reason. The export formats and the CSV
+formula-injection guard are described in ``decisions.exports``; the controls and the rules
+behind their status in ``decisions.evidence``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from decisions import evidence, exports
+from decisions.review import PRESET_DAYS, PeriodError, period_from_params
+from decisions.selectors import VIEW_ALL
+
+PERIOD_PARAMS = ("start", "end", "days")
 
 
+def _forbidden(request: HttpRequest) -> HttpResponse:
+    message = "Only governance leads and auditors can export decisions and read the evidence pack."
+    return render(request, "403.html", {"message": message}, status=403)
+
+
+def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_GET
 def export(request: HttpRequest, dataset: str, fmt: str) -> HttpResponse:
-    raise NotImplementedError
+    """``/decisions/review/export/<dataset>.<fmt>``: decisions, signoffs or events as CSV or JSON."""
+    if not request.user.has_perm(VIEW_ALL):
+        return _forbidden(request)
+    if dataset not in exports.DATASETS or fmt not in exports.FORMATS:
+        raise Http404("No such export.")
+    tz = timezone.get_current_timezone()
+    try:
+        period = period_from_params(request.GET, tz=tz)
+    except PeriodError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+    response = StreamingHttpResponse(exports.stream(dataset, fmt, period), content_type=exports.FORMATS[fmt])
+    return _attachment(response, exports.filename(dataset, period, fmt, tz=tz))
 
 
+@login_required
+@require_GET
 def evidence_pack(request: HttpRequest) -> HttpResponse:
-    raise NotImplementedError
+    """``/decisions/review/evidence/``: the controls with their live evidence; ``?format=json``
+    downloads the same data."""
+    if not request.user.has_perm(VIEW_ALL):
+        return _forbidden(request)
+    as_json = request.GET.get("format") == "json"
+    tz = timezone.get_current_timezone()
+    params = {name: request.GET[name] for name in PERIOD_PARAMS if request.GET.get(name)}
+    try:
+        period = period_from_params(request.GET, tz=tz)
+    except PeriodError as exc:
+        if as_json:
+            return HttpResponse(
+                json.dumps({"error": str(exc)}), status=400, content_type="application/json; charset=utf-8"
+            )
+        return render(
+            request, "review/evidence.html", {"error": str(exc), "params": params, "presets": PRESET_DAYS}, status=400
+        )
+    pack = evidence.evidence_pack(period, params=params)
+    if as_json:
+        response = HttpResponse(json.dumps(pack, indent=2, ensure_ascii=False), content_type="application/json")
+        return _attachment(response, exports.filename("evidence", period, "json", tz=tz))
+    return render(
+        request, "review/evidence.html", {"pack": pack, "period": period, "params": params, "presets": PRESET_DAYS}
+    )
