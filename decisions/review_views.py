@@ -8,6 +8,7 @@ The dashboard computes the figures live (a constant number of queries, see
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -159,9 +160,20 @@ def _parse_instant(value: str | None) -> datetime | None:
         return None
 
 
+def _frozen_sections(figures: Any) -> list | None:
+    """The charts and tables of a frozen report, or None when its figures have a shape this
+    version cannot draw (a report frozen by an older or newer version): the page then shows
+    them as stored, never an error."""
+    try:
+        return review_sections(figures)
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return None
+
+
 def _render_report(request: HttpRequest, report: ReviewReport, *, form, status: int = 200) -> HttpResponse:
-    figures = report.figures
-    verification = report.log_verification or {}
+    figures = report.figures if isinstance(report.figures, dict) else {}
+    verification = report.log_verification if isinstance(report.log_verification, dict) else {}
+    sections = _frozen_sections(figures)
     return render(
         request,
         "review/report_detail.html",
@@ -169,8 +181,9 @@ def _render_report(request: HttpRequest, report: ReviewReport, *, form, status: 
             "report": report,
             "figures": figures,
             "computed_at": _parse_instant(figures.get("computed_at")),
-            "sections": review_sections(figures),
-            "gap_groups": gaps_by_kind(report.gaps),
+            "sections": sections,
+            "raw_figures": json.dumps(report.figures, indent=2, sort_keys=True) if sections is None else "",
+            "gap_groups": gaps_by_kind(report.gaps if isinstance(report.gaps, list) else []),
             "verification": verification,
             "verified_at": _parse_instant(verification.get("verified_at")),
             "follow_ups": [line for line in report.follow_up_actions.splitlines() if line.strip()],

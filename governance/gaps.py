@@ -450,7 +450,7 @@ def gaps_by_kind(gaps: list[Gap] | list[dict]) -> list[dict]:
             "kind": kind,
             "label": label,
             "critical": kind in GapKind.CRITICAL,
-            "gaps": [g for g in gaps if g["kind"] == kind],
+            "gaps": [g for g in gaps if isinstance(g, dict) and g.get("kind") == kind],
         }
         for kind, label in GapKind.LABELS.items()
     ]

@@ -445,6 +445,23 @@ def test_report_shows_frozen_gaps_not_live_ones(client, lead):
     assert "Disable account" not in html
 
 
+def test_report_frozen_in_another_format_is_shown_as_stored_not_an_error(client, auditor):
+    report = ReviewReport.objects.create(
+        period_start=NOW - timedelta(days=7),
+        period_end=NOW,
+        frozen_at=NOW,
+        figures={"format": 0, "decisions": 12},
+        gaps=[{"kind": "a_kind_from_the_future"}, "not a gap"],
+    )
+    client.force_login(auditor)
+
+    response = client.get(f"{REPORTS}{report.public_id}/")
+
+    assert response.status_code == 200
+    assert "shown exactly as stored" in response.content.decode()
+    assert "&quot;decisions&quot;: 12" in response.content.decode()
+
+
 def test_report_shows_the_log_verification_as_stored(client, auditor):
     report = frozen()
     report.log_verification = {
