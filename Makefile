@@ -5,7 +5,7 @@ PORT ?= 8000
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test install install-dev lint format check clean bench-intake bench-escalation
+.PHONY: run test install install-dev lint format check clean bench-intake bench-escalation bench-review
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,3 +61,7 @@ bench-intake: install
 ## make bench-escalation: lateness, duplicates and misses with one worker + beat (PostgreSQL, Redis).
 bench-escalation: install
 	$(PY) -m bench.escalation
+
+## make bench-review: the review figures over 100,000 seeded decisions (PostgreSQL), against a plain COUNT.
+bench-review: install
+	$(PY) -m bench.review

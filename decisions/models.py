@@ -166,6 +166,8 @@ class DecisionRequest(models.Model):
             models.Index(fields=["status", "deadline"]),
             models.Index(fields=["integration", "status"]),
             models.Index(fields=["action_type", "-created_at"]),
+            # The review, the exports and "All decisions" select a period of submission times.
+            models.Index(fields=["-created_at", "-id"], name="decision_created_idx"),
         ]
 
     def __str__(self) -> str:

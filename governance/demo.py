@@ -183,7 +183,7 @@ class GovernanceDemo:
 
     def _ownership(self, system, action_types, roles) -> None:
         now = timezone.now()
-        start = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=90)
+        start = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=365)
         for slug, *_flags, owner, deputy in ACTION_TYPES:
             if owner is None or OwnershipAssignment.objects.filter(action_type=action_types[slug]).exists():
                 continue
@@ -232,7 +232,7 @@ class GovernanceDemo:
             Certification.objects.create(
                 user=user,
                 role=roles[role],
-                valid_from=now - timedelta(days=60),
+                valid_from=now - timedelta(days=365),
                 valid_until=valid_until,
                 evidence="SOC decision-owner training 2026",
             )
@@ -241,7 +241,7 @@ class GovernanceDemo:
             Certification.objects.create(
                 user=maria,
                 action_type=action_types["notify-customers"],
-                valid_from=now - timedelta(days=30),
+                valid_from=now - timedelta(days=365),
                 valid_until=now + timedelta(days=335),
                 evidence="Customer-communication drill",
             )

@@ -11,10 +11,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from decisions import services
-from decisions.models import Integration
+from decisions.demo import demo_integration
 from governance.demo import GovernanceDemo
-
-DEMO_INTEGRATION = "SOAR playbooks (demo)"
 
 
 class Command(BaseCommand):
@@ -24,15 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         system, action_types = GovernanceDemo().build()
         key_file = Path(settings.VAR_DIR) / "demo-api-key.txt"
-        integration = Integration.objects.filter(name=DEMO_INTEGRATION).first()
-        if integration is None:
-            integration = services.integration_create(
-                actor=system,
-                name=DEMO_INTEGRATION,
-                team_contact="soc-automation@soc.example",
-                allowed_action_types=list(action_types.values()),
-                webhook_url="",
-            )
+        integration = demo_integration(actor=system, action_types=list(action_types.values()))
         if not integration.api_keys.filter(revoked=False).exists() or not key_file.exists():
             _, key = services.integration_key_create(integration=integration, name="demo")
             key_file.parent.mkdir(parents=True, exist_ok=True)

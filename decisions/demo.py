@@ -1,0 +1,22 @@
+"""The demo SOAR integration, shared by ``seed_demo`` and ``seed_history``."""
+
+from __future__ import annotations
+
+from decisions import services
+from decisions.models import Integration
+
+DEMO_INTEGRATION = "SOAR playbooks (demo)"
+
+
+def demo_integration(*, actor, action_types: list) -> Integration:
+    """The demo integration, created (allowed to submit ``action_types``) when missing."""
+    integration = Integration.objects.filter(name=DEMO_INTEGRATION).first()
+    if integration is None:
+        integration = services.integration_create(
+            actor=actor,
+            name=DEMO_INTEGRATION,
+            team_contact="soc-automation@soc.example",
+            allowed_action_types=list(action_types),
+            webhook_url="",
+        )
+    return integration

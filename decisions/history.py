@@ -1,0 +1,1231 @@
+"""Realistic past decisions for demos and benchmarks (``manage.py seed_history``).
+
+Every decision is simulated in memory against the demo governance model, then written with a
+few bulk inserts per batch (see ``_write``), not replayed through the services (which would
+take many minutes for 100,000 decisions and could not backdate anything). The simulation reuses the real rules
+wherever they exist: policies are matched by ``selectors.match_policy``, owners and on-call
+people come from the governance snapshot and the roster arithmetic, the quorum is checked by
+``services.quorum_met``, the snapshot is built with routing's own entry helpers, and the
+decision log is hash-chained with ``eventlog.event_hash``, so ``verify_decision_log`` passes.
+
+What the simulation decides, and how:
+- arrivals spread over the last ``days`` days, busier in office hours (UTC) and on weekdays;
+- the action type, the AI model (versions with different false-positive rates; the newer
+  triage-agent version takes over halfway through the period), blast radius, severity,
+  confidence, and whether the recommendation was in truth a false positive;
+- the timeline the routing would have produced: the owner (or deputy) stage, a stage per
+  chain step each time nobody acted in time (late by a few hundred milliseconds, as the
+  deadline tasks are) or nobody was available (on leave, an ownership gap), the chain's final
+  outcome at the end;
+- a verdict (mostly approved; false positives are rejected more often) at a log-normal time in
+  minutes (slower at night and at weekends), given by people on call and certified at that
+  moment, distinct people up to the policy's quorum; a verdict that cannot reach its quorum in
+  time becomes an expiry;
+- an outcome reported later for a good share of them (false positive, true positive, benign;
+  reverted for some executed false positives), when it falls before ``now``.
+
+Everything is closed: nothing is left pending, and grants (which routing revokes at closing)
+are not written. Deterministic: the same ``seed`` and ``now`` against the same governance rows
+give the same rows, public ids included (so seeding twice with both equal is refused).
+
+Certifications count exactly as routing counts them (from their start until they expire or are
+revoked); the demo files them, and its ownership, a year back, so a history of up to a year
+is signed by people certified at the time. One liberty: an action type whose ownership starts
+after an instant is taken as owned by its first owner then.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import itertools
+import json
+import math
+import queue
+import random
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from decisions.demo import demo_integration
+from decisions.eventlog import GENESIS, event_hash
+from decisions.models import (
+    DecisionEvent,
+    DecisionRequest,
+    DecisionStatus,
+    Escalation,
+    EventKind,
+    Outcome,
+    OutcomeKind,
+    ReasonCode,
+    SignOff,
+    Verdict,
+)
+from decisions.routing import Requirements, _chain_entry, _role_entry, _signer_entry, recommended_action
+from decisions.services import quorum_met
+from governance.demo import GovernanceDemo
+from governance.models import ActionType, Certification, DecisionRole, EscalationChain, Level, OwnershipAssignment
+from governance.selectors import OnCall, Signer, match_policy
+from governance.snapshot import GovernanceSnapshot, pinned_snapshot
+
+BATCH = 1000
+EVENT_BATCH = 4000
+MAX_DAYS = 3660
+
+
+class HistoryError(ValueError):
+    """The history cannot be generated as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    name: str
+    version: str
+    weight: float
+    false_positive_rate: float
+
+
+MODELS = (
+    ModelProfile("triage-agent", "2026.09", 0.35, 0.24),
+    ModelProfile("triage-agent", "2026.11", 0.35, 0.11),
+    ModelProfile("soar-playbook", "7.4", 0.18, 0.06),
+    ModelProfile("phish-classifier", "3.2", 0.12, 0.17),
+)
+# The older triage-agent version is used in the first half of the period, the newer one after.
+SUPERSEDES = {"2026.11": "2026.09"}
+
+# How often each demo action type is recommended (relative weights).
+ACTION_MIX: dict[str, float] = {
+    "enrich-ticket": 18,
+    "deduplicate-alert": 14,
+    "isolate-host": 13,
+    "quarantine-email": 12,
+    "block-ip": 10,
+    "disable-account": 8,
+    "reset-credentials": 8,
+    "revoke-leaked-secret": 4,
+    "preserve-evidence": 4,
+    "eradicate-malware": 4,
+    "notify-customers": 2,
+    "file-regulatory-report": 1,
+}
+
+# The verdict drawn once a human owns a decision (it becomes an expiry when no quorum is possible),
+# for a right recommendation and for a false positive.
+VERDICTS = ("approve", "override", "reject", "expire", "cancel")
+VERDICTS_TRUE = list(itertools.accumulate((0.80, 0.07, 0.04, 0.06, 0.03)))
+VERDICTS_FALSE = list(itertools.accumulate((0.38, 0.10, 0.40, 0.08, 0.04)))
+GAP_PROBABILITY = 0.02  # the owner stage's people are unavailable (leave, sickness): nobody eligible
+OUTCOME_SHARE = {
+    DecisionStatus.APPROVED: 0.7,
+    DecisionStatus.OVERRIDDEN: 0.7,
+    DecisionStatus.REJECTED: 0.45,
+    DecisionStatus.AUTO_APPROVED: 0.35,
+    DecisionStatus.EXPIRED: 0.3,
+}
+EXECUTED = frozenset({DecisionStatus.APPROVED, DecisionStatus.OVERRIDDEN, DecisionStatus.AUTO_APPROVED})
+
+RATIONALES = {
+    ReasonCode.EVIDENCE_SUFFICIENT: "EDR and proxy logs corroborate the AI's finding; proceed.",
+    ReasonCode.POLICY_REQUIRES: "The containment playbook requires this step for this alert class.",
+    ReasonCode.BUSINESS_ACCEPTED: "Brief disruption accepted with the business owner on the bridge.",
+    ReasonCode.SCOPE_TOO_BROAD: "Narrowed to the affected asset only; the rest of the segment is clean.",
+    ReasonCode.WRONG_TARGET: "The AI picked the relay, not the origin; corrected the target.",
+    ReasonCode.LESS_DISRUPTIVE: "A time-boxed block is enough while we investigate.",
+    ReasonCode.FALSE_POSITIVE: "Known admin tooling, change ticket on file: false positive.",
+    ReasonCode.INSUFFICIENT_EVIDENCE: "One weak signal only; asked for more telemetry before acting.",
+    ReasonCode.IMPACT_TOO_HIGH: "Production payment service; impact too high without more evidence.",
+    ReasonCode.DUPLICATE: "Already handled under an earlier decision for the same incident.",
+    ReasonCode.OTHER: "Discussed on the incident bridge; see the ticket for details.",
+}
+REASON_WEIGHTS = {
+    Verdict.APPROVE: ((ReasonCode.EVIDENCE_SUFFICIENT, 6), (ReasonCode.POLICY_REQUIRES, 3), (ReasonCode.BUSINESS_ACCEPTED, 1), (ReasonCode.OTHER, 0.5)),  # noqa: E501
+    Verdict.OVERRIDE: ((ReasonCode.SCOPE_TOO_BROAD, 5), (ReasonCode.LESS_DISRUPTIVE, 3), (ReasonCode.WRONG_TARGET, 2), (ReasonCode.OTHER, 0.5)),  # noqa: E501
+    Verdict.REJECT: ((ReasonCode.FALSE_POSITIVE, 5), (ReasonCode.INSUFFICIENT_EVIDENCE, 3), (ReasonCode.IMPACT_TOO_HIGH, 2), (ReasonCode.DUPLICATE, 1), (ReasonCode.OTHER, 0.5)),  # noqa: E501
+}  # fmt: skip
+OUTCOME_NOTES = {
+    OutcomeKind.FALSE_POSITIVE: "Post-incident review: benign activity.",
+    OutcomeKind.TRUE_POSITIVE: "Confirmed malicious in the post-incident review.",
+    OutcomeKind.BENIGN: "Real but harmless.",
+}
+CANCEL_REASONS = ("Alert auto-closed upstream", "Superseded by a newer recommendation", "Playbook rerun")
+
+
+def _target(slug: str, rng: random.Random, incident: str) -> tuple[str, str, dict[str, Any]]:
+    """(title, recommendation, target) for one decision of ``slug``."""
+    host = f"{rng.choice(('wks', 'srv', 'lap', 'fin', 'db'))}-{rng.randrange(1, 9999):04d}.corp.example"
+    account = f"{rng.choice(('j.doe', 'a.khan', 'm.rossi', 'svc-backup', 'l.chen', 'p.novak'))}@corp.example"
+    ip = f"{rng.choice(('203.0.113', '198.51.100', '192.0.2'))}.{rng.randrange(1, 255)}"
+    match slug:
+        case "enrich-ticket":
+            ticket = f"SOC-{rng.randrange(10000, 99999)}"
+            return f"Enrich {ticket}", "Attach threat intel and asset context to the ticket.", {"ticket": ticket}
+        case "deduplicate-alert":
+            alert = f"ALR-{rng.randrange(100000, 999999)}"
+            return f"Merge {alert}", "Merge the alert into the open incident: same host, same rule.", {"alert": alert}
+        case "isolate-host":
+            return f"Isolate {host}", "Isolate the host: beaconing to a known C2 domain.", {"host": host}
+        case "quarantine-email":
+            message = f"<{rng.getrandbits(48):012x}@mail.example>"
+            return "Quarantine phishing email", "Pull the message from every mailbox.", {"message_id": message}
+        case "block-ip":
+            return f"Block {ip}", "Block the address at the perimeter: password spraying.", {"ip": ip}
+        case "disable-account":
+            return f"Disable {account}", "Disable the account: impossible travel and MFA fatigue.", {"account": account}
+        case "reset-credentials":
+            return f"Reset {account}", "Reset the password and revoke sessions: credential leak.", {"account": account}
+        case "revoke-leaked-secret":
+            secret = f"ci-token-{rng.getrandbits(24):06x}"
+            return f"Revoke {secret}", "Revoke the token: pushed to a public repository.", {"secret": secret}
+        case "preserve-evidence":
+            return f"Preserve evidence on {host}", "Snapshot memory and disk before eradication.", {"host": host}
+        case "eradicate-malware":
+            return f"Eradicate malware on {host}", "Remove the implant and its persistence.", {"host": host}
+        case "notify-customers":
+            customers = rng.randrange(5, 5000)
+            return (
+                "Notify affected customers",
+                "Send the breach notice.",
+                {"customers": customers, "incident": incident},
+            )
+        case _:
+            return "File regulatory report", "File the 72-hour report.", {"regulator": "ICO", "incident": incident}
+
+
+@dataclass
+class _Stage:
+    """One step of a decision's timeline: who could sign, from when to when."""
+
+    step: int
+    role: DecisionRole | None
+    start: datetime
+    signers: list[Signer]
+    reason: str
+    deadline: datetime | None = None
+    end: datetime | None = None  # when the decision moved on (escalation), None for the last
+    escalation: str | None = None  # Escalation.Reason of that move
+    lateness_ms: int | None = None
+    token: str = ""
+
+
+_DECISION_DEFAULTS = {
+    f.attname: f.get_default()
+    for f in DecisionRequest._meta.concrete_fields
+    if not f.primary_key and not (f.has_default() and callable(f.default))
+}
+
+
+def _decision_record(**fields: Any) -> SimpleNamespace:
+    """A decision as its column values (by attname) plus ``action_type`` and ``owner_role``:
+    what the simulation reads and ``_write`` inserts. A model instance costs ten times more to
+    build; ``_write`` makes them only where bulk_create needs them."""
+    return SimpleNamespace(**{**_DECISION_DEFAULTS, "proposed_chain": [], "owner_role": None, **fields})
+
+
+@dataclass
+class _Rows:
+    """One decision and everything written with it."""
+
+    decision: SimpleNamespace
+    events: list[tuple] = field(default_factory=list)  # (seq, kind, at, actor_id, data, prev, hash)
+    # Sign-offs, escalations and the outcome as their fields (model instances cost more to build).
+    signoffs: list[SimpleNamespace] = field(default_factory=list)
+    escalations: list[SimpleNamespace] = field(default_factory=list)
+    outcome: SimpleNamespace | None = None
+
+
+LEVELS = [level.value for level in Level]
+BLAST_RADIUS = list(itertools.accumulate((0.3, 0.42, 0.2, 0.08)))
+SEVERITY = list(itertools.accumulate((0.15, 0.4, 0.33, 0.12)))
+
+
+def _held(cert: Certification, at: datetime) -> bool:
+    """Valid at ``at``, as routing and the evidence pack check it (start, expiry, revocation)."""
+    return cert.valid_from <= at < cert.valid_until and (cert.revoked_at is None or cert.revoked_at > at)
+
+
+class _Listed:
+    def __init__(self, items: list) -> None:
+        self.items = items
+
+    def all(self) -> list:
+        return self.items
+
+
+class _PolicyView:
+    """An approval policy as ``match_policy`` reads it, its action types listed once: building
+    the real many-to-many manager on every access costs more than the whole match."""
+
+    def __init__(self, policy) -> None:
+        self.policy = policy
+        self.action_types = _Listed(list(policy.action_types.all()))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.policy, name)
+
+
+class _OnCallIndex:
+    """Who is on call for a role at an instant, resolved once per interval between two change
+    points (hand-offs, coverage edges, overrides, certification expiries and revocations)
+    instead of once per decision: within an interval nothing the answer depends on changes."""
+
+    def __init__(self, snapshot: GovernanceSnapshot, start: datetime, end: datetime) -> None:
+        self.snapshot = snapshot
+        self.start, self.end = start - timedelta(days=2), end + timedelta(days=2)
+        self.certification_points = {
+            instant
+            for certifications in snapshot.certifications.values()
+            for c in certifications
+            for instant in (c.valid_until, c.revoked_at)
+            if instant is not None
+        }
+        self.points: dict[int, list[datetime]] = {}
+        self.cache: dict[tuple[int, int], list[OnCall]] = {}
+
+    def segment(self, role: DecisionRole, at: datetime) -> int:
+        points = self.points.get(role.id)
+        if points is None:
+            plans = self.snapshot.plans.get(role.id, [])
+            found = set().union(
+                self.certification_points, *(plan.change_points(self.start, self.end) for plan in plans)
+            )
+            points = self.points[role.id] = sorted(found)
+        return bisect.bisect_right(points, at)
+
+    def on_call(self, role: DecisionRole, at: datetime) -> list[OnCall]:
+        key = (role.id, self.segment(role, at))
+        found = self.cache.get(key)
+        if found is None:
+            found, seen = [], set()
+            for plan in self.snapshot.plans.get(role.id, []):  # as selectors.on_call_for_roles
+                slot = plan.on_call(at)
+                if slot is None or not slot[0].is_active or slot[0].id in seen:
+                    continue
+                seen.add(slot[0].id)
+                found.append(OnCall(user=slot[0], role=plan.roster.role, roster=plan.roster, source=slot[1]))
+            self.cache[key] = found
+        return found
+
+
+class _Generator:
+    def __init__(
+        self, *, rng: random.Random, start: datetime, now: datetime, integration, snapshot: GovernanceSnapshot
+    ) -> None:
+        self.rng = rng
+        self.start, self.now = start, now
+        self.midpoint = start + (now - start) / 2
+        self.integration = integration
+        self.submitter = integration.service_account
+        self.snapshot = snapshot
+        self.on_call = _OnCallIndex(snapshot, start, now)
+        self.action_types = [snapshot.action_types[slug] for slug in ACTION_MIX]
+        self.action_weights = list(itertools.accumulate(ACTION_MIX.values()))
+        self.models = [m for m in MODELS if m.version not in SUPERSEDES.values()]
+        self.model_weights = list(itertools.accumulate(m.weight for m in self.models))
+        self.entries: dict[tuple, dict[str, Any]] = {}
+        self.signer_cache: dict[tuple, list[Signer]] = {}
+        self.chains: dict[int | None, dict[str, Any]] = {}
+        self.assignments = snapshot.assignments
+        self.policies = [_PolicyView(p) for p in snapshot.policies]
+        self.cosigner_roles = {p.id: list(p.cosigner_roles.all()) for p in snapshot.policies}
+
+    def requirements(self, decision: SimpleNamespace) -> Requirements:
+        """As ``routing.requirements_for``, over the policy views."""
+        match = match_policy(
+            action_type=decision.action_type,
+            severity=decision.severity,
+            blast_radius=decision.blast_radius,
+            ai_confidence=decision.ai_confidence,
+            regulated_data=decision.affects_regulated_data,
+            customer_impact=decision.customer_impact,
+            policies=self.policies,
+        )
+        if match is None:
+            return Requirements(
+                policy=None,
+                reasons=["no approval policy matched: the fail-safe default applies (the owner signs)"],
+                required_approvals=1,
+                cosigner_roles=[],
+                time_to_act_seconds=settings.DEFAULT_TIME_TO_ACT_SECONDS,
+                chain=None,
+            )
+        policy = match.policy.policy
+        return Requirements(
+            policy=policy,
+            reasons=match.reasons,
+            required_approvals=policy.required_approvals,
+            cosigner_roles=self.cosigner_roles[policy.id],
+            time_to_act_seconds=policy.time_to_act_seconds,
+            chain=policy.escalation_chain,
+        )
+
+    # --- who may sign ---------------------------------------------------------------------
+
+    def signers(self, action_type: ActionType, role: DecisionRole, at: datetime, *, deputy=False) -> list[Signer]:
+        """As ``selectors.certified_signers``, over the on-call index and ``_held`` (the same
+        answer within one of the index's intervals)."""
+        key = (role.id, action_type.id, deputy, self.on_call.segment(role, at))
+        found = self.signer_cache.get(key)
+        if found is None:
+            found = self.signer_cache[key] = self._signers(action_type, role, at, deputy=deputy)
+        return found
+
+    def _signers(self, action_type: ActionType, role: DecisionRole, at: datetime, *, deputy: bool) -> list[Signer]:
+        found = []
+        for person in self.on_call.on_call(role, at):
+            certs = [
+                c
+                for c in self.snapshot.certifications.get(person.user.id, [])
+                if (c.role_id == role.id or c.action_type_id == action_type.id) and _held(c, at)
+            ]
+            if certs:  # certifications are ordered by valid_until, latest first
+                found.append(Signer(person.user, role, person.roster, person.source, certs[0], via_deputy=deputy))
+        return found
+
+    def owner(self, action_type: ActionType, at: datetime) -> OwnershipAssignment | None:
+        assignments = self.assignments.get(action_type.id, [])
+        current = next((a for a in assignments if a.is_current(at)), None)
+        if current is None and assignments and assignments[0].effective_from > at:
+            return assignments[0]  # see the module docstring
+        return current
+
+    def entry(self, signer: Signer) -> dict[str, Any]:
+        key = (signer.user.id, signer.role.id, signer.roster.id, signer.source, signer.certification.id)
+        key += (signer.via_deputy,)
+        if key not in self.entries:
+            self.entries[key] = _signer_entry(signer)
+        return self.entries[key]
+
+    def chain(self, chain: EscalationChain | None) -> dict[str, Any]:
+        key = chain.id if chain is not None else None
+        if key not in self.chains:
+            self.chains[key] = _chain_entry(chain)
+        return self.chains[key]
+
+    # --- one decision ---------------------------------------------------------------------
+
+    def decision(self, created: datetime) -> _Rows:
+        """A closed decision submitted at ``created`` (earlier if its verdict would fall after now)."""
+        for _attempt in range(8):
+            rows = self._simulate(created)
+            if rows.decision.decided_at < self.now:
+                break
+            created -= rows.decision.decided_at - self.now + timedelta(seconds=self.rng.uniform(60, 900))
+        return rows
+
+    def _model(self, created: datetime) -> ModelProfile:
+        model = self.rng.choices(self.models, cum_weights=self.model_weights)[0]
+        if model.version in SUPERSEDES and created < self.midpoint:
+            return next(m for m in MODELS if m.name == model.name and m.version == SUPERSEDES[model.version])
+        return model
+
+    def _simulate(self, created: datetime) -> _Rows:
+        rng = self.rng
+        action_type = rng.choices(self.action_types, cum_weights=self.action_weights)[0]
+        model = self._model(created)
+        false_positive = rng.random() < model.false_positive_rate
+        confidence = rng.betavariate(5, 3) if false_positive else rng.betavariate(9, 1.6)
+        incident = f"INC-{rng.randrange(10000, 99999)}"
+        title, recommendation, target = _target(action_type.slug, rng, incident)
+        decision = _decision_record(
+            public_id=uuid.UUID(int=rng.getrandbits(128), version=4),
+            integration_id=self.integration.pk,
+            submitted_by_id=self.submitter.id,
+            request_fingerprint=f"{rng.getrandbits(256):064x}",
+            action_type=action_type,
+            action_type_id=action_type.id,
+            title=title,
+            recommendation=recommendation,
+            target=target,
+            ai_confidence=Decimal(f"{min(max(confidence, 0.05), 0.999):.3f}"),
+            blast_radius=rng.choices(LEVELS, cum_weights=BLAST_RADIUS)[0],
+            severity=rng.choices(LEVELS, cum_weights=SEVERITY)[0],
+            affects_regulated_data=rng.random() < 0.04,
+            customer_impact=rng.random() < 0.08,
+            incident_ref=incident,
+            evidence={"alerts": [f"ALR-{rng.randrange(100000, 999999)}" for _ in range(rng.randrange(1, 4))]},
+            model_name=model.name,
+            model_version=model.version,
+            created_at=created,
+            deadline=created,
+        )
+        rows = _Rows(decision=decision)
+        log = _Log(rows)
+        log.add(
+            EventKind.RECEIVED,
+            created,
+            self.submitter.id,
+            {
+                "integration": self.integration.name,
+                "action_type": action_type.slug,
+                "ai_confidence": str(decision.ai_confidence),
+                "blast_radius": decision.blast_radius,
+                "severity": decision.severity,
+                "model": {"name": decision.model_name, "version": decision.model_version},
+                "request_fingerprint": decision.request_fingerprint,
+            },
+        )
+        req = self.requirements(decision)
+        owner = self.owner(action_type, created)
+        decision.policy_id = req.policy.id if req.policy else None
+        decision.policy_version = req.policy.version if req.policy else None
+        decision.owner_role = owner.owner_role if owner else None
+        decision.owner_role_id = owner.owner_role_id if owner else None
+        decision.required_approvals = req.required_approvals
+        policy_entry = (
+            {
+                "id": req.policy.id,
+                "public_id": str(req.policy.public_id),
+                "name": req.policy.name,
+                "priority": req.policy.priority,
+                "version": req.policy.version,
+            }
+            if req.policy
+            else None
+        )
+        decision.snapshot = {
+            "routed_at": created.isoformat(),
+            "policy": policy_entry,
+            "matched_because": req.reasons,
+            "owner": {
+                "role": _role_entry(owner.owner_role) if owner else None,
+                "deputy": _role_entry(owner.deputy_role) if owner else None,
+                "assignment": str(owner.public_id) if owner else None,
+            },
+            "required_approvals": req.required_approvals,
+            "cosigner_roles": [_role_entry(r) for r in req.cosigner_roles],
+            "time_to_act_seconds": req.time_to_act_seconds,
+            "chain": self.chain(req.chain),
+            "stages": [],
+            "cosigners": [],
+        }
+        if req.policy is None:
+            log.add(EventKind.NO_POLICY, created, self.submitter.id, {"reason": req.reasons[0]})
+        if action_type.system_owned and req.policy is not None and req.policy.allow_auto_approval:
+            decision.status = DecisionStatus.AUTO_APPROVED
+            decision.decided_at = created
+            decision.final_action = recommended_action(decision)
+            log.add(
+                EventKind.AUTO_APPROVED,
+                created,
+                self.submitter.id,
+                {"policy": policy_entry, "because": req.reasons},
+            )
+        else:
+            self._human(rows, log, req, owner, policy_entry, false_positive)
+        self._outcome(rows, log, false_positive)
+        decision.event_count = log.seq
+        decision.last_event_hash = log.prev
+        decision.updated_at = log.last_at
+        return rows
+
+    def _timeline(self, decision: SimpleNamespace, req, owner) -> tuple[list[_Stage], datetime]:
+        """Every stage routing and escalation would open if nobody signed, and the instant of the
+        chain's final outcome."""
+        rng, at, action_type = self.rng, decision.created_at, decision.action_type
+        stages: list[_Stage] = []
+        signers = []
+        if owner is not None and rng.random() >= GAP_PROBABILITY:
+            signers = self.signers(action_type, owner.owner_role, at)
+            if not signers and owner.deputy_role is not None:
+                signers = self.signers(action_type, owner.deputy_role, at, deputy=True)
+        role = signers[0].role if signers else (owner.owner_role if owner else None)
+        steps = decision.snapshot["chain"]["steps"]
+        for step in range(len(steps) + 1):
+            if step:
+                role = self.snapshot.roles[steps[step - 1]["role_id"]]
+                signers = self.signers(action_type, role, at)
+            wait = req.time_to_act_seconds if step == 0 else steps[step - 1]["wait_seconds"]
+            reason = "routing" if step == 0 else Escalation.Reason(stages[-1].escalation).label
+            stage = _Stage(step=step, role=role, start=at, signers=signers, reason=reason)
+            if signers:
+                stage.deadline = at + timedelta(seconds=wait)
+                stage.lateness_ms = max(1, int(rng.lognormvariate(math.log(350), 0.9)))
+                stage.end = stage.deadline + timedelta(milliseconds=stage.lateness_ms)
+                stage.escalation = Escalation.Reason.TIMEOUT
+                stage.token = f"{rng.getrandbits(64):016x}"
+            else:
+                stage.end, stage.escalation = at, Escalation.Reason.NOBODY_ELIGIBLE
+            stages.append(stage)
+            at = stage.end
+        return stages, at
+
+    def _human(self, rows: _Rows, log: _Log, req, owner, policy_entry, false_positive: bool) -> None:
+        rng, decision = self.rng, rows.decision
+        created, action_type = decision.created_at, decision.action_type
+        cosigners: list[tuple[DecisionRole, list[Signer]]] = []
+        for role in req.cosigner_roles:
+            signers = self.signers(action_type, role, created)
+            cosigners.append((role, signers))
+            decision.snapshot["cosigners"].append(
+                {"role": _role_entry(role), "eligible": [self.entry(s) for s in signers]}
+            )
+            if not signers:
+                log.add(
+                    EventKind.OWNERSHIP_GAP,
+                    created,
+                    self.submitter.id,
+                    {"role": _role_entry(role), "slot": "co-signer", "reason": "nobody on call and certified"},
+                )
+        log.add(
+            EventKind.ROUTED,
+            created,
+            self.submitter.id,
+            {
+                "policy": policy_entry,
+                "because": req.reasons,
+                "owner_role": _role_entry(decision.owner_role),
+                "required_approvals": req.required_approvals,
+            },
+        )
+        if owner is None:
+            log.add(
+                EventKind.OWNERSHIP_GAP,
+                created,
+                self.submitter.id,
+                {"slot": "owner", "reason": f"{action_type.name} has no current owner"},
+            )
+        stages, final_at = self._timeline(decision, req, owner)
+        verdict = rng.choices(VERDICTS, cum_weights=VERDICTS_FALSE if false_positive else VERDICTS_TRUE)
+        status, end, signed, final = self._verdict(verdict[0], decision, stages, cosigners, final_at)
+
+        # Replay what happened up to the end, in time order, into the log and the rows.
+        if final:
+            happened, escalated = stages, stages
+        else:
+            current = _step_at(stages, end)
+            happened, escalated = stages[: current + 1], stages[:current]
+        timed: list[tuple[datetime, int, str, Any]] = []
+        for stage in happened:
+            timed.append((stage.start, len(timed), "stage", stage))
+        for stage in escalated:
+            timed.append((stage.end, len(timed), "escalation", stage))
+        for signoff in signed:
+            timed.append((signoff.created_at, len(timed), "signed", signoff))
+        timed.sort(key=lambda item: (item[0], item[1]))
+        granted = dict.fromkeys(s.user.id for _, signers in cosigners for s in signers)
+        for at, _, what, item in timed:
+            if what == "stage":
+                self._open(rows, log, item, stages)
+                granted.update(dict.fromkeys(s.user.id for s in item.signers))
+            elif what == "escalation":
+                rows.escalations.append(
+                    SimpleNamespace(
+                        from_step=item.step,
+                        reason=item.escalation,
+                        at=at,
+                        lateness_ms=item.lateness_ms,
+                    )
+                )
+            else:
+                rows.signoffs.append(item)
+                log.add(
+                    EventKind.SIGNED,
+                    at,
+                    item.signer_id,
+                    {
+                        "signoff": str(item.public_id),
+                        "verdict": item.verdict,
+                        "reason_code": item.reason_code,
+                        "rationale": item.rationale,
+                        "signed_as_role_id": item.signed_as_id,
+                        "override_action": item.override_action,
+                        "step": item.step,
+                    },
+                )
+        self._close(rows, log, status=status, end=end, signed=signed, final=final, stages=stages, grants=len(granted))
+
+    def _open(self, rows: _Rows, log: _Log, stage: _Stage, stages: list[_Stage]) -> None:
+        decision = rows.decision
+        actor = self.submitter.id if stage.step == 0 else None
+        if stage.step:
+            previous = stages[stage.step - 1]
+            log.add(
+                EventKind.ESCALATED,
+                stage.start,
+                None,
+                {
+                    "from_step": previous.step,
+                    "to_step": stage.step,
+                    "role": decision.snapshot["chain"]["steps"][stage.step - 1]["role"],
+                    "reason": stage.reason,
+                },
+            )
+        decision.current_step = stage.step
+        decision.snapshot["stages"].append(
+            {
+                "step": stage.step,
+                "role": _role_entry(stage.role),
+                "reason": stage.reason,
+                "at": stage.start.isoformat(),
+                "eligible": [self.entry(s) for s in stage.signers],
+            }
+        )
+        if not stage.signers:
+            if stage.role is not None:
+                log.add(
+                    EventKind.OWNERSHIP_GAP,
+                    stage.start,
+                    actor,
+                    {"step": stage.step, "role": _role_entry(stage.role), "reason": "nobody on call and certified"},
+                )
+            return
+        decision.deadline = stage.deadline
+        decision.deadline_token = stage.token
+        log.add(
+            EventKind.GRANTED,
+            stage.start,
+            actor,
+            {
+                "step": stage.step,
+                "role": _role_entry(stage.role),
+                "users": [{"id": s.user.id, "username": s.user.get_username(), "why": s.why()} for s in stage.signers],
+                "deadline": stage.deadline.isoformat(),
+            },
+        )
+
+    def _close(self, rows: _Rows, log: _Log, *, status, end, signed, final, stages, grants: int) -> None:
+        """The verdict (or the chain's final outcome, or the cancellation) and the revocation."""
+        decision = rows.decision
+        decision.status = status
+        decision.decided_at = end
+        actor = signed[-1].signer_id if signed and not final else None
+        if final:
+            decision.final_action = recommended_action(decision) if status == DecisionStatus.AUTO_APPROVED else None
+            data = {
+                "status": status,
+                "final_action": decision.final_action,
+                "reason": Escalation.Reason(stages[-1].escalation).label,
+                "final_outcome": decision.snapshot["chain"]["final_outcome"],
+            }
+        elif status == DecisionStatus.CANCELLED:
+            actor = self.submitter.id
+            data = {"status": status, "final_action": None, "reason": self.rng.choice(CANCEL_REASONS)}
+        elif status == DecisionStatus.REJECTED:
+            data = {"status": status, "final_action": None, "by": actor}
+        else:
+            if status == DecisionStatus.OVERRIDDEN:
+                override = next(s.override_action for s in signed if s.verdict == Verdict.OVERRIDE)
+                decision.final_action = {**recommended_action(decision), **override, "overridden": True}
+            else:
+                decision.final_action = recommended_action(decision)
+            data = {"status": status, "final_action": decision.final_action, "approvals": len(signed)}
+        kind = {DecisionStatus.EXPIRED: EventKind.EXPIRED, DecisionStatus.CANCELLED: EventKind.CANCELLED}.get(
+            status, EventKind.DECIDED
+        )
+        log.add(kind, end, actor, data)
+        log.add(EventKind.REVOKED, end, actor, {"grants_revoked": grants})
+
+    # --- the verdict ----------------------------------------------------------------------
+
+    def _verdict(
+        self, verdict: str, decision, stages, cosigners, final_at
+    ) -> tuple[str, datetime, list[SimpleNamespace], bool]:
+        """(status, closing instant, sign-offs in time order, whether the chain's final outcome
+        closed it) for the verdict drawn; the final outcome when no quorum can be reached before it."""
+        rng = self.rng
+        created = decision.created_at
+        window = (final_at - created).total_seconds()
+        if window > 2 and verdict != "expire":
+            elapsed = rng.lognormvariate(math.log(300 * _slowness(created)), 1.05)
+            if elapsed >= window - 1:
+                elapsed = window * rng.uniform(0.5, 0.97)
+            at = created + timedelta(seconds=max(elapsed, 1.0))
+            if verdict == "cancel":
+                return DecisionStatus.CANCELLED, at, [], False
+            if verdict == "reject":
+                found = self._reject(decision, stages, cosigners, at)
+                if found is not None:
+                    return DecisionStatus.REJECTED, at, found, False
+            else:
+                found = self._approve(decision, stages, cosigners, at, final_at, override=verdict == "override")
+                if found is not None:
+                    status = DecisionStatus.OVERRIDDEN if verdict == "override" else DecisionStatus.APPROVED
+                    return status, found[-1].created_at, found, False
+        return self._final_outcome(decision), final_at, self._partial(decision, stages, cosigners, final_at), True
+
+    def _final_outcome(self, decision: SimpleNamespace) -> str:
+        outcome = decision.snapshot["chain"]["final_outcome"]
+        risky = decision.action_type.changes_production_state or decision.action_type.touches_regulated_data
+        if outcome == EscalationChain.FinalOutcome.AUTO_APPROVE and not risky:
+            return DecisionStatus.AUTO_APPROVED
+        if outcome == EscalationChain.FinalOutcome.REJECT:
+            return DecisionStatus.REJECTED
+        return DecisionStatus.EXPIRED
+
+    def _available(self, stages, cosigners, at) -> tuple[int, dict[int, dict[int, tuple[Signer, datetime]]]]:
+        """The stage current at ``at`` and everyone who may sign then: person -> role -> (signer, since)."""
+        current = _step_at(stages, at)
+        people: dict[int, dict[int, tuple[Signer, datetime]]] = {}
+        created = stages[0].start
+        for role, signers in cosigners:
+            for s in signers:
+                people.setdefault(s.user.id, {}).setdefault(role.id, (s, created))
+        for stage in stages[: current + 1]:
+            for s in stage.signers:
+                people.setdefault(s.user.id, {}).setdefault(s.role.id, (s, stage.start))
+        return current, people
+
+    def _signoff(self, decision, stages, people, user_pk, role_pk, verdict, at, override=None) -> SimpleNamespace:
+        rng = self.rng
+        signer, _since = people[user_pk][role_pk]
+        codes, weights = zip(*REASON_WEIGHTS[verdict], strict=True)
+        code = rng.choices(codes, weights=weights)[0]
+        return SimpleNamespace(
+            public_id=uuid.UUID(int=rng.getrandbits(128), version=4),
+            signer_id=signer.user.id,
+            signed_as_id=role_pk,
+            eligible_role_ids=[
+                role_pk,
+                *sorted(r for r, (_, since) in people[user_pk].items() if r != role_pk and since <= at),
+            ],
+            verdict=verdict,
+            reason_code=code.value,
+            rationale=RATIONALES[code],
+            override_action=override,
+            step=_step_at(stages, at),
+            payload_version=decision.payload_version,
+            certification_id_at_signing=signer.certification.id,
+            created_at=at,
+        )
+
+    def _quorum(self, decision, stages, cosigners, at) -> list[tuple[int, int]] | None:
+        """(person, role) pairs that make the quorum at ``at``, the acting stage's signer first."""
+        rng = self.rng
+        current, people = self._available(stages, cosigners, at)
+        if current < 0 or not stages[current].signers:
+            return None
+        owner_roles = {s.role.id for s in stages[: current + 1] if s.role is not None}
+        cosigner_ids = [role.id for role, _ in cosigners]
+        first = rng.choice(stages[current].signers)
+        chosen = [(first.user.id, first.role.id)]
+        for role_pk in dict.fromkeys(cosigner_ids):
+            if role_pk in owner_roles:
+                continue
+            options = sorted(u for u, roles in people.items() if role_pk in roles and u not in dict(chosen))
+            if not options:
+                return None
+            chosen.append((rng.choice(options), role_pk))
+        while len(chosen) < decision.required_approvals:
+            options = sorted(u for u in people if u not in dict(chosen))
+            if not options:
+                return None
+            person = rng.choice(options)
+            chosen.append((person, min(people[person])))
+        approvals = [(u, set(people[u])) for u, _ in chosen]
+        if not quorum_met(
+            approvals=approvals,
+            required=decision.required_approvals,
+            owner_roles=owner_roles,
+            cosigner_roles=cosigner_ids,
+        ):
+            return None
+        return chosen
+
+    def _approve(self, decision, stages, cosigners, at, final_at, *, override: bool) -> list[SimpleNamespace] | None:
+        """Approvals (the first an override when ``override``) reaching the quorum at ``at``, or at
+        the start of a later stage when it cannot be reached earlier; None if never before the end."""
+        rng = self.rng
+        current = _step_at(stages, at)
+        for index in range(current, len(stages)):
+            stage = stages[index]
+            if index > current:
+                if not stage.signers:
+                    continue
+                limit = (stage.end or final_at) - stage.start
+                at = stage.start + min(timedelta(seconds=rng.lognormvariate(math.log(120), 0.8)), limit * 0.9)
+            chosen = self._quorum(decision, stages, cosigners, at)
+            if chosen is None:
+                continue
+            _, people = self._available(stages, cosigners, at)
+            times = []
+            for person, role in chosen:
+                since = people[person][role][1]
+                times.append((since + (at - since) * rng.uniform(0.05, 0.95), person, role))
+            times.sort()
+            signed = []
+            for position, (when, person, role) in enumerate(times):
+                when = at if position == len(times) - 1 else when
+                verdict = Verdict.OVERRIDE if override and position == 0 else Verdict.APPROVE
+                action = self._override_action(decision) if verdict == Verdict.OVERRIDE else None
+                signed.append(self._signoff(decision, stages, people, person, role, verdict, when, action))
+            return signed
+        return None
+
+    def _reject(self, decision, stages, cosigners, at) -> list[SimpleNamespace] | None:
+        rng = self.rng
+        current, people = self._available(stages, cosigners, at)
+        if current < 0 or not stages[current].signers:
+            return None
+        rejecter = rng.choice(stages[current].signers)
+        signed = []
+        others = sorted(u for u in people if u != rejecter.user.id)
+        if decision.required_approvals > 1 and others and rng.random() < 0.4:
+            person = rng.choice(others)
+            role = min(people[person])
+            since = people[person][role][1]
+            signed.append(
+                self._signoff(decision, stages, people, person, role, Verdict.APPROVE, since + (at - since) * 0.5)
+            )
+        signed.append(self._signoff(decision, stages, people, rejecter.user.id, rejecter.role.id, Verdict.REJECT, at))
+        return signed
+
+    def _partial(self, decision, stages, cosigners, final_at) -> list[SimpleNamespace]:
+        """Before an expiry of a multi-approver decision, sometimes one approval that did not suffice."""
+        rng = self.rng
+        if decision.required_approvals < 2 or rng.random() >= 0.3:
+            return []
+        at = final_at - timedelta(seconds=1)
+        _, people = self._available(stages, cosigners, at)
+        if not people:
+            return []
+        person = rng.choice(sorted(people))
+        role = min(people[person])
+        since = people[person][role][1]
+        when = since + (at - since) * rng.uniform(0.1, 0.9)
+        signoff = self._signoff(decision, stages, people, person, role, Verdict.APPROVE, when)
+        approvals = [(person, set(people[person]))]
+        owner_roles = {s.role.id for s in stages if s.role is not None}
+        cosigner_ids = [role.id for role, _ in cosigners]
+        if quorum_met(
+            approvals=approvals,
+            required=decision.required_approvals,
+            owner_roles=owner_roles,
+            cosigner_roles=cosigner_ids,
+        ):
+            return []
+        return [signoff]
+
+    def _override_action(self, decision: SimpleNamespace) -> dict[str, Any]:
+        rng = self.rng
+        return {
+            "target": {**decision.target, "scope": rng.choice(("single asset", "named mailbox", "one session"))},
+            "parameters": {"duration_minutes": rng.choice((30, 60, 240))},
+        }
+
+    # --- later feedback -------------------------------------------------------------------
+
+    def _outcome(self, rows: _Rows, log: _Log, false_positive: bool) -> None:
+        rng, decision = self.rng, rows.decision
+        share = OUTCOME_SHARE.get(decision.status, 0)
+        if not share or rng.random() >= share:
+            return
+        reported_at = decision.decided_at + timedelta(hours=rng.lognormvariate(math.log(8), 1.1))
+        if reported_at >= self.now:
+            return
+        if false_positive:
+            kind = OutcomeKind.FALSE_POSITIVE
+        else:
+            kind = rng.choices((OutcomeKind.TRUE_POSITIVE, OutcomeKind.BENIGN), weights=(0.75, 0.25))[0]
+        executed = decision.status in EXECUTED and decision.action_type.changes_production_state
+        reverted = executed and rng.random() < (0.55 if false_positive else 0.03)
+        signers = [s.signer_id for s in rows.signoffs]
+        reporter = signers[-1] if signers and rng.random() < 0.2 else self.submitter.id
+        notes = OUTCOME_NOTES[kind] + (" Action reverted." if reverted else "")
+        rows.outcome = SimpleNamespace(
+            kind=kind.value,
+            reverted=reverted,
+            notes=notes,
+            reported_by_id=reporter,
+            reported_at=reported_at,
+        )
+        log.add(
+            EventKind.OUTCOME_REPORTED,
+            reported_at,
+            reporter,
+            {"kind": kind.value, "reverted": reverted, "notes": notes},
+        )
+
+
+def _slowness(at: datetime) -> float:
+    """Nights and weekends answer slower (a median of 5 minutes in office hours)."""
+    night = at.hour < 7 or at.hour >= 20
+    return (1.8 if night else 1.0) * (1.5 if at.weekday() >= 5 else 1.0)
+
+
+def _step_at(stages: list[_Stage], at: datetime) -> int:
+    """The stage a decision is at, at ``at`` (a stage nobody could take lasts no time)."""
+    return bisect.bisect_right([s.start for s in stages], at) - 1
+
+
+class _Log:
+    """The decision's hash chain, built as ``eventlog.append_event`` builds it."""
+
+    __slots__ = ("rows", "pid", "seq", "prev", "last_at")
+
+    def __init__(self, rows: _Rows) -> None:
+        self.rows = rows
+        self.pid = str(rows.decision.public_id)
+        self.seq = 0
+        self.prev = GENESIS
+        self.last_at: datetime | None = None
+
+    def add(self, kind: str, at: datetime, actor_id: int | None, data: dict[str, Any]) -> None:
+        self.seq += 1
+        digest = event_hash(
+            decision_public_id=self.pid,
+            seq=self.seq,
+            kind=kind,
+            at=at,
+            actor_id=actor_id,
+            data=data,
+            prev_hash=self.prev,
+        )
+        self.rows.events.append((self.seq, kind, at, actor_id, data, self.prev, digest))
+        self.prev = digest
+        self.last_at = at
+
+
+# --- arrivals and writing -------------------------------------------------------------------
+
+
+def _hour_weight(at: datetime) -> float:
+    hour, weekday = at.hour, at.weekday()
+    if 8 <= hour < 18:
+        weight = 3.0
+    elif 6 <= hour < 8 or 18 <= hour < 22:
+        weight = 1.4
+    else:
+        weight = 0.6
+    return weight * (0.45 if weekday >= 5 else 1.0)
+
+
+def _arrivals(rng: random.Random, start: datetime, end: datetime, count: int) -> list[datetime]:
+    """``count`` sorted instants in [start, end), denser in office hours and on weekdays."""
+    buckets, weights = [], []
+    at = start
+    while at < end:
+        length = min(3600.0, (end - at).total_seconds())
+        buckets.append((at, length))
+        weights.append(_hour_weight(at) * length)
+        at += timedelta(hours=1)
+    picked = rng.choices(buckets, weights=weights, k=count)
+    return sorted(at + timedelta(seconds=rng.random() * length) for at, length in picked)
+
+
+@contextlib.contextmanager
+def explicit_timestamps() -> Iterator[None]:
+    """Within the block, ``auto_now`` / ``auto_now_add`` keep the value set on the instance
+    instead of the current time (bulk_create calls ``pre_save`` with ``add=True``). The switch is
+    process-wide while it lasts: use it only where nothing else saves these models meanwhile."""
+    fields = [
+        DecisionRequest._meta.get_field("created_at"),
+        DecisionRequest._meta.get_field("updated_at"),
+        SignOff._meta.get_field("created_at"),
+        Outcome._meta.get_field("reported_at"),
+    ]
+    saved = [(f, f.auto_now, f.auto_now_add) for f in fields]
+    for f in fields:
+        f.auto_now = f.auto_now_add = False
+    try:
+        yield
+    finally:
+        for f, auto_now, auto_now_add in saved:
+            f.auto_now, f.auto_now_add = auto_now, auto_now_add
+
+
+EVENT_COLUMNS = ("decision_id", "seq", "kind", "at", "actor_id", "data", "prev_hash", "hash")
+
+
+def _copy(model: type[models.Model], rows: list[tuple], columns: list[str]) -> None:
+    """PostgreSQL: COPY ``rows`` (values in ``columns`` order) into ``model``'s table."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _copy_objects(model: type[models.Model], objs: list, *, with_pk: bool) -> None:
+    """PostgreSQL: COPY model instances or records of their fields (the missing ones take their
+    defaults), JSON fields as JSON text, as Django would store them."""
+    fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
+    defaults = {f.attname: f.get_default() for f in fields if not (f.has_default() and callable(f.default))}
+    json_at = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
+    rows = []
+    for obj in objs:
+        values = vars(obj)
+        row = [values[f.attname] if f.attname in values else defaults[f.attname] for f in fields]
+        for i in json_at:
+            if row[i] is not None:
+                row[i] = json.dumps(row[i])
+        rows.append(row)
+    _copy(model, rows, [f.column for f in fields])
+
+
+def _reserve_ids(model: type[models.Model], count: int) -> list[int]:
+    """PostgreSQL: ``count`` ids from the table's identity sequence (safe under concurrency)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [model._meta.db_table, count],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def _write(batch: list[_Rows]) -> int:
+    """Insert one batch in one transaction; returns the events written.
+
+    On PostgreSQL with COPY (ids reserved from the sequence first): Django 5.2's bulk_create
+    inserts through UNNEST there, and psycopg escapes every text array element in Python, which
+    made it several times slower than generating the rows. Elsewhere with bulk_create, the
+    timestamps kept as generated (``explicit_timestamps``). Events are plain rows either way:
+    building 600,000 model instances would cost more than inserting them.
+    """
+    decisions = [r.decision for r in batch]
+    escalations = [e for r in batch for e in r.escalations]
+    signoffs = [s for r in batch for s in r.signoffs]
+    outcomes = [r.outcome for r in batch if r.outcome is not None]
+    postgres = connection.vendor == "postgresql"
+    with transaction.atomic(), explicit_timestamps():
+        if postgres:
+            for decision, pk in zip(decisions, _reserve_ids(DecisionRequest, len(decisions)), strict=True):
+                decision.id = pk
+            _copy_objects(DecisionRequest, decisions, with_pk=True)
+        else:
+            attnames = [f.attname for f in DecisionRequest._meta.concrete_fields if not f.primary_key]
+            objs = [DecisionRequest(**{name: getattr(d, name) for name in attnames}) for d in decisions]
+            DecisionRequest.objects.bulk_create(objs, batch_size=BATCH)
+            for decision, obj in zip(decisions, objs, strict=True):
+                decision.id = obj.pk
+        for r in batch:
+            for child in (*r.escalations, *r.signoffs, *([r.outcome] if r.outcome else [])):
+                child.decision_id = r.decision.id
+        events = [(r.decision.id, *event) for r in batch for event in r.events]
+        if postgres:
+            for model, objs in ((Escalation, escalations), (SignOff, signoffs), (Outcome, outcomes)):
+                _copy_objects(model, objs, with_pk=False)
+            _copy(DecisionEvent, [(*e[:5], json.dumps(e[5]), *e[6:]) for e in events], list(EVENT_COLUMNS))
+        else:
+            for model, records in ((Escalation, escalations), (SignOff, signoffs), (Outcome, outcomes)):
+                model.objects.bulk_create([model(**vars(record)) for record in records], batch_size=BATCH)
+            _insert_rows(DecisionEvent, events)
+    return len(events)
+
+
+def _insert_rows(model: type[models.Model], events: list[tuple]) -> None:
+    """Other databases: events with ``executemany``, values adapted as Django's backend does."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(c) for c in EVENT_COLUMNS)
+    marks = ", ".join(["%s"] * len(EVENT_COLUMNS))
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = [(e[0], e[1], e[2], adapt(e[3]), e[4], json.dumps(e[5]), e[6], e[7]) for e in events]
+    with connection.cursor() as cursor:
+        for offset in range(0, len(rows), EVENT_BATCH):
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows[offset : offset + EVENT_BATCH])  # noqa: S608
+
+
+class _InlineWriter:
+    """Writes each batch at once, on the caller's connection (within the caller's transaction)."""
+
+    def __init__(self) -> None:
+        self.events = 0
+
+    def put(self, batch: list[_Rows]) -> None:
+        self.events += _write(batch)
+
+    def close(self) -> None:
+        pass
+
+
+class _ThreadWriter:
+    """Writes the batches on a connection of its own while the caller generates the next ones,
+    so that the database's share of the work (COPY, indexes, foreign-key checks at commit)
+    overlaps with Python's. Only outside any transaction: the rows the batches refer to (demo
+    people, roles, policies) are committed, so its connection sees them."""
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.error: BaseException | None = None
+        self.queue: queue.Queue[list[_Rows] | None] = queue.Queue(maxsize=2)
+        self.thread = threading.Thread(target=self._run, name="seed-history-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while (batch := self.queue.get()) is not None:
+                if self.error is None:  # after a failure, drain without writing: the caller stops
+                    try:
+                        self.events += _write(batch)
+                    except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+                        self.error = exc
+        finally:
+            connection.close()  # this thread's own connection
+
+    def put(self, batch: list[_Rows]) -> None:
+        self._raise()
+        self.queue.put(batch)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
+def seed_history(*, decisions: int, days: int = 90, seed: int = 0, now: datetime | None = None) -> dict[str, Any]:
+    """Generate ``decisions`` closed past decisions over the ``days`` days before ``now``.
+
+    Makes sure the demo SOC and its integration exist first (``GovernanceDemo().build()``),
+    then writes in batches of BATCH decisions, each in one transaction: the decisions, their
+    escalations, sign-offs, outcomes and hash-chained events. No grants, no notifications, no
+    webhooks. On PostgreSQL outside a transaction, a second connection writes each batch while
+    the next is generated. Returns the counts written. Raises HistoryError for a bad request.
+    """
+    if decisions < 1:
+        raise HistoryError("Generate at least one decision.")
+    if not 1 <= days <= MAX_DAYS:
+        raise HistoryError(f"days must be between 1 and {MAX_DAYS}.")
+    now = now or timezone.now()
+    if timezone.is_naive(now):
+        raise HistoryError("now must be an aware datetime.")
+    now = now.astimezone(UTC)
+    start = now - timedelta(days=days)
+    system, action_types = GovernanceDemo().build()
+    integration = demo_integration(actor=system, action_types=list(action_types.values()))
+    rng = random.Random(f"countersign-history:{seed}:{now.isoformat()}")  # noqa: S311 - not security
+    statuses: Counter[str] = Counter()
+    counts = Counter()
+    with pinned_snapshot() as snapshot:
+        generator = _Generator(rng=rng, start=start, now=now, integration=integration, snapshot=snapshot)
+        arrivals = _arrivals(rng, start, now, decisions)
+        threaded = connection.vendor == "postgresql" and not connection.in_atomic_block
+        writer = _ThreadWriter() if threaded else _InlineWriter()
+        try:
+            for offset in range(0, decisions, BATCH):
+                batch = [generator.decision(created) for created in arrivals[offset : offset + BATCH]]
+                if offset == 0 and DecisionRequest.objects.filter(public_id=batch[0].decision.public_id).exists():
+                    raise HistoryError(f"This history (seed {seed}, now {now.isoformat()}) was already generated.")
+                writer.put(batch)
+                for rows in batch:
+                    statuses[rows.decision.status] += 1
+                    counts["signoffs"] += len(rows.signoffs)
+                    counts["escalations"] += len(rows.escalations)
+                    counts["outcomes"] += rows.outcome is not None
+        finally:
+            writer.close()
+    return {
+        "decisions": decisions,
+        "start": start.isoformat(),
+        "end": now.isoformat(),
+        "statuses": {status: statuses[status] for status in DecisionStatus.values if statuses[status]},
+        "signoffs": counts["signoffs"],
+        "escalations": counts["escalations"],
+        "outcomes": counts["outcomes"],
+        "events": writer.events,
+        "integration": integration.name,
+        "seed": seed,
+    }
