@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, time, timedelta
 from decimal import Decimal
 
+from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -114,6 +115,8 @@ class GovernanceDemo:
 
     @transaction.atomic
     def build(self):
+        if Group.objects.filter(name__in=rbac.ALL_GROUPS).count() < len(rbac.ALL_GROUPS):
+            rbac.ensure_groups(django_apps)  # the data migration's groups were flushed (a test database)
         system = self._system_user()
         with acting_as(system), change_reason("Demo data (manage.py seed_demo)"):
             roles = self._roles()

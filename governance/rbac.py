@@ -9,6 +9,7 @@ GOVERNANCE_LEAD = "Governance lead"
 ANALYST = "Analyst"
 AUDITOR = "Auditor"
 INTEGRATION = "Integration"
+ALL_GROUPS = (GOVERNANCE_LEAD, ANALYST, AUDITOR, INTEGRATION)
 
 GOVERNANCE_MODELS = (
     "decisionrole",

@@ -340,3 +340,14 @@ def test_outside_a_transaction_a_second_connection_writes_every_batch(at):
     assert DecisionRequest.objects.count() == 2500
     assert DecisionEvent.objects.count() == summary["events"] > 2500
     assert SignOff.objects.count() == summary["signoffs"]
+
+
+def test_seeding_restores_the_role_groups_a_flushed_database_lost(at):
+    from django.contrib.auth.models import Group
+
+    Group.objects.all().delete()
+
+    result = seed_history(decisions=5, days=7, now=at)
+
+    assert result["decisions"] == 5
+    assert set(Group.objects.values_list("name", flat=True)) >= set(rbac.ALL_GROUPS)
