@@ -214,6 +214,37 @@ def _figure(key: str, label: str, value: Any, *, share: bool = False) -> dict[st
     return {"key": key, "label": label, "value": value, "display": _display(value, share=share)}
 
 
+def _independence_checks(signoffs: dict[str, Any]) -> list[tuple[bool, str]]:
+    """Segregation of duties and training at signing: the checks two controls share."""
+    return [
+        (signoffs["by_submitter"] == 0, f"{signoffs['by_submitter']} sign-off(s) by the submitter."),
+        (
+            signoffs["by_integration_account"] == 0,
+            f"{signoffs['by_integration_account']} sign-off(s) by an integration account.",
+        ),
+        (
+            signoffs["certification_not_valid"] == 0,
+            f"{signoffs['certification_not_valid']} sign-off(s) without a valid certification.",
+        ),
+    ]
+
+
+def _independence_figures(signoffs: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        _figure("signoffs_by_submitter", "Sign-offs by the submitter (must be 0)", signoffs["by_submitter"]),
+        _figure(
+            "signoffs_by_integration",
+            "Sign-offs by integration accounts (must be 0)",
+            signoffs["by_integration_account"],
+        ),
+        _figure(
+            "signoffs_certification_not_valid",
+            "Sign-offs whose certification was not valid at signing (must be 0)",
+            signoffs["certification_not_valid"],
+        ),
+    ]
+
+
 def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
@@ -351,32 +382,14 @@ def evidence_pack(
             checks=[
                 (decisions["without_owner"] == 0, f"{decisions['without_owner']} decision(s) had no owning role."),
                 (gaps["critical"] == 0, f"{gaps['critical']} critical ownership gap(s) now."),
-                (signoffs["by_submitter"] == 0, f"{signoffs['by_submitter']} sign-off(s) by the submitter."),
-                (
-                    signoffs["by_integration_account"] == 0,
-                    f"{signoffs['by_integration_account']} sign-off(s) by an integration account.",
-                ),
-                (
-                    signoffs["certification_not_valid"] == 0,
-                    f"{signoffs['certification_not_valid']} sign-off(s) without a valid certification.",
-                ),
+                *_independence_checks(signoffs),
             ],
             figures=[
                 _figure("decisions_without_owner", "Decisions without an owning role", decisions["without_owner"]),
                 _figure("ownership_gaps", "Ownership gaps now", gaps["total"]),
                 _figure("critical_gaps", "… of which critical", gaps["critical"]),
                 _figure("signoffs", "Sign-offs on the period's decisions", signoffs["signoffs"]),
-                _figure("signoffs_by_submitter", "Sign-offs by the submitter (must be 0)", signoffs["by_submitter"]),
-                _figure(
-                    "signoffs_by_integration",
-                    "Sign-offs by integration accounts (must be 0)",
-                    signoffs["by_integration_account"],
-                ),
-                _figure(
-                    "signoffs_certification_not_valid",
-                    "Sign-offs whose certification was not valid at signing (must be 0)",
-                    signoffs["certification_not_valid"],
-                ),
+                *_independence_figures(signoffs),
             ],
             links=[
                 dashboard,
@@ -515,15 +528,7 @@ def evidence_pack(
                 "valid certification at signing. The quick approvals are shown for judgement, not scored."
             ),
             checks=[
-                (signoffs["by_submitter"] == 0, f"{signoffs['by_submitter']} sign-off(s) by the submitter."),
-                (
-                    signoffs["by_integration_account"] == 0,
-                    f"{signoffs['by_integration_account']} sign-off(s) by an integration account.",
-                ),
-                (
-                    signoffs["certification_not_valid"] == 0,
-                    f"{signoffs['certification_not_valid']} sign-off(s) without a valid certification.",
-                ),
+                *_independence_checks(signoffs),
             ],
             figures=[
                 _figure("human_signoffs", "Live human verdicts", human_signoffs),
@@ -539,17 +544,7 @@ def evidence_pack(
                     f"Approvals within {int(QUICK_APPROVAL.total_seconds())} s of submission",
                     signoffs["quick_approvals"],
                 ),
-                _figure("signoffs_by_submitter", "Sign-offs by the submitter (must be 0)", signoffs["by_submitter"]),
-                _figure(
-                    "signoffs_by_integration",
-                    "Sign-offs by integration accounts (must be 0)",
-                    signoffs["by_integration_account"],
-                ),
-                _figure(
-                    "signoffs_certification_not_valid",
-                    "Sign-offs whose certification was not valid at signing (must be 0)",
-                    signoffs["certification_not_valid"],
-                ),
+                *_independence_figures(signoffs),
             ],
             links=[
                 _link("Sign-offs (admin)", "admin:decisions_signoff_changelist"),

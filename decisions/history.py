@@ -53,7 +53,6 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -351,23 +350,9 @@ class _Generator:
             policies=self.policies,
         )
         if match is None:
-            return Requirements(
-                policy=None,
-                reasons=["no approval policy matched: the fail-safe default applies (the owner signs)"],
-                required_approvals=1,
-                cosigner_roles=[],
-                time_to_act_seconds=settings.DEFAULT_TIME_TO_ACT_SECONDS,
-                chain=None,
-            )
+            return Requirements.fail_safe()
         policy = match.policy.policy
-        return Requirements(
-            policy=policy,
-            reasons=match.reasons,
-            required_approvals=policy.required_approvals,
-            cosigner_roles=self.cosigner_roles[policy.id],
-            time_to_act_seconds=policy.time_to_act_seconds,
-            chain=policy.escalation_chain,
-        )
+        return Requirements.of(policy, match.reasons, self.cosigner_roles[policy.id])
 
     # --- who may sign ---------------------------------------------------------------------
 

@@ -367,24 +367,7 @@ def _seconds(value) -> float | None:
 
 
 def _decision_metrics(row: dict[str, Any]) -> dict[str, Any]:
-    counts = {
-        name: int(row.get(name) or 0)
-        for name in (
-            "total",
-            "auto",
-            "pending",
-            "approved",
-            "overridden",
-            "rejected",
-            "expired",
-            "cancelled",
-            "escalations",
-            "outcomes",
-            "false_positives",
-            "containments",
-            "over_blocked",
-        )
-    }
+    counts = {name: int(row.get(name) or 0) for name in _COUNT_NAMES}
     counts["human"] = counts["total"] - counts["auto"]
     closed = counts["approved"] + counts["overridden"] + counts["rejected"] + counts["expired"]
     return {

@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from decisions import eventlog, tasks
 from decisions.eventlog import append_event
 from decisions.models import CERTIFY, DecisionRequest, DecisionRequestUserObjectPermission, DecisionStatus, EventKind
-from governance.models import ActionType, DecisionRole, EscalationChain
+from governance.models import ActionType, ApprovalPolicy, DecisionRole, EscalationChain
 from governance.selectors import Signer, certified_signers, current_owner, eligible_signers, match_policy
 from governance.snapshot import current_snapshot, pinned_snapshot
 
@@ -56,6 +56,29 @@ class Requirements:
     time_to_act_seconds: int
     chain: EscalationChain | None
 
+    @classmethod
+    def fail_safe(cls) -> Requirements:
+        """No policy matched: the owner signs, in the default time, without a chain."""
+        return cls(
+            policy=None,
+            reasons=["no approval policy matched: the fail-safe default applies (the owner signs)"],
+            required_approvals=1,
+            cosigner_roles=[],
+            time_to_act_seconds=settings.DEFAULT_TIME_TO_ACT_SECONDS,
+            chain=None,
+        )
+
+    @classmethod
+    def of(cls, policy: ApprovalPolicy, reasons: list[str], cosigner_roles: list[DecisionRole]) -> Requirements:
+        return cls(
+            policy=policy,
+            reasons=reasons,
+            required_approvals=policy.required_approvals,
+            cosigner_roles=cosigner_roles,
+            time_to_act_seconds=policy.time_to_act_seconds,
+            chain=policy.escalation_chain,
+        )
+
 
 def requirements_for(decision: DecisionRequest) -> Requirements:
     match = match_policy(
@@ -67,23 +90,8 @@ def requirements_for(decision: DecisionRequest) -> Requirements:
         customer_impact=decision.customer_impact,
     )
     if match is None:
-        return Requirements(
-            policy=None,
-            reasons=["no approval policy matched: the fail-safe default applies (the owner signs)"],
-            required_approvals=1,
-            cosigner_roles=[],
-            time_to_act_seconds=settings.DEFAULT_TIME_TO_ACT_SECONDS,
-            chain=None,
-        )
-    policy = match.policy
-    return Requirements(
-        policy=policy,
-        reasons=match.reasons,
-        required_approvals=policy.required_approvals,
-        cosigner_roles=list(policy.cosigner_roles.all()),
-        time_to_act_seconds=policy.time_to_act_seconds,
-        chain=policy.escalation_chain,
-    )
+        return Requirements.fail_safe()
+    return Requirements.of(match.policy, match.reasons, list(match.policy.cosigner_roles.all()))
 
 
 def _chain_entry(chain: EscalationChain | None) -> dict[str, Any]:
