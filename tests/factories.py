@@ -364,3 +364,56 @@ def make_staffed_action_type(*, signers=1, certified=True, **action_kwargs):
     action_type = ActionTypeFactory(**action_kwargs)
     OwnershipAssignmentFactory(action_type=action_type, owner_role=role)
     return action_type, role, make_signers(role, signers, certified=certified)
+
+
+_past_titles = itertools.count(1)
+
+
+def make_past_decision(
+    integration, action_type, *, created, status="approved", minutes=10.0, model=("triage-agent", "2026.11"), **fields
+):
+    """A decision row as it stands after the fact (no routing): submitted at ``created``,
+    decided ``minutes`` later unless pending. For figures computed over history."""
+    from decisions.models import DecisionRequest, DecisionStatus
+
+    decision = DecisionRequest.objects.create(
+        integration=integration,
+        submitted_by=integration.service_account,
+        request_fingerprint="f",
+        action_type=action_type,
+        title=f"Decision {next(_past_titles)}",
+        recommendation="r",
+        ai_confidence=Decimal("0.8"),
+        blast_radius=m.Level.MEDIUM,
+        severity=m.Level.HIGH,
+        model_name=model[0],
+        model_version=model[1],
+        status=status,
+        deadline=created + timedelta(hours=1),
+        decided_at=None if status == DecisionStatus.PENDING else created + timedelta(minutes=minutes),
+        **fields,
+    )
+    DecisionRequest.objects.filter(pk=decision.pk).update(created_at=created)  # auto_now_add: set the past
+    decision.created_at = created
+    return decision
+
+
+def make_signoff(decision, signer, role, verdict="approve", reason="evidence_sufficient", *, after_minutes=None):
+    """A live sign-off row on ``decision`` (no service rules), ``after_minutes`` after submission if given."""
+    from decisions.models import SignOff, Verdict
+
+    signoff = SignOff.objects.create(
+        decision=decision,
+        signer=signer,
+        signed_as=role,
+        verdict=verdict,
+        reason_code=reason,
+        rationale="because",
+        override_action={"scope": "outbound only"} if verdict == Verdict.OVERRIDE else None,
+        step=0,
+        payload_version=1,
+        certification_id_at_signing=1,
+    )
+    if after_minutes is not None:
+        SignOff.objects.filter(pk=signoff.pk).update(created_at=decision.created_at + timedelta(minutes=after_minutes))
+    return signoff

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import random
 from datetime import UTC, timedelta
-from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -25,8 +24,14 @@ from decisions.models import (
     Verdict,
 )
 from decisions.review import Period, PeriodError, period_from_params, review_figures
-from governance.models import Level
-from tests.factories import ActionTypeFactory, DecisionRoleFactory, UserFactory, make_integration
+from tests.factories import (
+    ActionTypeFactory,
+    DecisionRoleFactory,
+    UserFactory,
+    make_integration,
+    make_past_decision,
+    make_signoff,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -34,55 +39,12 @@ T0 = timezone.now().replace(microsecond=0) - timedelta(days=10)
 PERIOD = Period(start=T0, end=T0 + timedelta(days=5))
 
 
-def make_decision(
-    integration,
-    action_type,
-    *,
-    status=DecisionStatus.APPROVED,
-    created=T0 + timedelta(hours=1),
-    minutes=10.0,
-    owner_role=None,
-    model=("triage-agent", "1.0"),
-):
-    decided = None if status == DecisionStatus.PENDING else created + timedelta(minutes=minutes)
-    decision = DecisionRequest.objects.create(
-        integration=integration,
-        submitted_by=integration.service_account,
-        request_fingerprint="f",
-        action_type=action_type,
-        title="t",
-        recommendation="r",
-        ai_confidence=Decimal("0.5"),
-        blast_radius=Level.MEDIUM,
-        severity=Level.MEDIUM,
-        model_name=model[0],
-        model_version=model[1],
-        owner_role=owner_role,
-        status=status,
-        deadline=created + timedelta(hours=1),
-        decided_at=decided,
-    )
-    # created_at is auto_now_add: set the past submission time afterwards.
-    DecisionRequest.objects.filter(pk=decision.pk).update(created_at=created)
-    decision.created_at = created
-    return decision
+def make_decision(integration, action_type, *, created=T0 + timedelta(hours=1), **fields):
+    return make_past_decision(integration, action_type, created=created, **fields)
 
 
 def sign(decision, signer, role, verdict=Verdict.APPROVE, reason=ReasonCode.EVIDENCE_SUFFICIENT, *, after=5.0):
-    signoff = SignOff.objects.create(
-        decision=decision,
-        signer=signer,
-        signed_as=role,
-        verdict=verdict,
-        reason_code=reason,
-        rationale="because",
-        override_action={"action": "narrower"} if verdict == Verdict.OVERRIDE else None,
-        step=0,
-        payload_version=1,
-        certification_id_at_signing=1,
-    )
-    SignOff.objects.filter(pk=signoff.pk).update(created_at=decision.created_at + timedelta(minutes=after))
-    return signoff
+    return make_signoff(decision, signer, role, verdict, reason, after_minutes=after)
 
 
 def outcome(decision, kind=OutcomeKind.TRUE_POSITIVE, *, reverted=False, by=None):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from xml.etree import ElementTree
 
 import pytest
@@ -14,21 +13,26 @@ from django.utils import timezone
 
 from decisions import charts
 from decisions.models import (
-    DecisionRequest,
     DecisionStatus,
     Outcome,
     OutcomeKind,
     ReasonCode,
     ReviewReport,
-    SignOff,
     Verdict,
 )
 from decisions.review import Period, review_figures
 from decisions.review_cycle import freeze_report
 from governance import rbac
 from governance.gaps import GapKind
-from governance.models import Level
-from tests.factories import ActionTypeFactory, DecisionRoleFactory, UserFactory, make_integration, make_user_in_group
+from tests.factories import (
+    ActionTypeFactory,
+    DecisionRoleFactory,
+    UserFactory,
+    make_integration,
+    make_past_decision,
+    make_signoff,
+    make_user_in_group,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -39,41 +43,12 @@ _titles = itertools.count(1)
 
 
 def make_decision(integration, action_type, *, status=DecisionStatus.APPROVED, age=timedelta(days=2), **fields):
-    created = NOW - age
-    decision = DecisionRequest.objects.create(
-        integration=integration,
-        submitted_by=integration.service_account,
-        request_fingerprint="f",
-        action_type=action_type,
-        title=f"Decision {next(_titles)}",
-        recommendation="r",
-        ai_confidence=Decimal("0.8"),
-        blast_radius=Level.MEDIUM,
-        severity=Level.HIGH,
-        model_name=fields.pop("model_name", "triage-agent"),
-        model_version=fields.pop("model_version", "2026.11"),
-        status=status,
-        deadline=created + timedelta(hours=1),
-        decided_at=None if status == DecisionStatus.PENDING else created + timedelta(minutes=fields.pop("minutes", 10)),
-        **fields,
-    )
-    DecisionRequest.objects.filter(pk=decision.pk).update(created_at=created)  # auto_now_add: set the past
-    return decision
+    model = (fields.pop("model_name", "triage-agent"), fields.pop("model_version", "2026.11"))
+    return make_past_decision(integration, action_type, created=NOW - age, status=status, model=model, **fields)
 
 
 def sign(decision, signer, role, verdict=Verdict.APPROVE, reason=ReasonCode.EVIDENCE_SUFFICIENT):
-    return SignOff.objects.create(
-        decision=decision,
-        signer=signer,
-        signed_as=role,
-        verdict=verdict,
-        reason_code=reason,
-        rationale="because",
-        override_action={"scope": "outbound only"} if verdict == Verdict.OVERRIDE else None,
-        step=0,
-        payload_version=1,
-        certification_id_at_signing=1,
-    )
+    return make_signoff(decision, signer, role, verdict, reason)
 
 
 def report_outcome(decision, kind=OutcomeKind.FALSE_POSITIVE, *, reverted=False):
