@@ -9,6 +9,7 @@ behind their status in ``decisions.evidence``.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -76,5 +77,21 @@ def evidence_pack(request: HttpRequest) -> HttpResponse:
         response = HttpResponse(json.dumps(pack, indent=2, ensure_ascii=False), content_type="application/json")
         return _attachment(response, exports.filename("evidence", period, "json", tz=tz))
     return render(
-        request, "review/evidence.html", {"pack": pack, "period": period, "params": params, "presets": PRESET_DAYS}
+        request,
+        "review/evidence.html",
+        {
+            "pack": pack,
+            "period": period,
+            "params": params,
+            "presets": PRESET_DAYS,
+            "generated_at": _instant(pack.get("generated_at")),
+            "verified_at": _instant(pack.get("log_verification", {}).get("verified_at")),
+        },
     )
+
+
+def _instant(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
