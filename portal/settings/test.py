@@ -1,5 +1,7 @@
 """The test suite: the same settings as production where it matters, fast hashing."""
 
+from pathlib import Path
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -17,3 +19,5 @@ REQUIRE_SERVICES = env.bool("CI", default=False)
 # tests (tests/e2e) start a real worker and beat with CELERY_TASK_ALWAYS_EAGER=false.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = False
+# whitenoise warns once per test client when STATIC_ROOT is missing (collectstatic never runs here).
+Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # noqa: F405
