@@ -17,11 +17,12 @@ install: $(VENV)/.installed
 
 install-dev: install
 
-## make run: migrate, seed the demo SOC, start web + Celery worker + beat on the embedded defaults.
+## make run: migrate, seed the demo SOC (and, once, 60 days of decision history), start web + Celery worker + beat on the embedded defaults.
 run: install
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_history --decisions 2000 --days 60 --if-empty
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	@echo ""
 	@echo "Countersign is starting: analysts http://127.0.0.1:$(PORT)/decisions/  governance http://127.0.0.1:$(PORT)/admin/"

@@ -351,3 +351,19 @@ def test_seeding_restores_the_role_groups_a_flushed_database_lost(at):
 
     assert result["decisions"] == 5
     assert set(Group.objects.values_list("name", flat=True)) >= set(rbac.ALL_GROUPS)
+
+
+def test_command_with_if_empty_seeds_nothing_when_decisions_exist(summary):
+    before = DecisionRequest.objects.count()
+    out = StringIO()
+
+    call_command("seed_history", "--decisions", "5", "--if-empty", stdout=out)
+
+    assert DecisionRequest.objects.count() == before
+    assert "no history seeded" in out.getvalue()
+
+
+def test_command_with_if_empty_seeds_an_empty_database():
+    call_command("seed_history", "--decisions", "5", "--days", "3", "--if-empty", stdout=StringIO())
+
+    assert DecisionRequest.objects.count() == 5

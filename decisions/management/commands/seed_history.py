@@ -7,6 +7,7 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from decisions.history import MAX_DAYS, HistoryError, seed_history
+from decisions.models import DecisionRequest
 
 
 def _positive(value: str) -> int:
@@ -42,10 +43,18 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=_positive, default=90, help=f"Over how many days (1-{MAX_DAYS}; 90).")
         parser.add_argument("--seed", type=int, default=0, help="Random seed (0).")
         parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Do nothing when decisions exist already (make run seeds a demo history only once).",
+        )
+        parser.add_argument(
             "--now", type=_instant, default=None, help="End of the period, ISO 8601 with a time zone (default: now)."
         )
 
     def handle(self, *args, **options) -> None:
+        if options["if_empty"] and DecisionRequest.objects.exists():
+            self.stdout.write("Decisions exist already: no history seeded.")
+            return
         started = time.perf_counter()
         try:
             summary = seed_history(
