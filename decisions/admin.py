@@ -159,6 +159,12 @@ def next_period_end(schedule: ReviewSchedule, *, now: datetime) -> datetime:
     return datetime.combine(end, time.min, tzinfo=tz)
 
 
+PERIOD_FIELDS = ("cadence", "period_starts_on", "time_zone")
+PERIODS_LOCKED = (
+    "Fixed once a report has been frozen. To review on other periods, disable this schedule and add another schedule."
+)
+
+
 @admin.register(ReviewSchedule)
 class ReviewScheduleAdmin(AuditedAdmin):
     """Governance leads set when the review is frozen; celery beat does the freezing."""
@@ -180,6 +186,19 @@ class ReviewScheduleAdmin(AuditedAdmin):
             .get_queryset(request)
             .annotate(last_frozen_start=Max("reports__period_start"), last_frozen_end=Max("reports__period_end"))
         )
+
+    def get_readonly_fields(self, request, obj=None):
+        # Once a report is frozen the periods are fixed: other ones would overlap the frozen
+        # periods, or share a start with one (one report per schedule and start) and never freeze.
+        if obj is not None and obj.reports.exists():
+            return (*self.readonly_fields, *PERIOD_FIELDS)
+        return self.readonly_fields
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None or not obj.reports.exists():
+            return self.fieldsets
+        locked = {"fields": PERIOD_FIELDS, "description": PERIODS_LOCKED}
+        return tuple((name, locked if name == "Periods" else options) for name, options in self.fieldsets)
 
     @admin.display(description="First day", ordering="period_starts_on")
     def first_day(self, obj: ReviewSchedule) -> str:

@@ -275,8 +275,9 @@ class _PolicyView:
 
 class _OnCallIndex:
     """Who is on call for a role at an instant, resolved once per interval between two change
-    points (hand-offs, coverage edges, overrides, certification expiries and revocations)
-    instead of once per decision: within an interval nothing the answer depends on changes."""
+    points (hand-offs, coverage edges, overrides, certification starts, expiries and
+    revocations) instead of once per decision: within an interval nothing the answer depends on
+    changes."""
 
     def __init__(self, snapshot: GovernanceSnapshot, start: datetime, end: datetime) -> None:
         self.snapshot = snapshot
@@ -285,7 +286,7 @@ class _OnCallIndex:
             instant
             for certifications in snapshot.certifications.values()
             for c in certifications
-            for instant in (c.valid_until, c.revoked_at)
+            for instant in (c.valid_from, c.valid_until, c.revoked_at)
             if instant is not None
         }
         self.points: dict[int, list[datetime]] = {}
@@ -749,15 +750,18 @@ class _Generator:
         return DecisionStatus.EXPIRED
 
     def _available(self, stages, cosigners, at) -> tuple[int, dict[int, dict[int, tuple[Signer, datetime]]]]:
-        """The stage current at ``at`` and everyone who may sign then: person -> role -> (signer, since)."""
+        """The stage current at ``at`` and everyone who may sign then: person -> role -> (signer, since).
+
+        Only people whose certification still holds at ``at`` (the sign-off service checks it at
+        signing): held when their stage opened and at ``at``, it holds at every instant between."""
         current = _step_at(stages, at)
         people: dict[int, dict[int, tuple[Signer, datetime]]] = {}
         created = stages[0].start
         for role, signers in cosigners:
-            for s in signers:
+            for s in _still_held(signers, at):
                 people.setdefault(s.user.id, {}).setdefault(role.id, (s, created))
         for stage in stages[: current + 1]:
-            for s in stage.signers:
+            for s in _still_held(stage.signers, at):
                 people.setdefault(s.user.id, {}).setdefault(s.role.id, (s, stage.start))
         return current, people
 
@@ -788,11 +792,12 @@ class _Generator:
         """(person, role) pairs that make the quorum at ``at``, the acting stage's signer first."""
         rng = self.rng
         current, people = self._available(stages, cosigners, at)
-        if current < 0 or not stages[current].signers:
+        acting = _still_held(stages[current].signers, at) if current >= 0 else []
+        if not acting:
             return None
         owner_roles = {s.role.id for s in stages[: current + 1] if s.role is not None}
         cosigner_ids = [role.id for role, _ in cosigners]
-        first = rng.choice(stages[current].signers)
+        first = rng.choice(acting)
         chosen = [(first.user.id, first.role.id)]
         for role_pk in dict.fromkeys(cosigner_ids):
             if role_pk in owner_roles:
@@ -850,9 +855,10 @@ class _Generator:
     def _reject(self, decision, stages, cosigners, at) -> list[SimpleNamespace] | None:
         rng = self.rng
         current, people = self._available(stages, cosigners, at)
-        if current < 0 or not stages[current].signers:
+        acting = _still_held(stages[current].signers, at) if current >= 0 else []
+        if not acting:
             return None
-        rejecter = rng.choice(stages[current].signers)
+        rejecter = rng.choice(acting)
         signed = []
         others = sorted(u for u in people if u != rejecter.user.id)
         if decision.required_approvals > 1 and others and rng.random() < 0.4:
@@ -936,6 +942,11 @@ def _slowness(at: datetime) -> float:
     """Nights and weekends answer slower (a median of 5 minutes in office hours)."""
     night = at.hour < 7 or at.hour >= 20
     return (1.8 if night else 1.0) * (1.5 if at.weekday() >= 5 else 1.0)
+
+
+def _still_held(signers: list[Signer], at: datetime) -> list[Signer]:
+    """The signers whose certification (valid when they were made eligible) still holds at ``at``."""
+    return [s for s in signers if _held(s.certification, at)]
 
 
 def _step_at(stages: list[_Stage], at: datetime) -> int:

@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
@@ -95,19 +96,34 @@ def freeze_report(*, schedule: ReviewSchedule | None, period: Period, now: datet
     except IntegrityError:
         # Another process froze the same period first: theirs is the report.
         return ReviewReport.objects.get(schedule=schedule, period_start=period.start)
-    transaction.on_commit(lambda: notify_leads(report))
+    transaction.on_commit(lambda: _announce(report))
     return report
 
 
+def _announce(report: ReviewReport) -> None:
+    # After the commit: a mail server that is down must not fail the freeze (in the task the
+    # callback runs at once, so it would stop the other schedules' freezing too).
+    try:
+        notify_leads(report)
+    except OSError:  # smtplib.SMTPException included
+        logger.exception("review %s frozen, but the governance leads could not be emailed", report.public_id)
+
+
 def freeze_due_reports(*, now: datetime | None = None) -> list[ReviewReport]:
-    """For every enabled schedule, freeze its last complete period unless that is done."""
+    """For every enabled schedule, freeze its last complete period unless that is done. A
+    schedule that fails is logged and the others still freeze (the next beat check retries it)."""
     now = now or timezone.now()
     frozen = []
     for schedule in ReviewSchedule.objects.filter(enabled=True):
-        period = last_complete_period(schedule, now=now)
-        if ReviewReport.objects.filter(schedule=schedule, period_start=period.start).exists():
-            continue
-        frozen.append(freeze_report(schedule=schedule, period=period, now=now))
+        try:
+            period = last_complete_period(schedule, now=now)
+            if ReviewReport.objects.filter(schedule=schedule, period_start=period.start).exists():
+                continue
+            frozen.append(freeze_report(schedule=schedule, period=period, now=now))
+        except SoftTimeLimitExceeded:
+            raise  # the task's time is up: stop here, the next beat check carries on
+        except Exception:
+            logger.exception("review schedule %r could not be frozen; the other schedules go on", schedule.name)
     return frozen
 
 

@@ -21,8 +21,9 @@ What each kind means, and why (the same definitions routing and the save-time ch
   step of an enabled policy's chain), without a certification valid at that instant for the role
   or for every action type the role may be asked to sign. Certification and ownership
   boundaries are checked too, so an expiry in the middle of a shift is found.
-- ``certification_expiring``: a certification of an active person, valid now, that ends within
-  30 days and that no other certification for the same scope continues.
+- ``certification_expiring``: a certification of an active person, valid now, whose scope (its
+  role or action type) stops being covered within 30 days: renewals for the same scope are
+  followed, so a short extension that also ends within the window is reported at its end.
 - ``single_approver_high_blast``: an enabled policy that can match a high or critical blast
   radius for a human-owned action type and needs one approver. Not reported when an
   earlier-priority enabled policy catches every high or critical decision for all of its
@@ -309,26 +310,43 @@ def _uncertified(snapshot: GovernanceSnapshot, at: datetime, end: datetime) -> l
     return sorted(gaps, key=lambda g: g.subject)
 
 
+def _ends(certification) -> datetime:
+    revoked = certification.revoked_at
+    return min(certification.valid_until, revoked) if revoked is not None else certification.valid_until
+
+
+def _covered_until(certifications: list, at: datetime):
+    """(when, last): the end of the unbroken run of ``certifications`` holding from ``at`` on,
+    following renewals, and the one that ends it (None when none holds at ``at``)."""
+    end, last = at, None
+    while (found := max((c for c in certifications if c.is_valid_at(end)), key=_ends, default=None)) is not None:
+        if _ends(found) <= end:
+            break
+        end, last = _ends(found), found
+    return end, last
+
+
 def _expiring(snapshot: GovernanceSnapshot, at: datetime, within: timedelta) -> list[Gap]:
-    # The snapshot keeps certifications without their people; one query fetches both.
-    gaps = []
+    # The snapshot keeps certifications without their people; one query fetches both. One gap per
+    # person and scope, when its certifications (renewals followed) stop within the window.
+    gaps, seen = [], set()
     for c in certifications_expiring(at=at, within=within):
-        if not c.user.is_active:
+        scope = (c.user_id, c.role_id, c.action_type_id)
+        if not c.user.is_active or scope in seen:
             continue
-        renewed = any(
-            other.pk != c.pk
-            and (other.role_id, other.action_type_id) == (c.role_id, c.action_type_id)
-            and other.is_valid_at(c.valid_until)
-            for other in snapshot.certifications.get(c.user_id, [])
-        )
-        if renewed:
+        seen.add(scope)
+        same = [o for o in snapshot.certifications.get(c.user_id, []) if (o.role_id, o.action_type_id) == scope[1:]]
+        ends, last = _covered_until(same, at)
+        if last is None:  # a snapshot older than the query: judge the certification alone
+            ends, last = _ends(c), c
+        if ends > at + within:
             continue
         gaps.append(
             Gap(
                 kind=GapKind.CERTIFICATION_EXPIRING,
                 subject=f"{_person(c.user)} · {c.role or c.action_type}",
-                detail=f"Expires {c.valid_until:%Y-%m-%d} ({(c.valid_until - at).days} days).",
-                fix_url=_admin("certification_change", c.pk),
+                detail=f"Expires {ends:%Y-%m-%d} ({(ends - at).days} days).",
+                fix_url=_admin("certification_change", last.pk),
                 fix_label="Renew",
             )
         )

@@ -7,6 +7,7 @@ The end-to-end run (celery beat freezing on its own) is tests/e2e/test_review_wi
 from __future__ import annotations
 
 import itertools
+import socket
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -321,6 +322,38 @@ def test_a_second_freeze_sends_no_second_email(schedule, now, lead, django_captu
     assert len(mail.outbox) == 1
 
 
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # nothing listens there once the probe is closed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unreachable_mail_server_neither_unfreezes_a_report_nor_stops_the_other_schedules(
+    no_other_schedules, now, lead, settings, caplog
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", _closed_port(), 5
+    weekly, daily = make_schedule(), make_schedule(cadence=ReviewCadence.DAILY)
+
+    frozen = freeze_due_reports(now=now)  # outside a transaction, as the task runs: the email goes at once
+
+    assert {r.schedule for r in frozen} == {weekly, daily}
+    assert ReviewReport.objects.count() == 2
+    assert "the governance leads could not be emailed" in caplog.text
+
+
+def test_a_schedule_that_cannot_be_frozen_does_not_stop_the_others(no_other_schedules, now, caplog):
+    # Written past the admin form, or a zone a tzdata update removed: this schedule's periods fail.
+    ReviewSchedule.objects.create(name="A schedule in a retired zone", time_zone="Mars/Olympus_Mons")
+    fine = ReviewSchedule.objects.create(name="B weekly review")
+
+    frozen = freeze_due_reports(now=now)
+
+    assert [r.schedule for r in frozen] == [fine]
+    assert "A schedule in a retired zone" in caplog.text
+
+
 def test_the_task_freezes_the_due_reports(schedule):
     result = freeze_due_reviews.apply()
 
@@ -512,6 +545,38 @@ def test_schedule_change_by_a_lead_is_audit_logged_with_the_actor(lead_client, l
     entry = LogEntry.objects.get_for_object(schedule).get(action=LogEntry.Action.UPDATE)
     assert entry.actor == lead
     assert entry.changes_dict["time_zone"] == ["UTC", "Europe/Berlin"]
+
+
+def test_a_schedule_with_a_frozen_report_keeps_its_periods_in_the_admin(lead_client, schedule):
+    # A new cadence, weekday or zone would start periods that overlap the frozen ones, or share a
+    # start with one (one report per schedule and start): that period would never be frozen.
+    _report(schedule, weeks_ago=0)
+    url = reverse("admin:decisions_reviewschedule_change", args=[schedule.pk])
+    page = lead_client.get(url)
+    data = admin_form_data(
+        page,
+        name="Renamed review",
+        cadence=ReviewCadence.DAILY,
+        period_starts_on=ReviewSchedule.Weekday.WEDNESDAY,
+        time_zone="Europe/Berlin",
+    )
+
+    response = lead_client.post(url, data)
+
+    assert response.status_code == 302
+    schedule.refresh_from_db()
+    assert (schedule.cadence, schedule.period_starts_on, schedule.time_zone) == (ReviewCadence.WEEKLY, 0, "UTC")
+    assert schedule.name == "Renamed review"
+    assert "add another schedule" in page.content.decode()
+
+
+def test_a_schedule_without_reports_can_change_its_periods(lead_client, schedule):
+    url = reverse("admin:decisions_reviewschedule_change", args=[schedule.pk])
+    data = admin_form_data(lead_client.get(url), cadence=ReviewCadence.DAILY)
+
+    assert lead_client.post(url, data).status_code == 302
+    schedule.refresh_from_db()
+    assert schedule.cadence == ReviewCadence.DAILY
 
 
 def test_schedule_form_refuses_an_unknown_time_zone(lead_client, schedule):

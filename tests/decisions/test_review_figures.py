@@ -290,6 +290,37 @@ def test_every_dimension_matches_a_row_by_row_computation(world):
     for row in figures["by_model"]:
         group = [d for d in rows if f"{d.model_name} {d.model_version}".strip() == row["key"]]
         assert _comparable(row) == _comparable(_expected(group)), row["label"]
+    assert sum(row["total"] for row in figures["by_model"]) == len(rows)
+
+
+def test_every_approver_row_matches_a_row_by_row_computation(world):
+    _populate(world, 80, random.Random(11))
+    signoffs = list(
+        SignOff.objects.filter(
+            decision__created_at__gte=PERIOD.start, decision__created_at__lt=PERIOD.end, voided_at__isnull=True
+        ).select_related("decision", "decision__outcome")
+    )
+
+    rows = {row["key"]: row for row in review_figures(PERIOD)["by_approver"]}
+
+    assert set(rows) == {str(s.signer_id) for s in signoffs}
+    for key, row in rows.items():
+        mine = [s for s in signoffs if str(s.signer_id) == key]
+        approved = [s for s in mine if s.verdict in (Verdict.APPROVE, Verdict.OVERRIDE)]
+        outcomes = [s.decision.outcome for s in approved if hasattr(s.decision, "outcome")]
+        secs = [(s.created_at - s.decision.created_at).total_seconds() for s in mine]
+        expected = {
+            "signoffs": len(mine),
+            "approvals": sum(s.verdict == Verdict.APPROVE for s in mine),
+            "overrides": sum(s.verdict == Verdict.OVERRIDE for s in mine),
+            "rejections": sum(s.verdict == Verdict.REJECT for s in mine),
+            "approved_with_outcome": len(outcomes),
+            "approved_then_false_or_reverted": sum(o.kind == "false_positive" or o.reverted for o in outcomes),
+            "time_to_sign": {f"p{p}": round(_nearest_rank(secs, p), 1) for p in (50, 90, 99)},
+        }
+        got = {k: row[k] for k in expected}
+        got["time_to_sign"] = {k: round(v, 1) for k, v in row["time_to_sign"].items()}
+        assert got == expected, row["label"]
 
 
 def test_the_figures_take_the_same_number_of_queries_for_10_and_60_decisions(world):

@@ -367,3 +367,48 @@ def test_command_with_if_empty_seeds_an_empty_database():
     call_command("seed_history", "--decisions", "5", "--days", "3", "--if-empty", stdout=StringIO())
 
     assert DecisionRequest.objects.count() == 5
+
+
+def test_nobody_signs_with_a_certification_revoked_after_the_stage_opened(at):
+    """A certification revoked while a stage is open: its holder was eligible when the stage
+    opened, but the sign-off service refuses a certification that is no longer valid, so the
+    history must not have them sign after the revocation either."""
+    from governance.demo import GovernanceDemo
+    from governance.models import ActionType
+    from governance.selectors import current_owner, on_call
+
+    GovernanceDemo().build()
+    revoked_at = at - timedelta(hours=12)
+    role = current_owner(action_type=ActionType.objects.get(slug="isolate-host"), at=revoked_at).owner_role
+    (person, *_others) = on_call(role=role, at=revoked_at)
+    certification = Certification.objects.get(user=person.user, role=role)
+    certification.revoked_at = revoked_at
+    certification.save()
+
+    seed_history(decisions=1500, days=1, seed=11, now=at)
+
+    signed = SignOff.objects.filter(certification_id_at_signing=certification.pk)
+    assert signed.filter(created_at__lt=revoked_at).exists()  # they signed while certified
+    assert list(signed.filter(created_at__gte=revoked_at).values_list("created_at", flat=True)) == []
+
+
+def test_nobody_signs_before_their_certification_starts(at):
+    """A certification recorded for someone already on the rota: decisions before it starts
+    must not be signed under it (the on-call index must not reuse a later answer earlier)."""
+    from governance.demo import GovernanceDemo
+    from governance.models import ActionType
+    from governance.selectors import current_owner, on_call
+
+    GovernanceDemo().build()
+    starts = at - timedelta(hours=12)
+    role = current_owner(action_type=ActionType.objects.get(slug="isolate-host"), at=starts).owner_role
+    (person, *_others) = on_call(role=role, at=starts)
+    certification = Certification.objects.get(user=person.user, role=role)
+    certification.valid_from = starts
+    certification.save()
+
+    seed_history(decisions=1500, days=1, seed=11, now=at)
+
+    signed = SignOff.objects.filter(certification_id_at_signing=certification.pk)
+    assert signed.filter(created_at__gte=starts).exists()  # they signed once certified
+    assert list(signed.filter(created_at__lt=starts).values_list("created_at", flat=True)) == []

@@ -416,6 +416,32 @@ def test_a_follow_on_certification_closes_the_expiring_gap(now):
     assert gaps(GapKind.CERTIFICATION_EXPIRING, at=now) == []
 
 
+def test_a_follow_on_certification_ending_within_30_days_too_is_reported_for_its_end(now):
+    user, role = UserFactory(first_name="Ada", last_name="Lovelace"), DecisionRoleFactory(name="Shift lead")
+    cert = certify(user, role, at=now, days=10)
+    extension = CertificationFactory(
+        user=user, role=role, valid_from=cert.valid_until, valid_until=now + timedelta(days=20)
+    )
+
+    (gap,) = gaps(GapKind.CERTIFICATION_EXPIRING, at=now)
+
+    assert (gap.subject, gap.fix_url) == (
+        "Ada Lovelace · Shift lead",
+        f"/admin/governance/certification/{extension.pk}/change/",
+    )
+    assert f"Expires {extension.valid_until:%Y-%m-%d} (20 days)" in gap.detail
+
+
+def test_overlapping_certifications_for_one_scope_ending_within_30_days_are_one_gap(now):
+    user, role = UserFactory(), DecisionRoleFactory()
+    certify(user, role, at=now, days=10)
+    later = certify(user, role, at=now, days=20)
+
+    (gap,) = gaps(GapKind.CERTIFICATION_EXPIRING, at=now)
+
+    assert gap.fix_url == f"/admin/governance/certification/{later.pk}/change/"
+
+
 def test_certification_lasting_beyond_30_days_is_not_reported(now):
     certify(UserFactory(), DecisionRoleFactory(), at=now, days=31)
 
