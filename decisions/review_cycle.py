@@ -75,8 +75,15 @@ def log_verification() -> dict[str, Any]:
     }
 
 
-def freeze_report(*, schedule: ReviewSchedule | None, period: Period, now: datetime | None = None) -> ReviewReport:
-    """Freeze the figures and gaps of ``period`` (idempotent per schedule and period)."""
+def freeze_report(
+    *,
+    schedule: ReviewSchedule | None,
+    period: Period,
+    now: datetime | None = None,
+    verification: dict[str, Any] | None = None,
+) -> ReviewReport:
+    """Freeze the figures and gaps of ``period`` (idempotent per schedule and period).
+    ``verification``: a ``log_verification()`` already taken in this run (it reads every event)."""
     now = now or timezone.now()
     existing = ReviewReport.objects.filter(schedule=schedule, period_start=period.start).first()
     if existing is not None and schedule is not None:
@@ -88,7 +95,7 @@ def freeze_report(*, schedule: ReviewSchedule | None, period: Period, now: datet
         frozen_at=now,
         figures=review_figures(period),
         gaps=[g.as_dict() for g in ownership_gaps(at=now)],
-        log_verification=log_verification(),
+        log_verification=verification if verification is not None else log_verification(),
     )
     try:
         with transaction.atomic(), acting_as(None):
@@ -109,17 +116,39 @@ def _announce(report: ReviewReport) -> None:
         logger.exception("review %s frozen, but the governance leads could not be emailed", report.public_id)
 
 
+MAX_CATCH_UP_PERIODS = 12
+
+
+def periods_owed(schedule: ReviewSchedule, *, now: datetime) -> list[Period]:
+    """The periods of ``schedule`` that ended without a report, oldest first: the last complete
+    one, and back from it to the newest frozen one (at most MAX_CATCH_UP_PERIODS, none that
+    ended before the schedule existed), so a beat or worker outage longer than a period loses
+    no review."""
+    owed: list[Period] = []
+    period = last_complete_period(schedule, now=now)
+    while len(owed) < MAX_CATCH_UP_PERIODS:
+        if ReviewReport.objects.filter(schedule=schedule, period_start=period.start).exists():
+            break
+        owed.append(period)
+        if period.start <= schedule.created_at:
+            break  # the earlier periods ended before the schedule existed
+        period = last_complete_period(schedule, now=period.start)
+    return owed[::-1]
+
+
 def freeze_due_reports(*, now: datetime | None = None) -> list[ReviewReport]:
-    """For every enabled schedule, freeze its last complete period unless that is done. A
-    schedule that fails is logged and the others still freeze (the next beat check retries it)."""
+    """For every enabled schedule, freeze each period it is owed (see ``periods_owed``). The
+    decision log is verified once per run, for every report frozen in it. A schedule that fails
+    is logged and the others still freeze (the next beat check retries it)."""
     now = now or timezone.now()
     frozen = []
+    verification: dict[str, Any] | None = None
     for schedule in ReviewSchedule.objects.filter(enabled=True):
         try:
-            period = last_complete_period(schedule, now=now)
-            if ReviewReport.objects.filter(schedule=schedule, period_start=period.start).exists():
-                continue
-            frozen.append(freeze_report(schedule=schedule, period=period, now=now))
+            for period in periods_owed(schedule, now=now):
+                if verification is None:
+                    verification = log_verification()
+                frozen.append(freeze_report(schedule=schedule, period=period, now=now, verification=verification))
         except SoftTimeLimitExceeded:
             raise  # the task's time is up: stop here, the next beat check carries on
         except Exception:

@@ -23,10 +23,12 @@ from decisions.admin import next_period_end
 from decisions.models import DecisionRequest, ReviewCadence, ReviewReport, ReviewSchedule
 from decisions.review import Period, review_figures
 from decisions.review_cycle import (
+    MAX_CATCH_UP_PERIODS,
     ReviewError,
     freeze_due_reports,
     freeze_report,
     last_complete_period,
+    periods_owed,
     review_sign_off,
 )
 from decisions.tasks import freeze_due_reviews
@@ -249,6 +251,36 @@ def test_freeze_due_reports_freezes_the_last_complete_period_with_its_figures_an
     assert isinstance(report.gaps, list)
     assert report.log_verification["intact"] is True
     assert not report.is_signed_off
+
+
+def test_periods_missed_during_an_outage_are_frozen_oldest_first(schedule, now):
+    (first,) = freeze_due_reports(now=now - timedelta(weeks=3))
+    ReviewSchedule.objects.filter(pk=schedule.pk).update(created_at=now - timedelta(weeks=10))
+
+    caught_up = freeze_due_reports(now=now)
+
+    starts = [r.period_start for r in caught_up]
+    assert len(caught_up) == 3
+    assert starts == sorted(starts)
+    assert starts[0] == first.period_end
+    assert caught_up[-1].period_start == last_complete_period(schedule, now=now).start
+
+
+def test_periods_that_ended_before_the_schedule_existed_are_not_owed(schedule, now):
+    ReviewSchedule.objects.filter(pk=schedule.pk).update(created_at=now - timedelta(weeks=2, days=1))
+    schedule.refresh_from_db()
+
+    owed = periods_owed(schedule, now=now)
+
+    assert 2 <= len(owed) <= 3
+    assert owed[0].start <= schedule.created_at < owed[0].end
+
+
+def test_catching_up_stops_at_the_cap(schedule, now):
+    ReviewSchedule.objects.filter(pk=schedule.pk).update(created_at=now - timedelta(weeks=100))
+    schedule.refresh_from_db()
+
+    assert len(periods_owed(schedule, now=now)) == MAX_CATCH_UP_PERIODS
 
 
 def test_a_second_freeze_of_the_same_period_is_a_no_op(schedule, now):
