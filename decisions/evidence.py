@@ -2,9 +2,11 @@
 agentic-AI risks, each mapped to figures computed from the live data when the pack is asked for.
 
 Nothing here is asserted: every figure is a query (or the decision-log verification run at
-that moment), and each control's status (``met`` or ``attention``) follows from its figures by
-the rule stated in the control's ``rule``. The pack is plain data (JSON-able): the evidence page
-renders it and ``?format=json`` downloads it as is.
+that moment), and each control's status follows from its figures by the rule stated in the
+control's ``rule``: ``attention`` when a check fails; otherwise ``untested`` when the period held
+nothing for the control to test (no decision, sign-off or review: its checks pass only because
+they found nothing), with a ``note`` saying so; ``met`` otherwise. The pack is plain data
+(JSON-able): the evidence page renders it and ``?format=json`` downloads it as is.
 
 Figures about decisions and sign-offs cover the decisions submitted in the period; audit-log
 entries and review reports are those written in the period; ownership gaps are those of the
@@ -45,7 +47,7 @@ from governance.models import ApprovalPolicy
 
 User = get_user_model()
 
-MET, ATTENTION = "met", "attention"
+MET, ATTENTION, UNTESTED = "met", "attention", "untested"
 SIGNOFF_GRACE = timedelta(days=7)  # a frozen review not signed off after this is overdue
 QUICK_APPROVAL = timedelta(seconds=60)  # approvals this soon after submission suggest rubber-stamping
 HUMAN_VERDICTS = (DecisionStatus.APPROVED, DecisionStatus.OVERRIDDEN, DecisionStatus.REJECTED)
@@ -160,10 +162,18 @@ def configuration_figures() -> dict[str, int]:
 def audit_log_figures(period: Period) -> dict[str, Any]:
     """One query: the audit-log entries written in ``period`` (changes to ownership, rosters,
     certifications, policies, chains, integrations and the review cycle), per model."""
+    # The system freezes the review reports (review_cycle.freeze_report, no person by design):
+    # counted apart, not as changes whose author is unknown.
+    frozen_by_system = Q(
+        actor__isnull=True,
+        action=LogEntry.Action.CREATE,
+        content_type__app_label=ReviewReport._meta.app_label,
+        content_type__model=ReviewReport._meta.model_name,
+    )
     rows = (
         LogEntry.objects.filter(timestamp__gte=period.start, timestamp__lt=period.end)
         .values("content_type__app_label", "content_type__model")
-        .annotate(entries=Count("pk"), with_actor=Count("actor"))
+        .annotate(entries=Count("pk"), with_actor=Count("actor"), reviews_frozen=Count("pk", filter=frozen_by_system))
         .order_by("content_type__app_label", "content_type__model")
     )
     by_model = [
@@ -176,7 +186,14 @@ def audit_log_figures(period: Period) -> dict[str, Any]:
     ]
     entries = sum(r["entries"] for r in by_model)
     with_actor = sum(r["with_actor"] for r in by_model)
-    return {"entries": entries, "with_actor": with_actor, "without_actor": entries - with_actor, "by_model": by_model}
+    reviews_frozen = sum(r["reviews_frozen"] for r in rows)
+    return {
+        "entries": entries,
+        "with_actor": with_actor,
+        "reviews_frozen_by_system": reviews_frozen,
+        "without_actor": entries - with_actor - reviews_frozen,
+        "by_model": by_model,
+    }
 
 
 def gap_figures(*, now: datetime) -> dict[str, Any]:
@@ -258,10 +275,15 @@ def _control(
     summary: str,
     rule: str,
     checks: list[tuple[bool, str]],
+    tested: tuple[int, str],
     figures: list[dict[str, Any]],
     links: list[dict[str, str] | None],
 ) -> dict[str, Any]:
+    """``tested``: how many things of the period the checks looked at, and what it means when
+    there were none (``no ...``)."""
     findings = [message for ok, message in checks if not ok]
+    count, nothing = tested
+    untested = not findings and count == 0
     return {
         "id": key,
         "framework": framework,
@@ -269,7 +291,12 @@ def _control(
         "title": title,
         "summary": summary,
         "rule": rule,
-        "status": ATTENTION if findings else MET,
+        "status": ATTENTION if findings else UNTESTED if untested else MET,
+        "note": (
+            f"Nothing to test in this period: {nothing}. No check failed because none had anything to check."
+            if untested
+            else ""
+        ),
         "findings": findings,
         "figures": figures,
         "links": [link for link in links if link is not None],
@@ -337,6 +364,7 @@ def evidence_pack(
                 (configuration["review_schedules_enabled"] > 0, "No periodic review schedule is enabled."),
                 (reviews["overdue"] == 0, f"{reviews['overdue']} frozen review(s) not signed off in time."),
             ],
+            tested=(reviews["frozen"], "no review was frozen"),
             figures=[
                 _figure("policies_enabled", "Approval policies enabled", configuration["policies_enabled"]),
                 _figure(
@@ -384,6 +412,7 @@ def evidence_pack(
                 (gaps["critical"] == 0, f"{gaps['critical']} critical ownership gap(s) now."),
                 *_independence_checks(signoffs),
             ],
+            tested=(decisions["decisions"], "no decisions were submitted"),
             figures=[
                 _figure("decisions_without_owner", "Decisions without an owning role", decisions["without_owner"]),
                 _figure("ownership_gaps", "Ownership gaps now", gaps["total"]),
@@ -411,18 +440,27 @@ def evidence_pack(
             ),
             rule=(
                 "Met when the decision log verifies intact now and every audit-log entry of the period names the "
-                "person who made the change."
+                "person who made the change (the review reports the system freezes on schedule excepted)."
             ),
             checks=[
                 (verification["intact"], f"The decision log is broken: {verification['first_break']}."),
                 (audit["without_actor"] == 0, f"{audit['without_actor']} change(s) recorded without a person."),
             ],
+            tested=(
+                verification["events"] + audit["entries"],
+                "the decision log is empty and no change was recorded in the audit log",
+            ),
             figures=[
                 _figure("log_intact", "Decision log intact", verification["intact"]),
                 _figure("log_first_break", "First break", verification["first_break"]),
                 _figure("log_events", "Events verified", verification["events"]),
                 _figure("audit_entries", "Audit-log entries in the period", audit["entries"]),
                 _figure("audit_without_actor", "… without a named person", audit["without_actor"]),
+                _figure(
+                    "audit_reviews_frozen",
+                    "… review reports frozen by the system",
+                    audit["reviews_frozen_by_system"],
+                ),
             ],
             links=[audit_log, export("events", "json"), export("decisions", "json")],
         ),
@@ -448,6 +486,7 @@ def evidence_pack(
                 ),
                 (chain_gaps == 0, f"{chain_gaps} escalation chain(s) end by approving production changes."),
             ],
+            tested=(decisions["decisions"], "no decisions were submitted"),
             figures=[
                 _figure("expired", "Expired: no action taken (fail safe)", decisions["expired"]),
                 _figure("auto_at_chain_end", "Auto-approved at the end of a chain", decisions["auto_at_chain_end"]),
@@ -491,6 +530,7 @@ def evidence_pack(
                     f"{decisions['production_auto_approved']} production change(s) approved without a human.",
                 ),
             ],
+            tested=(decisions["decisions"], "no decisions were submitted"),
             figures=[
                 _figure("production_closed", "Production-changing decisions closed", decisions["production_closed"]),
                 _figure("production_human_verdict", "… with a human verdict", decisions["production_human_verdict"]),
@@ -530,6 +570,7 @@ def evidence_pack(
             checks=[
                 *_independence_checks(signoffs),
             ],
+            tested=(signoffs["signoffs"], "no sign-offs were given"),
             figures=[
                 _figure("human_signoffs", "Live human verdicts", human_signoffs),
                 _figure("pushed_back", "… overrides and rejections", pushed_back),
@@ -560,6 +601,7 @@ def evidence_pack(
             "controls": len(controls),
             "met": sum(1 for c in controls if c["status"] == MET),
             "attention": sum(1 for c in controls if c["status"] == ATTENTION),
+            "untested": sum(1 for c in controls if c["status"] == UNTESTED),
         },
         "controls": controls,
         "log_verification": verification,

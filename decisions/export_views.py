@@ -22,6 +22,10 @@ from decisions.review import PRESET_DAYS, PeriodError, period_from_params
 from decisions.selectors import VIEW_ALL
 
 PERIOD_PARAMS = ("start", "end", "days")
+# The pack also lists the review reports, their sign-offs and the ownership gaps (people's
+# names): what the review permission guards on the dashboard and in the API.
+VIEW_REVIEW = "decisions.view_reviewreport"
+REVIEW_INSTANTS = ("period_start", "period_end", "frozen_at", "signed_off_at")
 
 
 def _forbidden(request: HttpRequest) -> HttpResponse:
@@ -57,7 +61,7 @@ def export(request: HttpRequest, dataset: str, fmt: str) -> HttpResponse:
 def evidence_pack(request: HttpRequest) -> HttpResponse:
     """``/decisions/review/evidence/``: the controls with their live evidence; ``?format=json``
     downloads the same data."""
-    if not request.user.has_perm(VIEW_ALL):
+    if not request.user.has_perms([VIEW_ALL, VIEW_REVIEW]):
         return _forbidden(request)
     as_json = request.GET.get("format") == "json"
     tz = timezone.get_current_timezone()
@@ -86,6 +90,11 @@ def evidence_pack(request: HttpRequest) -> HttpResponse:
             "presets": PRESET_DAYS,
             "generated_at": _instant(pack.get("generated_at")),
             "verified_at": _instant(pack.get("log_verification", {}).get("verified_at")),
+            # The pack holds ISO strings in UTC (for the JSON); the page shows them in the display time zone.
+            "reviews": [
+                {**r, **{name: _instant(r[name]) for name in REVIEW_INSTANTS}}
+                for r in pack["figures"]["reviews"]["reports"]
+            ],
         },
     )
 

@@ -71,6 +71,8 @@ class Period:
 PRESET_DAYS = (7, 30, 90, 365)
 DEFAULT_DAYS = 30
 MAX_PERIOD_DAYS = 3660
+# Local dates whose period arithmetic (a day added, any UTC offset applied) cannot overflow.
+EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(9998, 12, 31)
 
 
 class PeriodError(ValueError):
@@ -93,6 +95,8 @@ def period_from_params(params, *, tz: tzinfo, now: datetime | None = None) -> Pe
             raise PeriodError("Dates must be written YYYY-MM-DD.") from exc
         if end_day < start_day:
             raise PeriodError("The end date must not be before the start date.")
+        if start_day < EARLIEST_DAY or end_day > LATEST_DAY:
+            raise PeriodError(f"Dates must fall between {EARLIEST_DAY} and {LATEST_DAY}.")
         if (end_day - start_day).days > MAX_PERIOD_DAYS:
             raise PeriodError(f"A period may span at most {MAX_PERIOD_DAYS} days.")
         start = datetime.combine(start_day, time.min, tzinfo=tz)

@@ -9,10 +9,11 @@ The dashboard computes the figures live (a constant number of queries, see
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from auditlog.models import LogEntry
 from django.contrib import messages
@@ -56,6 +57,15 @@ def _period_query(params) -> dict[str, str]:
     return {name: params[name].strip() for name in PERIOD_PARAMS if (params.get(name) or "").strip()}
 
 
+def report_title(report: ReviewReport) -> str:
+    """``Review 2026-01-05 – 2026-01-11``: the first and last local days of the report's period,
+    in its schedule's time zone (where its periods start at midnight), else the display one."""
+    tz = ZoneInfo(report.schedule.time_zone) if report.schedule_id else timezone.get_current_timezone()
+    first = report.period_start.astimezone(tz).date()
+    last = (report.period_end - timedelta(microseconds=1)).astimezone(tz).date()
+    return f"Review {first:%Y-%m-%d} – {last:%Y-%m-%d}"
+
+
 def _export_links(query: dict[str, str]) -> list[dict[str, Any]]:
     suffix = f"?{urlencode(query)}" if query else ""
     return [
@@ -95,7 +105,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         gap_groups=gaps_by_kind(ownership_gaps(at=timezone.now())),
         exports=_export_links(query),
         evidence_url=reverse("decisions:review-evidence") + evidence_query,
-        recent_reports=list(ReviewReport.objects.select_related("signed_off_by")[:RECENT_REPORTS]),
+        recent_reports=[
+            {"report": report, "title": report_title(report)}
+            for report in ReviewReport.objects.select_related("signed_off_by", "schedule")[:RECENT_REPORTS]
+        ],
     )
     return render(request, "review/dashboard.html", context)
 
@@ -179,6 +192,7 @@ def _render_report(request: HttpRequest, report: ReviewReport, *, form, status: 
         "review/report_detail.html",
         {
             "report": report,
+            "title": report_title(report),
             "figures": figures,
             "computed_at": _parse_instant(figures.get("computed_at")),
             "sections": sections,

@@ -32,12 +32,18 @@ from rest_framework.views import APIView
 from decisions.api.serializers import ErrorSerializer
 from decisions.api.views import ERRORS, DecisionCursor
 from decisions.models import IntegrationAPIKey, ReasonCode, ReviewReport
-from decisions.review import MAX_PERIOD_DAYS, Period, PeriodError, period_from_params, review_figures
+from decisions.review import (
+    EARLIEST_DAY,
+    LATEST_DAY,
+    MAX_PERIOD_DAYS,
+    Period,
+    PeriodError,
+    period_from_params,
+    review_figures,
+)
 from governance.gaps import GapKind, gaps_by_kind, ownership_gaps
 
 TIME_ZONES = frozenset(available_timezones())
-# Local dates the period arithmetic (a day added, any UTC offset applied) cannot overflow.
-EARLIEST_DATE, LATEST_DATE = date(1970, 1, 1), date(9998, 12, 31)
 
 
 # --- permissions -----------------------------------------------------------------------------
@@ -98,8 +104,8 @@ class ReviewPeriodQuerySerializer(serializers.Serializer):
     )
 
     def _in_range(self, value: date) -> date:
-        if not EARLIEST_DATE <= value <= LATEST_DATE:
-            raise serializers.ValidationError(f"Give a date from {EARLIEST_DATE} to {LATEST_DATE}.")
+        if not EARLIEST_DAY <= value <= LATEST_DAY:
+            raise serializers.ValidationError(f"Give a date from {EARLIEST_DAY} to {LATEST_DAY}.")
         return value
 
     def validate_start(self, value: date) -> date:
@@ -295,7 +301,8 @@ class ReviewReportSummarySerializer(serializers.Serializer):
         return report.signed_off_by.get_username() if report.signed_off_by_id else None
 
     def get_log_intact(self, report: ReviewReport) -> bool | None:
-        return report.log_verification.get("intact")
+        verification = report.log_verification
+        return verification.get("intact") if isinstance(verification, dict) else None
 
     def get_gap_count(self, report: ReviewReport) -> int:
         return len(report.gaps)
@@ -321,11 +328,21 @@ class ReviewReportSummarySerializer(serializers.Serializer):
 class ReviewReportSerializer(ReviewReportSummarySerializer):
     """A frozen report as it was frozen, and its sign-off."""
 
-    figures = ReviewFiguresSerializer()
+    figures = serializers.SerializerMethodField()
     gaps = serializers.SerializerMethodField()
-    log_verification = LogVerificationSerializer()
+    log_verification = serializers.SerializerMethodField()
     signoff_notes = serializers.CharField()
     follow_up_actions = serializers.SerializerMethodField()
+
+    # The frozen JSON as stored, not re-serialised: a report frozen in a shape an older or newer
+    # version wrote still reads exactly as frozen, never as a 500 (the report page does the same).
+    @extend_schema_field(ReviewFiguresSerializer)
+    def get_figures(self, report: ReviewReport) -> Any:
+        return report.figures
+
+    @extend_schema_field(LogVerificationSerializer)
+    def get_log_verification(self, report: ReviewReport) -> Any:
+        return report.log_verification
 
     @extend_schema_field(GapsSerializer)
     def get_gaps(self, report: ReviewReport) -> dict[str, Any]:

@@ -299,6 +299,22 @@ def test_a_report_does_not_change_when_later_decisions_land_in_its_period(lead_a
     assert live["totals"]["total"] == 1
 
 
+def test_a_report_frozen_in_another_shape_reads_as_stored_not_a_500(lead_api, schedule):
+    report = _report_row(schedule, 0)
+    report.figures = {"format": 0, "decisions": 12}
+    report.log_verification = {"ok": True}
+    report.save()
+
+    detail = lead_api.get(f"{REPORTS}{report.public_id}/")
+    listed = lead_api.get(REPORTS)
+
+    assert detail.status_code == 200
+    assert detail.json()["figures"] == {"format": 0, "decisions": 12}
+    assert detail.json()["log_verification"] == {"ok": True}
+    assert listed.status_code == 200
+    assert listed.json()["results"][0]["log_intact"] is None
+
+
 @pytest.mark.parametrize("public_id", ["0b9c7ed8-52f4-4a0a-9d1e-3c1f8f0f4e11", "not-a-uuid"])
 def test_an_unknown_report_is_a_404(lead_api, public_id):
     response = lead_api.get(f"{REPORTS}{public_id}/")

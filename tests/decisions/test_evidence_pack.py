@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from auditlog.models import LogEntry
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -22,12 +23,13 @@ from decisions.models import (
     DecisionStatus,
     Escalation,
     OutcomeKind,
+    ReviewReport,
     ReviewSchedule,
     SignOff,
     Verdict,
 )
 from decisions.review import Period
-from decisions.review_cycle import freeze_report, review_sign_off
+from decisions.review_cycle import freeze_report, last_complete_period, review_sign_off
 from governance import rbac
 from governance.audit import acting_as
 from governance.gaps import GapKind, ownership_gaps
@@ -154,6 +156,17 @@ def test_integration_service_account_may_not_read_the_pack(client):
     assert client.get(PAGE + "?format=json").status_code == 403
 
 
+@pytest.mark.parametrize("fmt", ["", "?format=json"])
+def test_a_reader_of_decisions_without_the_review_permission_may_not_read_the_pack(client, fmt):
+    """The pack lists the review reports, who signed them off and the ownership gaps (people's
+    names): the review permission guards those everywhere else."""
+    reader = UserFactory(is_staff=True)
+    reader.user_permissions.add(Permission.objects.get(codename="view_decisionrequest"))
+    client.force_login(reader)
+
+    assert client.get(PAGE + fmt).status_code == 403
+
+
 def test_anonymous_visitor_is_sent_to_log_in(client):
     response = client.get(PAGE)
 
@@ -179,6 +192,17 @@ def test_bad_period_is_refused_with_the_reason_in_json(client):
     assert response.json() == {"error": "days must be between 1 and 3660."}
 
 
+@pytest.mark.parametrize("fmt", ["", "&format=json"])
+def test_dates_beyond_what_a_period_can_hold_are_a_400_not_a_500(client, settings, fmt):
+    settings.TIME_ZONE = "America/Adak"
+    client.force_login(make_user_in_group(rbac.AUDITOR))
+
+    response = client.get(PAGE + "?start=0001-01-01&end=9999-12-31" + fmt)
+
+    assert response.status_code == 400
+    assert "Dates must fall between 1970-01-01 and 9998-12-31." in response.content.decode()
+
+
 def test_json_pack_is_a_download_named_for_its_period(client):
     client.force_login(make_user_in_group(rbac.AUDITOR))
 
@@ -199,7 +223,7 @@ def test_every_control_has_a_status_figures_and_links():
 
     assert {c["id"] for c in pack["controls"]} == CONTROLS
     for control in pack["controls"]:
-        assert control["status"] in {evidence.MET, evidence.ATTENTION}
+        assert control["status"] in {evidence.MET, evidence.ATTENTION, evidence.UNTESTED}
         assert all(control[part] for part in ("summary", "rule", "figures", "links")), control["id"]
 
 
@@ -332,6 +356,12 @@ def test_problems_put_their_controls_in_attention(troubled):
     assert "1 production change(s) approved without a human." in controls["owasp-excessive-agency"]["findings"]
 
 
+def frozen_by_the_system() -> ReviewReport:
+    """The last week of the migration's weekly schedule, frozen as beat freezes it: no person."""
+    schedule = ReviewSchedule.objects.get()
+    return freeze_report(schedule=schedule, period=last_complete_period(schedule, now=timezone.now()))
+
+
 def test_clean_history_meets_every_control():
     lead = make_user_in_group(rbac.GOVERNANCE_LEAD)
     with acting_as(lead):
@@ -343,11 +373,63 @@ def test_clean_history_meets_every_control():
         )
     decision = submit(action_type, integration=integration)
     services.decision_sign_off(decision=decision, actor=alice, **REJECT)
+    review_sign_off(report=frozen_by_the_system(), actor=lead, notes="Quiet week.")
 
     pack = pack_now()
 
     assert {c["id"]: c["findings"] for c in pack["controls"]} == {c: [] for c in CONTROLS}
-    assert pack["summary"] == {"controls": 6, "met": 6, "attention": 0}
+    assert pack["summary"] == {"controls": 6, "met": 6, "attention": 0, "untested": 0}
+
+
+def test_a_control_with_nothing_to_check_in_the_period_is_untested_not_met():
+    lead = make_user_in_group(rbac.GOVERNANCE_LEAD)
+    with acting_as(lead):
+        action_type, _role, _people = make_staffed_action_type()
+        ApprovalPolicyFactory(action_types=[action_type], required_approvals=1, max_blast_radius=2)
+        ReviewSchedule.objects.update(enabled=True)
+
+    pack = pack_now()  # configured, but no decision, sign-off or review in the period
+
+    controls = by_control(pack)
+    assert {key: c["status"] for key, c in controls.items()} == {
+        "nist-csf-gv-rm-01": evidence.UNTESTED,
+        "nist-csf-gv-rr-02": evidence.UNTESTED,
+        "nist-ai-rmf-govern": evidence.MET,  # the configuration changes were logged with their author
+        "nist-ai-rmf-manage": evidence.UNTESTED,
+        "owasp-excessive-agency": evidence.UNTESTED,
+        "owasp-human-agent-trust-exploitation": evidence.UNTESTED,
+    }
+    assert controls["owasp-human-agent-trust-exploitation"]["note"].startswith("Nothing to test in this period")
+    assert controls["nist-ai-rmf-govern"]["note"] == ""
+    assert pack["summary"] == {"controls": 6, "met": 1, "attention": 0, "untested": 5}
+
+
+def test_a_problem_outweighs_an_empty_period():
+    ApprovalPolicy.objects.update(enabled=False)
+
+    controls = by_control(pack_now())
+
+    assert controls["nist-csf-gv-rm-01"]["status"] == evidence.ATTENTION
+
+
+def test_the_page_says_which_controls_had_nothing_to_test(client):
+    client.force_login(make_user_in_group(rbac.AUDITOR))
+
+    page = client.get(PAGE).content.decode()
+
+    assert "Not tested" in page
+    assert "Nothing to test in this period: no sign-offs were given." in page
+    assert re.search(r'id="controls-summary">0 of 6 met, \d need[s]? attention, \d not tested', page)
+
+
+def test_reviews_frozen_by_the_schedule_are_not_changes_without_a_person():
+    frozen_by_the_system()
+
+    pack = pack_now()
+
+    govern = figures(pack, "nist-ai-rmf-govern")
+    assert (govern["audit_without_actor"], govern["audit_reviews_frozen"]) == (0, 1)
+    assert by_control(pack)["nist-ai-rmf-govern"]["findings"] == []
 
 
 def test_reviews_frozen_and_signed_off_in_the_period_are_counted():
@@ -363,6 +445,34 @@ def test_reviews_frozen_and_signed_off_in_the_period_are_counted():
     assert (rm["reviews_frozen"], rm["reviews_signed_off"], rm["reviews_overdue"]) == (2, 1, 1)
     assert by_control(pack)["nist-csf-gv-rm-01"]["status"] == evidence.ATTENTION
     assert pack["figures"]["reviews"]["reports"][0]["signed_off_by"] == lead.username
+
+
+def test_reviews_of_the_period_are_shown_in_the_display_time_zone(client, settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    schedule = ReviewSchedule.objects.create(name="Berlin weekly", time_zone="Europe/Berlin")
+    now = timezone.now()
+    report = freeze_report(schedule=schedule, period=last_complete_period(schedule, now=now), now=now)
+    client.force_login(make_user_in_group(rbac.AUDITOR))
+
+    page = client.get(PAGE).content.decode()
+
+    reviews = page[page.index('id="h-reviews"') : page.index('id="h-audit"')]
+    start, frozen = timezone.localtime(report.period_start), timezone.localtime(report.frozen_at)
+    assert f">{start.day} {start:%b %Y}, 00:00 CET</time>" in reviews  # local midnight, not 23:00 UTC
+    assert f">{frozen.day} {frozen:%b %Y, %H:%M} CET</time>" in reviews
+    assert f"<td>{report.frozen_at.isoformat()}</td>" not in reviews  # not the JSON's UTC string
+
+
+def test_gap_fix_links_on_the_page_are_for_staff_only(client):
+    ActionTypeFactory(name="Disable account")  # no owner: a gap whose fix is in the admin
+    client.force_login(make_user_in_group(rbac.AUDITOR, is_staff=False))
+    page = client.get(PAGE).content.decode()
+    client.force_login(make_user_in_group(rbac.AUDITOR))
+    staff_page = client.get(PAGE).content.decode()
+
+    assert "Disable account" in page
+    assert "/admin/governance/ownershipassignment/add/" not in page
+    assert "/admin/governance/ownershipassignment/add/" in staff_page
 
 
 def test_configuration_figures_count_what_is_enabled():

@@ -171,6 +171,8 @@ def test_unknown_dataset_or_format_is_not_found(client, auditor, dataset, fmt):
         ({"start": "2026-02-01"}, "Give both a start and an end date"),
         ({"start": "2026-02-30", "end": "2026-03-01"}, "Dates must be written YYYY-MM-DD"),
         ({"days": "many"}, "days must be a whole number"),
+        ({"start": "9999-12-31", "end": "9999-12-31"}, "Dates must fall between 1970-01-01 and 9998-12-31."),
+        ({"start": "0001-01-01", "end": "0001-01-01"}, "Dates must fall between 1970-01-01 and 9998-12-31."),
     ],
 )
 def test_bad_period_is_refused_with_the_reason(client, auditor, params, message):

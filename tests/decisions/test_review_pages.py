@@ -18,10 +18,11 @@ from decisions.models import (
     OutcomeKind,
     ReasonCode,
     ReviewReport,
+    ReviewSchedule,
     Verdict,
 )
 from decisions.review import Period, review_figures
-from decisions.review_cycle import freeze_report
+from decisions.review_cycle import freeze_report, last_complete_period
 from governance import rbac
 from governance.gaps import GapKind
 from tests.factories import (
@@ -226,6 +227,25 @@ def test_bad_period_shows_the_message_and_the_form_with_status_400(client, lead,
     assert "data-figures" not in html
 
 
+@pytest.mark.parametrize(
+    ("zone", "start", "end"),
+    [
+        ("UTC", "9999-12-31", "9999-12-31"),  # the day after the last day is past year 9999
+        ("Pacific/Kiritimati", "9999-12-30", "9999-12-31"),
+        ("America/Adak", "0001-01-01", "0001-01-01"),  # local midnight is still year 1 in UTC, hours later
+        ("UTC", "1969-12-31", "1970-01-01"),
+    ],
+)
+def test_dates_beyond_what_a_period_can_hold_are_a_400_not_a_500(client, lead, settings, zone, start, end):
+    settings.TIME_ZONE = zone
+    client.force_login(lead)
+
+    response = client.get(DASHBOARD, {"start": start, "end": end})
+
+    assert response.status_code == 400
+    assert "Dates must fall between 1970-01-01 and 9998-12-31." in response.content.decode()
+
+
 # --- Figures, charts, empty state -----------------------------------------------------------------
 
 
@@ -304,6 +324,26 @@ def test_script_in_an_action_type_name_is_escaped_in_chart_and_table(client, lea
     assert "&lt;script&gt;alert(" in row_values(html, "action_type", str(evil.pk))
 
 
+def test_hostile_model_and_role_names_are_escaped_in_charts_and_tables(client, lead):
+    """AI model names come from the integrations' API calls, role names from the admin."""
+    role = DecisionRoleFactory(name='Tier-3 <img src=x onerror="alert(1)">')
+    action_type = ActionTypeFactory(name="Isolate host")
+    make_decision(
+        make_integration(action_type), action_type, owner_role=role, model_name="<svg onload=alert(2)>", minutes=3
+    )
+    client.force_login(lead)
+
+    html = client.get(DASHBOARD).content.decode()
+
+    assert "<img src=x" not in html
+    assert "<svg onload" not in html
+    assert "&lt;svg onload=alert(2)&gt;" in row_values(html, "model", "&lt;svg onload=alert(2)&gt; 2026.11")
+    chart = html[
+        html.index('id="chart-review-owner_role"') : html.index("</svg>", html.index("chart-review-owner_role"))
+    ]
+    assert "Tier-3 &lt;img src=x" in chart
+
+
 def test_chart_svg_is_well_formed_and_keeps_a_hostile_label_as_text():
     label = '</text><script>x()</script><a b="'
     figures = {
@@ -379,6 +419,23 @@ def test_report_list_shows_period_and_sign_off_state(client, auditor, lead, scen
     assert f'href="/decisions/review/reports/{waiting.public_id}/"' in html
     assert "Awaiting sign-off" in html
     assert "Signed off by Grace Hopper" in html
+
+
+def test_a_report_is_named_for_the_local_days_of_its_schedule(client, lead, settings):
+    """A Berlin week starts at 23:00 UTC on the Sunday before, and its end is the next Monday:
+    the name gives the first and last local days, not the UTC dates of its bounds."""
+    settings.TIME_ZONE = "Europe/Berlin"
+    schedule = ReviewSchedule.objects.create(name="Berlin weekly", time_zone="Europe/Berlin")
+    week = last_complete_period(schedule, now=datetime(2026, 1, 14, 12, tzinfo=UTC))  # Mon 5 – Sun 11 Jan
+    report = freeze_report(schedule=schedule, period=week)
+    client.force_login(lead)
+
+    page = client.get(f"{REPORTS}{report.public_id}/").content.decode()
+    dashboard = client.get(DASHBOARD).content.decode()
+
+    assert "<title>Review 2026-01-05 – 2026-01-11 · Countersign</title>" in page
+    assert "<h1>Review 2026-01-05 – 2026-01-11</h1>" in page
+    assert f'href="/decisions/review/reports/{report.public_id}/">Review 2026-01-05 – 2026-01-11</a>' in dashboard
 
 
 def test_report_list_is_paginated(client, auditor):
