@@ -15,7 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from decisions import evidence, exports
 from decisions.review import PRESET_DAYS, PeriodError, period_from_params
@@ -40,7 +40,7 @@ def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def export(request: HttpRequest, dataset: str, fmt: str) -> HttpResponse:
     """``/decisions/review/export/<dataset>.<fmt>``: decisions, signoffs or events as CSV or JSON."""
     if not request.user.has_perm(VIEW_ALL):
@@ -57,7 +57,7 @@ def export(request: HttpRequest, dataset: str, fmt: str) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def evidence_pack(request: HttpRequest) -> HttpResponse:
     """``/decisions/review/evidence/``: the controls with their live evidence; ``?format=json``
     downloads the same data."""

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from guardian.models import UserObjectPermissionBase
 from rest_framework_api_key.models import AbstractAPIKey
 
@@ -465,7 +468,16 @@ class ReviewReport(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Review {self.period_start:%Y-%m-%d} – {self.period_end:%Y-%m-%d}"
+        return self.title
+
+    @property
+    def title(self) -> str:
+        """``Review 2026-01-05 – 2026-01-11``: the first and last local days of the period, in the
+        schedule's time zone (where its periods start at midnight), else the display one."""
+        tz = ZoneInfo(self.schedule.time_zone) if self.schedule_id else timezone.get_current_timezone()
+        first = self.period_start.astimezone(tz).date()
+        last = (self.period_end - timedelta(microseconds=1)).astimezone(tz).date()
+        return f"Review {first:%Y-%m-%d} – {last:%Y-%m-%d}"
 
     @property
     def is_signed_off(self) -> bool:

@@ -175,7 +175,7 @@ def notify_leads(report: ReviewReport) -> int:
     url = settings.PUBLIC_BASE_URL.rstrip("/") + reverse("decisions:review-report", args=[report.public_id])
     critical = sum(1 for g in report.gaps if g.get("kind") in GapKind.CRITICAL)
     body = (
-        f"The periodic review for {report.period_start:%Y-%m-%d} – {report.period_end:%Y-%m-%d} is frozen.\n\n"
+        f"{report.title} (the periodic review) is frozen.\n\n"
         f"Decisions: {totals.get('total', 0)} ({totals.get('auto', 0)} auto-approved), "
         f"expired: {totals.get('expired', 0)}, false positives reported: {totals.get('false_positives', 0)}.\n"
         f"Ownership gaps: {len(report.gaps)} ({critical} critical).\n"
@@ -183,7 +183,7 @@ def notify_leads(report: ReviewReport) -> int:
         f"Review and sign it off: {url}\n"
     )
     send_mail(
-        subject=f"[Countersign] Review {report.period_start:%Y-%m-%d} ready for sign-off",
+        subject=f"[Countersign] {report.title} ready for sign-off",
         message=body,
         from_email=None,
         recipient_list=recipients,

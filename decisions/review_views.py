@@ -9,11 +9,10 @@ The dashboard computes the figures live (a constant number of queries, see
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from auditlog.models import LogEntry
 from django.contrib import messages
@@ -24,7 +23,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from decisions.charts import review_sections
 from decisions.forms import ReviewPeriodForm, ReviewSignOffForm
@@ -57,15 +56,6 @@ def _period_query(params) -> dict[str, str]:
     return {name: params[name].strip() for name in PERIOD_PARAMS if (params.get(name) or "").strip()}
 
 
-def report_title(report: ReviewReport) -> str:
-    """``Review 2026-01-05 – 2026-01-11``: the first and last local days of the report's period,
-    in its schedule's time zone (where its periods start at midnight), else the display one."""
-    tz = ZoneInfo(report.schedule.time_zone) if report.schedule_id else timezone.get_current_timezone()
-    first = report.period_start.astimezone(tz).date()
-    last = (report.period_end - timedelta(microseconds=1)).astimezone(tz).date()
-    return f"Review {first:%Y-%m-%d} – {last:%Y-%m-%d}"
-
-
 def _export_links(query: dict[str, str]) -> list[dict[str, Any]]:
     suffix = f"?{urlencode(query)}" if query else ""
     return [
@@ -81,7 +71,7 @@ def _export_links(query: dict[str, str]) -> list[dict[str, Any]]:
 
 
 @login_required
-@require_GET
+@require_safe
 def dashboard(request: HttpRequest) -> HttpResponse:
     _require_reviewer(request)
     query = _period_query(request.GET)
@@ -106,7 +96,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         exports=_export_links(query),
         evidence_url=reverse("decisions:review-evidence") + evidence_query,
         recent_reports=[
-            {"report": report, "title": report_title(report)}
+            {"report": report, "title": report.title}
             for report in ReviewReport.objects.select_related("signed_off_by", "schedule")[:RECENT_REPORTS]
         ],
     )
@@ -114,7 +104,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def report_list(request: HttpRequest) -> HttpResponse:
     _require_reviewer(request)
     reports = ReviewReport.objects.select_related("signed_off_by", "schedule")
@@ -192,7 +182,7 @@ def _render_report(request: HttpRequest, report: ReviewReport, *, form, status: 
         "review/report_detail.html",
         {
             "report": report,
-            "title": report_title(report),
+            "title": report.title,
             "figures": figures,
             "computed_at": _parse_instant(figures.get("computed_at")),
             "sections": sections,

@@ -300,10 +300,7 @@ def test_a_report_does_not_change_when_later_decisions_land_in_its_period(lead_a
 
 
 def test_a_report_frozen_in_another_shape_reads_as_stored_not_a_500(lead_api, schedule):
-    report = _report_row(schedule, 0)
-    report.figures = {"format": 0, "decisions": 12}
-    report.log_verification = {"ok": True}
-    report.save()
+    report = _report_row(schedule, 0, figures={"format": 0, "decisions": 12}, log_verification={"ok": True})
 
     detail = lead_api.get(f"{REPORTS}{report.public_id}/")
     listed = lead_api.get(REPORTS)
@@ -323,16 +320,19 @@ def test_an_unknown_report_is_a_404(lead_api, public_id):
     assert response.json()["detail"] == "No such review report."
 
 
-def _report_row(schedule, week: int) -> ReviewReport:
+def _report_row(schedule, week: int, **fields) -> ReviewReport:
     start = datetime(2025, 12, 29, tzinfo=UTC) + timedelta(weeks=week)
     return ReviewReport.objects.create(
         schedule=schedule,
         period_start=start,
         period_end=start + timedelta(weeks=1),
         frozen_at=start + timedelta(weeks=1),
-        figures={},
-        gaps=[],
-        log_verification={"intact": True, "decisions": 0, "events": 0, "verified_at": start.isoformat()},
+        **{
+            "figures": {},
+            "gaps": [],
+            "log_verification": {"intact": True, "decisions": 0, "events": 0, "verified_at": start.isoformat()},
+            **fields,
+        },
     )
 
 

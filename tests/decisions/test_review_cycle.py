@@ -15,6 +15,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.conf import settings
 from django.core import mail
+from django.db import DatabaseError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -339,8 +340,9 @@ def test_freezing_emails_the_governance_leads_naming_the_period_and_linking_the_
 
     (message,) = mail.outbox
     assert sorted(message.to) == sorted([lead.email, other_lead.email])
-    assert f"{period.start:%Y-%m-%d}" in message.subject
-    assert f"{period.start:%Y-%m-%d} – {period.end:%Y-%m-%d}" in message.body
+    last_day = period.end - timedelta(days=1)  # the period's end is exclusive; the mail names local days
+    assert f"Review {period.start:%Y-%m-%d} – {last_day:%Y-%m-%d}" in message.subject
+    assert f"Review {period.start:%Y-%m-%d} – {last_day:%Y-%m-%d}" in message.body
     url = settings.PUBLIC_BASE_URL.rstrip("/") + reverse("decisions:review-report", args=[report.public_id])
     assert url in message.body
 
@@ -762,3 +764,37 @@ def test_report_changelist_queries_do_not_grow_with_rows(lead_client, schedule, 
 
     url = reverse("admin:decisions_reviewreport_changelist")
     _assert_same_queries_at_1_and_many(lead_client, django_assert_num_queries, url, make_row, 8)
+
+
+# --- the database keeps a frozen report frozen (PostgreSQL trigger) ----------------------------
+
+
+def _frozen_report(schedule, now) -> ReviewReport:
+    return freeze_report(schedule=schedule, period=last_complete_period(schedule, now=now), now=now)
+
+
+@pytest.mark.postgres
+def test_the_database_refuses_to_change_a_frozen_figure(schedule, now):
+    report = _frozen_report(schedule, now)
+
+    with pytest.raises(DatabaseError, match="frozen"), transaction.atomic():
+        ReviewReport.objects.filter(pk=report.pk).update(figures={"totals": {"total": 999}})
+
+
+@pytest.mark.postgres
+def test_the_database_refuses_to_delete_a_report(schedule, now):
+    report = _frozen_report(schedule, now)
+
+    with pytest.raises(DatabaseError, match="never deleted"), transaction.atomic():
+        ReviewReport.objects.filter(pk=report.pk).delete()
+
+
+@pytest.mark.postgres
+def test_the_database_lets_the_sign_off_be_written_once(schedule, now, lead):
+    report = _frozen_report(schedule, now)
+    review_sign_off(report=report, actor=lead, notes="Reviewed in the weekly meeting.")
+
+    with pytest.raises(DatabaseError, match="signed off already"), transaction.atomic():
+        ReviewReport.objects.filter(pk=report.pk).update(signoff_notes="Rewritten later.")
+    report.refresh_from_db()
+    assert report.signoff_notes == "Reviewed in the weekly meeting."

@@ -146,6 +146,14 @@ def test_nav_links_the_review_for_reviewers_only(client, auditor):
     assert 'href="/decisions/review/"' not in client.get("/decisions/").content.decode()
 
 
+def test_head_is_answered_like_get(client, lead):
+    client.force_login(lead)
+
+    for path in (DASHBOARD, REPORTS, "/decisions/review/export/decisions.csv", "/decisions/review/evidence/"):
+        response = client.head(path)
+        assert response.status_code == 200, path
+
+
 def test_dashboard_refuses_post(client, lead):
     client.force_login(lead)
 
@@ -495,15 +503,21 @@ def test_report_frozen_in_another_format_is_shown_as_stored_not_an_error(client,
 
 
 def test_report_shows_the_log_verification_as_stored(client, auditor):
-    report = frozen()
-    report.log_verification = {
-        "intact": False,
-        "first_break": "decision 7 event 3",
-        "decisions": 9,
-        "events": 40,
-        "verified_at": NOW.isoformat(),
-    }
-    report.save()
+    live = frozen()
+    report = ReviewReport.objects.create(
+        period_start=live.period_start - timedelta(days=7),
+        period_end=live.period_start,
+        frozen_at=NOW,
+        figures=live.figures,
+        gaps=[],
+        log_verification={
+            "intact": False,
+            "first_break": "decision 7 event 3",
+            "decisions": 9,
+            "events": 40,
+            "verified_at": NOW.isoformat(),
+        },
+    )
     client.force_login(auditor)
 
     html = client.get(f"{REPORTS}{report.public_id}/").content.decode()
