@@ -70,7 +70,7 @@ from decisions.models import (
     SignOff,
     Verdict,
 )
-from decisions.routing import Requirements, _chain_entry, _role_entry, _signer_entry, recommended_action
+from decisions.routing import Requirements, _chain_entry, _role_entry, _signer_entry, recommended_action, snapshot_of
 from decisions.services import quorum_met
 from governance.demo import GovernanceDemo
 from governance.models import ActionType, Certification, DecisionRole, EscalationChain, Level, OwnershipAssignment
@@ -468,33 +468,8 @@ class _Generator:
         decision.owner_role = owner.owner_role if owner else None
         decision.owner_role_id = owner.owner_role_id if owner else None
         decision.required_approvals = req.required_approvals
-        policy_entry = (
-            {
-                "id": req.policy.id,
-                "public_id": str(req.policy.public_id),
-                "name": req.policy.name,
-                "priority": req.policy.priority,
-                "version": req.policy.version,
-            }
-            if req.policy
-            else None
-        )
-        decision.snapshot = {
-            "routed_at": created.isoformat(),
-            "policy": policy_entry,
-            "matched_because": req.reasons,
-            "owner": {
-                "role": _role_entry(owner.owner_role) if owner else None,
-                "deputy": _role_entry(owner.deputy_role) if owner else None,
-                "assignment": str(owner.public_id) if owner else None,
-            },
-            "required_approvals": req.required_approvals,
-            "cosigner_roles": [_role_entry(r) for r in req.cosigner_roles],
-            "time_to_act_seconds": req.time_to_act_seconds,
-            "chain": self.chain(req.chain),
-            "stages": [],
-            "cosigners": [],
-        }
+        decision.snapshot = snapshot_of(req, owner, routed_at=created, chain=self.chain(req.chain))
+        policy_entry = decision.snapshot["policy"]
         if req.policy is None:
             log.add(EventKind.NO_POLICY, created, self.submitter.id, {"reason": req.reasons[0]})
         if action_type.system_owned and req.policy is not None and req.policy.allow_auto_approval:

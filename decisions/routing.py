@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from decisions import eventlog, tasks
 from decisions.eventlog import append_event
 from decisions.models import CERTIFY, DecisionRequest, DecisionRequestUserObjectPermission, DecisionStatus, EventKind
-from governance.models import ActionType, ApprovalPolicy, DecisionRole, EscalationChain
+from governance.models import ActionType, ApprovalPolicy, DecisionRole, EscalationChain, OwnershipAssignment
 from governance.selectors import Signer, certified_signers, current_owner, eligible_signers, match_policy
 from governance.snapshot import current_snapshot, pinned_snapshot
 
@@ -92,6 +92,38 @@ def requirements_for(decision: DecisionRequest) -> Requirements:
     if match is None:
         return Requirements.fail_safe()
     return Requirements.of(match.policy, match.reasons, list(match.policy.cosigner_roles.all()))
+
+
+def snapshot_of(
+    req: Requirements, owner: OwnershipAssignment | None, *, routed_at: datetime, chain: dict[str, Any]
+) -> dict[str, Any]:
+    """The frozen routing snapshot of a new decision, before its stages are resolved."""
+    return {
+        "routed_at": routed_at.isoformat(),
+        "policy": (
+            {
+                "id": req.policy.pk,
+                "public_id": str(req.policy.public_id),
+                "name": req.policy.name,
+                "priority": req.policy.priority,
+                "version": req.policy.version,
+            }
+            if req.policy
+            else None
+        ),
+        "matched_because": req.reasons,
+        "owner": {
+            "role": _role_entry(owner.owner_role) if owner else None,
+            "deputy": _role_entry(owner.deputy_role) if owner else None,
+            "assignment": str(owner.public_id) if owner else None,
+        },
+        "required_approvals": req.required_approvals,
+        "cosigner_roles": [_role_entry(r) for r in req.cosigner_roles],
+        "time_to_act_seconds": req.time_to_act_seconds,
+        "chain": chain,
+        "stages": [],
+        "cosigners": [],
+    }
 
 
 def _chain_entry(chain: EscalationChain | None) -> dict[str, Any]:
@@ -185,32 +217,7 @@ def _route(decision: DecisionRequest, *, now: datetime, actor) -> None:
     decision.policy_version = req.policy.version if req.policy else None
     decision.owner_role = owner.owner_role if owner else None
     decision.required_approvals = req.required_approvals
-    decision.snapshot = {
-        "routed_at": now.isoformat(),
-        "policy": (
-            {
-                "id": req.policy.pk,
-                "public_id": str(req.policy.public_id),
-                "name": req.policy.name,
-                "priority": req.policy.priority,
-                "version": req.policy.version,
-            }
-            if req.policy
-            else None
-        ),
-        "matched_because": req.reasons,
-        "owner": {
-            "role": _role_entry(owner.owner_role) if owner else None,
-            "deputy": _role_entry(owner.deputy_role) if owner else None,
-            "assignment": str(owner.public_id) if owner else None,
-        },
-        "required_approvals": req.required_approvals,
-        "cosigner_roles": [_role_entry(r) for r in req.cosigner_roles],
-        "time_to_act_seconds": req.time_to_act_seconds,
-        "chain": _chain_entry(req.chain),
-        "stages": [],
-        "cosigners": [],
-    }
+    decision.snapshot = snapshot_of(req, owner, routed_at=now, chain=_chain_entry(req.chain))
     if req.policy is None:
         append_event(decision, kind=EventKind.NO_POLICY, at=now, actor=actor, data={"reason": req.reasons[0]})
 
