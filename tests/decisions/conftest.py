@@ -5,9 +5,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import schemathesis
 from django.apps import apps as django_apps
 from django.contrib.auth.models import Group
+from django.core import signals
 from django.core.cache import cache
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from rest_framework.test import APIClient
 
 from decisions import services
@@ -20,6 +24,17 @@ from tests.factories import (
     OwnershipAssignmentFactory,
     make_signers,
 )
+
+
+@pytest.fixture
+def api_schema(db):
+    """The OpenAPI schema for schemathesis, called in process through the WSGI app. As Django's
+    test client does, a request must not close the test's (transactional) database connection."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture(autouse=True)

@@ -11,10 +11,7 @@ import hypothesis
 import pytest
 import schemathesis
 from django.contrib.auth.models import Permission
-from django.core import signals
 from django.core.cache import cache
-from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
 from django.utils import timezone
 from hypothesis import HealthCheck
 from rest_framework.test import APIClient
@@ -370,16 +367,6 @@ def test_the_review_endpoints_are_in_the_openapi_schema(client):
     figures = paths["/api/v1/review/figures/"]["get"]
     assert {p["name"] for p in figures["parameters"]} == {"days", "start", "end", "tz"}
     assert figures["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/ReviewFigures")
-
-
-@pytest.fixture
-def api_schema(db):
-    # As Django's test client does: a request must not close the test's database connection.
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    yield schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

@@ -3,10 +3,7 @@ through Django's WSGI app): no server error, and every response matches the sche
 
 import pytest
 import schemathesis
-from django.core import signals
 from django.core.cache import cache
-from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -17,17 +14,6 @@ from schemathesis.specs.openapi.checks import (
 
 from decisions import services
 from tests.factories import ApprovalPolicyFactory, make_owned_action_type
-
-
-@pytest.fixture
-def api_schema(db):
-    # As Django's test client does: a request must not close the test's (transactional)
-    # database connection on its way out.
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    yield schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
