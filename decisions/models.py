@@ -453,6 +453,9 @@ class ReviewReport(models.Model):
     signed_off_at = models.DateTimeField(null=True, blank=True)
     signoff_notes = models.TextField(blank=True)
     follow_up_actions = models.TextField(blank=True, help_text="One follow-up action per line.")
+    leads_notified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the governance leads were emailed that the review waits."
+    )
 
     class Meta:
         ordering = ["-period_start", "-id"]

@@ -108,12 +108,47 @@ def freeze_report(
 
 
 def _announce(report: ReviewReport) -> None:
-    # After the commit: a mail server that is down must not fail the freeze (in the task the
-    # callback runs at once, so it would stop the other schedules' freezing too).
+    # After the commit, in a task that retries: a mail server that is down neither fails the
+    # freeze nor stops the other schedules, and the leads still hear of it once it is back.
+    from decisions.tasks import notify_review_leads
+
     try:
-        notify_leads(report)
-    except OSError:  # smtplib.SMTPException included
-        logger.exception("review %s frozen, but the governance leads could not be emailed", report.public_id)
+        notify_review_leads.delay(report.pk)
+    except Exception:  # the broker is down: the next beat check announces it (announce_unnotified)
+        logger.exception("review %s frozen; its announcement could not be queued", report.public_id)
+
+
+NOTIFY_AGAIN_AFTER = timedelta(hours=1)
+
+
+def announce_unnotified(*, now: datetime) -> int:
+    """Queue the announcement again for reports whose leads were never told (retries used up,
+    a lost task, a broker outage), once their first announcement had time to go out."""
+    pending = list(
+        ReviewReport.objects.filter(leads_notified_at__isnull=True, frozen_at__lt=now - NOTIFY_AGAIN_AFTER)
+        .order_by("frozen_at")
+        .values_list("pk", flat=True)[:50]
+    )
+    for pk in pending:
+        _announce(ReviewReport(pk=pk))
+    return len(pending)
+
+
+def announce(report_id: int) -> bool:
+    """Email the leads about a report, once: claim it (leads_notified_at), send, and give the
+    claim back if sending failed, so a retry (or the next beat check) tries again. False when
+    it was announced already."""
+    claimed = ReviewReport.objects.filter(pk=report_id, leads_notified_at__isnull=True).update(
+        leads_notified_at=timezone.now()
+    )
+    if not claimed:
+        return False
+    try:
+        notify_leads(ReviewReport.objects.select_related("schedule").get(pk=report_id))
+    except Exception:
+        ReviewReport.objects.filter(pk=report_id).update(leads_notified_at=None)
+        raise
+    return True
 
 
 MAX_CATCH_UP_PERIODS = 12
@@ -153,6 +188,7 @@ def freeze_due_reports(*, now: datetime | None = None) -> list[ReviewReport]:
             raise  # the task's time is up: stop here, the next beat check carries on
         except Exception:
             logger.exception("review schedule %r could not be frozen; the other schedules go on", schedule.name)
+    announce_unnotified(now=now)
     return frozen
 
 

@@ -184,3 +184,25 @@ def freeze_due_reviews() -> int:
     from decisions import review_cycle
 
     return len(review_cycle.freeze_due_reports())
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    max_retries=6,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def notify_review_leads(self, report_id: int) -> None:
+    """Email the governance leads that a frozen review waits for their sign-off, once. A mail
+    server that fails is retried with backoff (1, 2, 4 … 32 min); after that the beat's review
+    check queues it again (``review_cycle.announce_unnotified``)."""
+    from decisions import review_cycle
+
+    try:
+        review_cycle.announce(report_id)
+    except OSError as exc:  # smtplib.SMTPException included
+        logger.warning("review report %s: the leads could not be emailed (%s); retrying", report_id, exc)
+        raise self.retry(exc=exc, countdown=60 * 2**self.request.retries) from exc

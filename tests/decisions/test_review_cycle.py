@@ -25,14 +25,16 @@ from decisions.models import DecisionRequest, ReviewCadence, ReviewReport, Revie
 from decisions.review import Period, review_figures
 from decisions.review_cycle import (
     MAX_CATCH_UP_PERIODS,
+    NOTIFY_AGAIN_AFTER,
     ReviewError,
+    announce,
     freeze_due_reports,
     freeze_report,
     last_complete_period,
     periods_owed,
     review_sign_off,
 )
-from decisions.tasks import freeze_due_reviews
+from decisions.tasks import freeze_due_reviews, notify_review_leads
 from governance import rbac
 from governance.gaps import GapKind
 from portal.celery import app as celery_app
@@ -374,7 +376,34 @@ def test_an_unreachable_mail_server_neither_unfreezes_a_report_nor_stops_the_oth
 
     assert {r.schedule for r in frozen} == {weekly, daily}
     assert ReviewReport.objects.count() == 2
-    assert "the governance leads could not be emailed" in caplog.text
+    assert "the leads could not be emailed" in caplog.text
+    assert not ReviewReport.objects.filter(leads_notified_at__isnull=False).exists()  # to be tried again
+
+
+def test_an_announcement_that_failed_is_queued_again_at_a_later_check(schedule, now, lead, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", _closed_port(), 5
+    (report,) = freeze_due_reports(now=now)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # the mail server is back
+
+    freeze_due_reports(now=now + timedelta(minutes=15))
+    assert mail.outbox == []  # too soon: its own retries may still be running
+    freeze_due_reports(now=now + NOTIFY_AGAIN_AFTER + timedelta(minutes=15))
+
+    (message,) = mail.outbox
+    assert report.title in message.subject
+    report.refresh_from_db()
+    assert report.leads_notified_at is not None
+
+
+def test_a_report_is_announced_once_however_often_it_is_asked(schedule, now, lead, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        (report,) = freeze_due_reports(now=now)
+
+    assert announce(report.pk) is False
+    notify_review_leads.apply(args=[report.pk])
+    freeze_due_reports(now=now + NOTIFY_AGAIN_AFTER * 3)
+    assert len(mail.outbox) == 1
 
 
 def test_a_schedule_that_cannot_be_frozen_does_not_stop_the_others(no_other_schedules, now, caplog):
