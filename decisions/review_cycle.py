@@ -118,7 +118,7 @@ def _announce(report: ReviewReport) -> None:
         logger.exception("review %s frozen; its announcement could not be queued", report.public_id)
 
 
-NOTIFY_AGAIN_AFTER = timedelta(hours=1)
+NOTIFY_AGAIN_AFTER = timedelta(hours=2)  # longer than the task's own retries (about 63 min)
 
 
 def announce_unnotified(*, now: datetime) -> int:
@@ -127,27 +127,30 @@ def announce_unnotified(*, now: datetime) -> int:
     pending = list(
         ReviewReport.objects.filter(leads_notified_at__isnull=True, frozen_at__lt=now - NOTIFY_AGAIN_AFTER)
         .order_by("frozen_at")
-        .values_list("pk", flat=True)[:50]
+        .only("pk", "public_id")[:50]  # the public id names the report in the log if queueing fails
     )
-    for pk in pending:
-        _announce(ReviewReport(pk=pk))
+    for report in pending:
+        _announce(report)
     return len(pending)
 
 
 def announce(report_id: int) -> bool:
-    """Email the leads about a report, once: claim it (leads_notified_at), send, and give the
-    claim back if sending failed, so a retry (or the next beat check) tries again. False when
-    it was announced already."""
-    claimed = ReviewReport.objects.filter(pk=report_id, leads_notified_at__isnull=True).update(
-        leads_notified_at=timezone.now()
-    )
-    if not claimed:
-        return False
-    try:
-        notify_leads(ReviewReport.objects.select_related("schedule").get(pk=report_id))
-    except Exception:
-        ReviewReport.objects.filter(pk=report_id).update(leads_notified_at=None)
-        raise
+    """Email the leads about a report, once. False when it was announced already.
+
+    Locks the report's row (only while the mail goes out) and sets leads_notified_at in the same
+    transaction: a concurrent delivery waits, then finds it announced; a send that fails, or a
+    worker that dies mid-send, leaves it unannounced, so a retry (or the next beat check) sends it."""
+    with transaction.atomic():
+        report = (
+            ReviewReport.objects.select_for_update(of=("self",))
+            .select_related("schedule")
+            .filter(pk=report_id, leads_notified_at__isnull=True)
+            .first()
+        )
+        if report is None:
+            return False
+        notify_leads(report)
+        ReviewReport.objects.filter(pk=report_id).update(leads_notified_at=timezone.now())
     return True
 
 

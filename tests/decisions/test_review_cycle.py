@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import itertools
 import socket
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import kombu.exceptions
 import pytest
 from auditlog.models import LogEntry
 from django.conf import settings
@@ -19,7 +21,7 @@ from django.db import DatabaseError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from decisions import services
+from decisions import review_cycle, services
 from decisions.admin import next_period_end
 from decisions.models import DecisionRequest, ReviewCadence, ReviewReport, ReviewSchedule
 from decisions.review import Period, review_figures
@@ -28,6 +30,7 @@ from decisions.review_cycle import (
     NOTIFY_AGAIN_AFTER,
     ReviewError,
     announce,
+    announce_unnotified,
     freeze_due_reports,
     freeze_report,
     last_complete_period,
@@ -380,10 +383,16 @@ def test_an_unreachable_mail_server_neither_unfreezes_a_report_nor_stops_the_oth
     assert not ReviewReport.objects.filter(leads_notified_at__isnull=False).exists()  # to be tried again
 
 
-def test_an_announcement_that_failed_is_queued_again_at_a_later_check(schedule, now, lead, settings):
+def test_an_announcement_that_failed_is_queued_again_at_a_later_check(
+    schedule, now, lead, settings, django_capture_on_commit_callbacks
+):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", _closed_port(), 5
-    (report,) = freeze_due_reports(now=now)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:  # the announcement is tried, and fails
+        (report,) = freeze_due_reports(now=now)
+    assert len(callbacks) == 1
+    report.refresh_from_db()
+    assert report.leads_notified_at is None
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # the mail server is back
 
     freeze_due_reports(now=now + timedelta(minutes=15))
@@ -403,6 +412,54 @@ def test_a_report_is_announced_once_however_often_it_is_asked(schedule, now, lea
     assert announce(report.pk) is False
     notify_review_leads.apply(args=[report.pk])
     freeze_due_reports(now=now + NOTIFY_AGAIN_AFTER * 3)
+    assert len(mail.outbox) == 1
+
+
+def test_a_worker_that_dies_while_emailing_leaves_the_report_to_be_announced(schedule, now, lead, monkeypatch):
+    report = _frozen_report(schedule, now)  # not announced: its on-commit callback never runs here
+
+    def killed(_report):
+        raise SystemExit  # the worker process stops mid-send (shutdown, hard time limit)
+
+    monkeypatch.setattr(review_cycle, "notify_leads", killed)
+    with pytest.raises(SystemExit):
+        announce(report.pk)
+    monkeypatch.undo()
+
+    assert announce(report.pk) is True
+    assert len(mail.outbox) == 1
+
+
+def test_an_announcement_the_broker_refused_is_logged_with_the_report_id(schedule, now, monkeypatch, caplog):
+    report = _frozen_report(schedule, now - NOTIFY_AGAIN_AFTER * 2)
+
+    def broker_down(*_args, **_kwargs):
+        raise kombu.exceptions.OperationalError("Error 111 connecting to redis:6379. Connection refused.")
+
+    monkeypatch.setattr(notify_review_leads, "delay", broker_down)
+
+    assert announce_unnotified(now=now) == 1
+    assert f"review {report.public_id} frozen; its announcement could not be queued" in caplog.text
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_announcements_of_a_report_email_the_leads_once(no_other_schedules, now, lead, monkeypatch):
+    report = _frozen_report(make_schedule(), now)  # announced at once (no test transaction): announce it again
+    ReviewReport.objects.filter(pk=report.pk).update(leads_notified_at=None)
+    mail.outbox.clear()
+    send = review_cycle.notify_leads
+
+    def slow(report):
+        time.sleep(0.2)  # the others arrive while the first is still sending
+        return send(report)
+
+    monkeypatch.setattr(review_cycle, "notify_leads", slow)
+
+    outcomes = run_concurrently(lambda _i: announce(report.pk), threads=4)
+
+    assert [exc for _result, exc in outcomes] == [None] * 4
+    assert sorted(result for result, _exc in outcomes) == [False, False, False, True]
     assert len(mail.outbox) == 1
 
 
