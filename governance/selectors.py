@@ -284,14 +284,6 @@ def certifications_expiring(*, at: datetime, within: timedelta) -> QuerySet[Cert
     )
 
 
-def unowned_action_types(*, at: datetime) -> QuerySet[ActionType]:
-    """Human-owned action types with no ownership assignment in force at ``at``."""
-    current = OwnershipAssignment.objects.filter(effective_from__lte=at).filter(
-        Q(effective_to__isnull=True) | Q(effective_to__gt=at)
-    )
-    return ActionType.objects.filter(system_owned=False).exclude(pk__in=current.values("action_type_id"))
-
-
 def governance_overview(*, at: datetime) -> dict[str, Any]:
     """Who is on call now for every role, by role name. Reads the cached snapshot only (the
     ownership gaps the admin index shows beside it come from ``governance.gaps``)."""

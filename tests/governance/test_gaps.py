@@ -140,6 +140,22 @@ def test_system_owned_action_type_needs_no_owner(now):
     assert gaps(GapKind.UNOWNED_ACTION_TYPE, at=now) == []
 
 
+def test_action_type_whose_ownership_has_ended_is_reported(now):
+    assignment = OwnershipAssignmentFactory(effective_from=now - timedelta(days=9), effective_to=now)
+
+    (gap,) = gaps(GapKind.UNOWNED_ACTION_TYPE, at=now)
+
+    assert gap.subject == assignment.action_type.name
+
+
+def test_action_type_whose_ownership_starts_later_is_reported(now):
+    assignment = OwnershipAssignmentFactory(effective_from=now + timedelta(days=1))
+
+    (gap,) = gaps(GapKind.UNOWNED_ACTION_TYPE, at=now)
+
+    assert gap.subject == assignment.action_type.name
+
+
 def test_ownership_ending_within_the_horizon_without_a_successor_is_reported():
     action_type, role, _ = staffed_action_type(at=AT, name="Disable account")
     OwnershipAssignment.objects.filter(action_type=action_type).update(effective_to=AT + timedelta(days=3))

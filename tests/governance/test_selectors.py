@@ -12,7 +12,6 @@ from governance.selectors import (
     eligible_signers,
     on_call,
     role_coverage_gaps,
-    unowned_action_types,
 )
 from tests.factories import (
     ActionTypeFactory,
@@ -346,39 +345,6 @@ def test_signer_explains_why_they_may_sign():
     assert signer.why() == (
         "on call for Shift Lead (deputy role) via roster Shift leads EMEA on the rotation; certified until 2026-06-30"
     )
-
-
-# --- unowned_action_types ---------------------------------------------------------------------------------------
-
-
-def test_unowned_lists_a_human_owned_action_type_without_any_assignment():
-    action_type = ActionTypeFactory()
-
-    assert list(unowned_action_types(at=AT)) == [action_type]
-
-
-def test_unowned_omits_an_action_type_with_a_current_owner():
-    owned_action_type(owner_role=DecisionRoleFactory())
-
-    assert list(unowned_action_types(at=AT)) == []
-
-
-def test_unowned_omits_a_system_owned_action_type():
-    ActionTypeFactory(automation=True)
-
-    assert list(unowned_action_types(at=AT)) == []
-
-
-def test_unowned_lists_an_action_type_whose_assignment_has_ended():
-    assignment = OwnershipAssignmentFactory(effective_from=AT - timedelta(days=9), effective_to=AT)
-
-    assert list(unowned_action_types(at=AT)) == [assignment.action_type]
-
-
-def test_unowned_lists_an_action_type_whose_assignment_starts_later():
-    assignment = OwnershipAssignmentFactory(effective_from=AT + timedelta(days=1))
-
-    assert list(unowned_action_types(at=AT)) == [assignment.action_type]
 
 
 # --- certifications_expiring ------------------------------------------------------------------------------------
