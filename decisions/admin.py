@@ -159,7 +159,7 @@ def next_period_end(schedule: ReviewSchedule, *, now: datetime) -> datetime:
     return datetime.combine(end, time.min, tzinfo=tz)
 
 
-PERIOD_FIELDS = ("cadence", "period_starts_on", "time_zone")
+PERIOD_FIELDS = ReviewSchedule.PERIOD_FIELDS
 PERIODS_LOCKED = (
     "Fixed once a report has been frozen. To review on other periods, disable this schedule and add another schedule."
 )
@@ -188,8 +188,7 @@ class ReviewScheduleAdmin(AuditedAdmin):
         )
 
     def get_readonly_fields(self, request, obj=None):
-        # Once a report is frozen the periods are fixed: other ones would overlap the frozen
-        # periods, or share a start with one (one report per schedule and start) and never freeze.
+        # The rule is ReviewSchedule.clean(); shown read-only here so nobody types in vain.
         if obj is not None and obj.reports.exists():
             return (*self.readonly_fields, *PERIOD_FIELDS)
         return self.readonly_fields

@@ -7,6 +7,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -429,8 +430,25 @@ class ReviewSchedule(models.Model):
             models.CheckConstraint(name="review_schedule_weekday", condition=Q(period_starts_on__lte=6)),
         ]
 
+    PERIOD_FIELDS = ("cadence", "period_starts_on", "time_zone")
+
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """Once a report is frozen the periods are fixed: others would overlap the frozen ones,
+        or share a start with one (one report per schedule and start) and never freeze."""
+        if self.pk is None or not self.reports.exists():
+            return
+        stored = type(self).objects.filter(pk=self.pk).values(*self.PERIOD_FIELDS).first() or {}
+        changed = [name for name in self.PERIOD_FIELDS if name in stored and stored[name] != getattr(self, name)]
+        if changed:
+            raise ValidationError(
+                {
+                    name: "Fixed once a report has been frozen: disable this schedule and add another."
+                    for name in changed
+                }
+            )
 
 
 class ReviewReport(models.Model):

@@ -17,6 +17,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.conf import settings
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -665,6 +666,23 @@ def test_schedule_change_by_a_lead_is_audit_logged_with_the_actor(lead_client, l
     entry = LogEntry.objects.get_for_object(schedule).get(action=LogEntry.Action.UPDATE)
     assert entry.actor == lead
     assert entry.changes_dict["time_zone"] == ["UTC", "Europe/Berlin"]
+
+
+def test_a_schedule_with_a_frozen_report_refuses_new_periods_whoever_saves_it(schedule):
+    _report(schedule, weeks_ago=0)
+    schedule.cadence, schedule.time_zone = ReviewCadence.DAILY, "Europe/Berlin"
+
+    with pytest.raises(ValidationError) as refused:
+        schedule.full_clean()
+
+    assert set(refused.value.message_dict) == {"cadence", "time_zone"}
+
+
+def test_a_schedule_with_a_frozen_report_may_still_be_renamed_or_disabled(schedule):
+    _report(schedule, weeks_ago=0)
+    schedule.name, schedule.enabled = "Renamed review", False
+
+    schedule.full_clean()
 
 
 def test_a_schedule_with_a_frozen_report_keeps_its_periods_in_the_admin(lead_client, schedule):
