@@ -133,6 +133,17 @@ class LoadResult:
         )
 
 
+def fresh_demo_database(**extra: str) -> tuple[str, dict[str, str]]:
+    """A new benchmark database (BENCH_DATABASE_URL), migrated, with the demo SOC: its URL and
+    the environment for the processes that use it."""
+    database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
+    recreate_database(database_url)
+    env = bench_env(database_url, **extra)
+    manage(env, "migrate", "--noinput")
+    manage(env, "seed_demo")  # outside any timing: the demo people's password hashing is slow on purpose
+    return database_url, env
+
+
 def run_load(
     *,
     name: str,

@@ -12,10 +12,9 @@ intake p50 at most 2x the baseline's, and at least 20 submissions/s for a single
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from bench.common import DEFAULT_DB, Server, bench_env, manage, recreate_database, run_load
+from bench.common import Server, fresh_demo_database, manage, run_load
 
 ACTION_TYPES = [
     "isolate-host",
@@ -66,11 +65,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
 
-    database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
-    recreate_database(database_url)
-    env = bench_env(database_url)
-    manage(env, "migrate", "--noinput")
-    manage(env, "seed_demo")
+    database_url, env = fresh_demo_database()
     manage(env, "shell", "-c", "from django.core.cache import cache; cache.clear()")
     key = create_key(env)
     print(f"intake benchmark: {args.total} submissions, concurrency {args.concurrency}, gunicorn x{args.workers}")
