@@ -369,6 +369,17 @@ def test_command_with_if_empty_seeds_an_empty_database():
     assert DecisionRequest.objects.count() == 5
 
 
+def _certified_on_call(on_call, role, at) -> Certification:
+    """The certification of the first person on call at ``at``, made valid from a year before
+    to long after (the demo rota puts Omar, whose certification ended five days ago, on call on
+    some days; these tests need someone who may sign)."""
+    certification = Certification.objects.get(user=on_call[0].user, role=role)
+    certification.valid_from = min(certification.valid_from, at - timedelta(days=365))
+    certification.valid_until = max(certification.valid_until, at + timedelta(days=300))
+    certification.save()
+    return certification
+
+
 def test_nobody_signs_with_a_certification_revoked_after_the_stage_opened(at):
     """A certification revoked while a stage is open: its holder was eligible when the stage
     opened, but the sign-off service refuses a certification that is no longer valid, so the
@@ -380,8 +391,7 @@ def test_nobody_signs_with_a_certification_revoked_after_the_stage_opened(at):
     GovernanceDemo().build()
     revoked_at = at - timedelta(hours=12)
     role = current_owner(action_type=ActionType.objects.get(slug="isolate-host"), at=revoked_at).owner_role
-    (person, *_others) = on_call(role=role, at=revoked_at)
-    certification = Certification.objects.get(user=person.user, role=role)
+    certification = _certified_on_call(on_call(role=role, at=revoked_at), role, revoked_at)
     certification.revoked_at = revoked_at
     certification.save()
 
@@ -402,8 +412,7 @@ def test_nobody_signs_before_their_certification_starts(at):
     GovernanceDemo().build()
     starts = at - timedelta(hours=12)
     role = current_owner(action_type=ActionType.objects.get(slug="isolate-host"), at=starts).owner_role
-    (person, *_others) = on_call(role=role, at=starts)
-    certification = Certification.objects.get(user=person.user, role=role)
+    certification = _certified_on_call(on_call(role=role, at=starts), role, starts)
     certification.valid_from = starts
     certification.save()
 
