@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
-from decisions import review_cycle, services
+from decisions import integrations
 from decisions.models import (
     DecisionEvent,
     DecisionRequest,
@@ -26,6 +26,7 @@ from decisions.models import (
     ReviewSchedule,
     SignOff,
 )
+from decisions.review import cycle as review_cycle
 from governance.admin import AuditedAdmin
 from governance.gaps import GapKind, gaps_by_kind
 
@@ -70,12 +71,12 @@ class IntegrationAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
         else:
-            services.integration_provision(actor=request.user, integration=obj)
+            integrations.integration_provision(actor=request.user, integration=obj)
 
     @admin.action(description="Rotate the webhook signing secret")
     def rotate_webhook_secret(self, request, queryset):
         for integration in queryset:
-            services.integration_rotate_secret(actor=request.user, integration=integration)
+            integrations.integration_rotate_secret(actor=request.user, integration=integration)
         messages.success(request, f"Rotated {queryset.count()} secret(s); update the receivers.")
 
 

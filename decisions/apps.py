@@ -17,3 +17,5 @@ class DecisionsConfig(AppConfig):
         auditlog.register(
             ReviewReport, include_fields=["signed_off_by", "signed_off_at", "signoff_notes", "follow_up_actions"]
         )
+        # Register the Celery tasks in every process (web included): services queue them by name.
+        import decisions.tasks  # noqa: F401

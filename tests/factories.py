@@ -13,7 +13,8 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from django.utils import timezone
 
-from decisions import services as decision_services
+from decisions import integrations
+from decisions.lifecycle import intake
 from governance import models as m
 from governance import rbac
 
@@ -318,7 +319,7 @@ def make_integration(*action_types, name=None):
     """An integration (with its service account) allowed to submit ``action_types``."""
     if not Group.objects.filter(name=rbac.INTEGRATION).exists():
         rbac.ensure_groups(django_apps)  # a transactional test flushed the migration's rows
-    return decision_services.integration_create(
+    return integrations.integration_create(
         actor=None,
         name=name or f"Integration {next(_integration_numbers)}",
         team_contact="soc-automation@example.test",
@@ -347,11 +348,11 @@ def submit(action_type, *, integration=None, actor=None, now=None, idempotency_k
     """Submit a decision through ``decision_submit`` (and so route it); returns the decision."""
     integration = integration or make_integration(action_type)
     data = decision_data(action_type, **fields)
-    decision, _created = decision_services.decision_submit(
+    decision, _created = intake.decision_submit(
         integration=integration,
         actor=actor or integration.service_account,
         data=data,
-        request_fingerprint=decision_services.fingerprint({k: str(v) for k, v in data.items()}),
+        request_fingerprint=intake.fingerprint({k: str(v) for k, v in data.items()}),
         idempotency_key=idempotency_key,
         now=now,
     )

@@ -81,7 +81,7 @@ def scenario():
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from decisions import services
+    from decisions import integrations
     from decisions.models import Integration
     from governance import models as g
 
@@ -113,7 +113,7 @@ def scenario():
         name="bench policy", defaults={"priority": 1, "escalation_chain": chain, "time_to_act_seconds": FIRST_WAIT}
     )
     policy.action_types.set([action_type])
-    integration = Integration.objects.filter(name="bench").first() or services.integration_create(
+    integration = Integration.objects.filter(name="bench").first() or integrations.integration_create(
         actor=None,
         name="bench",
         team_contact="bench",
@@ -127,7 +127,7 @@ def scenario():
 def submit(action_type, integration, i: int):
     from decimal import Decimal
 
-    from decisions import services
+    from decisions.lifecycle import intake
 
     data = {
         "action_type": action_type,
@@ -139,7 +139,7 @@ def submit(action_type, integration, i: int):
         "severity": 3,
         "model_name": "bench",
     }
-    return services.decision_submit(
+    return intake.decision_submit(
         integration=integration, actor=integration.service_account, data=data, request_fingerprint=str(i)
     )[0]
 

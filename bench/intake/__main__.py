@@ -48,11 +48,11 @@ def submission(i: int) -> dict:
 
 def create_key(env: dict[str, str]) -> str:
     script = (
-        "from decisions import services; from decisions.models import Integration; "
+        "from decisions import integrations; "
         "from governance.models import ActionType; "
-        "i = services.integration_create(actor=None, name='bench', team_contact='bench', "
+        "i = integrations.integration_create(actor=None, name='bench', team_contact='bench', "
         "allowed_action_types=list(ActionType.objects.all()), rate_limit_per_minute=1000000, max_pending=1000000); "
-        "print(services.integration_key_create(integration=i, name='bench')[1])"
+        "print(integrations.integration_key_create(integration=i, name='bench')[1])"
     )
     return manage(env, "shell", "-c", script).strip().splitlines()[-1]
 

@@ -7,7 +7,7 @@ A fresh PostgreSQL database (BENCH_DATABASE_URL; its name must contain "bench"),
 table in after a bulk load: statistics, and a visibility map for index-only scans). Then, in the same run and over the
 same rows, each timed --runs times after a warm-up (min / median / max):
   baseline   a plain SELECT action_type_id, COUNT(*) ... GROUP BY action_type_id over the period
-  figures    decisions.review.review_figures over the whole period (all of it aggregated in SQL)
+  figures    decisions.review.figures.review_figures over the whole period (all of it aggregated in SQL)
   dashboard  GET /decisions/review/ as a governance lead through Django's test client, end to end
              (only once decisions/review_views.py has a real implementation; skipped before)
 Target: figures under 1 s.
@@ -120,8 +120,8 @@ def main() -> int:
     from django.test.utils import override_settings
     from django.utils import timezone
 
-    from decisions.history import seed_history
-    from decisions.review import Period, review_figures
+    from decisions.review.figures import Period, review_figures
+    from decisions.seeding.history import seed_history
 
     now = timezone.now()
     print(f"review benchmark: {args.decisions:,} decisions over {args.days} days, {database_url}")

@@ -32,7 +32,7 @@ from rest_framework.views import APIView
 from decisions.api.serializers import ErrorSerializer
 from decisions.api.views import ERRORS, DecisionCursor
 from decisions.models import IntegrationAPIKey, ReasonCode, ReviewReport
-from decisions.review import (
+from decisions.review.figures import (
     EARLIEST_DAY,
     LATEST_DAY,
     MAX_PERIOD_DAYS,
@@ -212,7 +212,7 @@ class PeriodSerializer(serializers.Serializer):
 
 
 class ReviewFiguresSerializer(serializers.Serializer):
-    """The figures of a period over the decisions submitted in it (see decisions.review)."""
+    """The figures of a period over the decisions submitted in it (see decisions.review.figures)."""
 
     period = PeriodSerializer()
     computed_at = serializers.DateTimeField()

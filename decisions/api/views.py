@@ -16,7 +16,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from decisions import selectors, services
+from decisions import selectors
 from decisions.api.exceptions import PayloadTooLarge
 from decisions.api.parsers import JSONParser
 from decisions.api.serializers import (
@@ -30,6 +30,7 @@ from decisions.api.serializers import (
     SignOffRequestSerializer,
     SignOffSerializer,
 )
+from decisions.lifecycle import cancellation, corrections, intake, outcomes, signing
 from decisions.models import DecisionRequest, DecisionStatus, IntegrationAPIKey
 from governance.snapshot import pinned_snapshot
 
@@ -184,11 +185,11 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         with pinned_snapshot():  # one governance snapshot (one token query) for the whole submission
             serializer = DecisionSubmitSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            decision, created = services.decision_submit(
+            decision, created = intake.decision_submit(
                 integration=integration,
                 actor=request.user,
                 data=serializer.to_service_data(),
-                request_fingerprint=services.fingerprint(request.data),
+                request_fingerprint=intake.fingerprint(request.data),
                 idempotency_key=key,
             )
         if created:
@@ -210,7 +211,7 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         decision = self.get_object()
         serializer = DecisionUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.decision_update_payload(
+        corrections.decision_update_payload(
             decision=decision, integration=integration, actor=request.user, changes=serializer.to_service_changes()
         )
         return Response(DecisionSerializer(selectors.decision_for_response(decision.pk)).data)
@@ -243,7 +244,7 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         decision = self.get_object()
         serializer = CancelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.decision_cancel(
+        cancellation.decision_cancel(
             decision=decision, integration=integration, actor=request.user, reason=serializer.validated_data["reason"]
         )
         return Response(DecisionSerializer(selectors.decision_for_response(decision.pk)).data)
@@ -264,7 +265,7 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         decision = self.get_object()
         serializer = OutcomeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.decision_report_outcome(decision=decision, actor=request.user, **serializer.validated_data)
+        outcomes.decision_report_outcome(decision=decision, actor=request.user, **serializer.validated_data)
         body = DecisionSerializer(selectors.decision_for_response(decision.pk)).data
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -296,6 +297,6 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             return Response(SignOffSerializer(selectors.decision_signoffs(decision=decision), many=True).data)
         serializer = SignOffRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        signoff = services.decision_sign_off(decision=decision, actor=request.user, **serializer.validated_data)
+        signoff = signing.decision_sign_off(decision=decision, actor=request.user, **serializer.validated_data)
         signoff = selectors.decision_signoffs(decision=decision).get(pk=signoff.pk)
         return Response(SignOffSerializer(signoff).data, status=status.HTTP_201_CREATED)

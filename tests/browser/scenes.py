@@ -11,7 +11,7 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook
 
-from decisions import services
+from decisions import integrations
 from governance import rbac
 from tests.factories import (
     ActionTypeFactory,
@@ -100,7 +100,7 @@ def signing_scene(live_server, *, required_approvals: int = 1, webhook_url: str 
     if webhook_url:
         integration.webhook_url = webhook_url
         integration.save(update_fields=["webhook_url"])
-    _row, key = services.integration_key_create(integration=integration, name="primary")
+    _row, key = integrations.integration_key_create(integration=integration, name="primary")
     return Scene(action_type, role, analyst, integration, IntegrationAPI(live_server.url, key))
 
 

@@ -110,7 +110,7 @@ def test_analyst_narrows_one_action_by_override_and_rejects_another(page, live_s
 
 
 def test_queue_refreshes_itself_when_a_decision_arrives(page, live_server, monkeypatch):
-    monkeypatch.setattr("decisions.views.QUEUE_REFRESH_SECONDS", 1)
+    monkeypatch.setattr("decisions.web.views.QUEUE_REFRESH_SECONDS", 1)
     scene = signing_scene(live_server)
     log_in(page, live_server, scene.analyst)
     expect(page.get_by_role("heading", name="Nothing waits for you")).to_be_visible()

@@ -5,7 +5,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from decisions import services
+from decisions.lifecycle import signing
 from governance import rbac
 from tests.browser.scenes import log_in, log_out, signing_scene
 from tests.factories import make_user_in_group, submit
@@ -60,7 +60,7 @@ def test_analyst_pages_have_no_accessibility_violations(page, live_server, scree
 def test_reviewer_pages_have_no_accessibility_violations(page, live_server, screenshot):
     scene = signing_scene(live_server)
     decided = submit(scene.action_type, integration=scene.integration, title="Isolate wks-042")
-    services.decision_sign_off(
+    signing.decision_sign_off(
         decision=decided,
         actor=scene.analyst,
         verdict="override",

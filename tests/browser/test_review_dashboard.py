@@ -16,10 +16,10 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from decisions.history import seed_history
 from decisions.models import DecisionRequest, DecisionStatus, Outcome, OutcomeKind
-from decisions.review import Period
-from decisions.review_cycle import freeze_report
+from decisions.review.cycle import freeze_report
+from decisions.review.figures import Period
+from decisions.seeding.history import seed_history
 from governance import rbac
 from tests.browser.scenes import log_in
 from tests.factories import make_user_in_group

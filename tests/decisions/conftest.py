@@ -14,8 +14,9 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from rest_framework.test import APIClient
 
-from decisions import services
+from decisions import integrations
 from decisions.api.serializers import DecisionSubmitSerializer
+from decisions.lifecycle import intake
 from governance import rbac
 from tests.factories import (
     ActionTypeFactory,
@@ -108,14 +109,14 @@ def make_caller():
     def make(*, action_types, name=None, **kwargs) -> Caller:
         if not Group.objects.filter(name=rbac.INTEGRATION).exists():
             rbac.ensure_groups(django_apps)  # a transactional test flushed the migration's rows
-        integration = services.integration_create(
+        integration = integrations.integration_create(
             actor=None,
             name=name or f"SOAR {len(made) + 1}",
             team_contact="soc-automation@example.test",
             allowed_action_types=list(action_types),
             **kwargs,
         )
-        row, key = services.integration_key_create(integration=integration, name="primary")
+        row, key = integrations.integration_key_create(integration=integration, name="primary")
         made.append(integration)
         return Caller(integration=integration, key_row=row, key=key, client=client_for_key(key))
 
@@ -189,17 +190,17 @@ def body(staffed) -> dict:
 @pytest.fixture
 def make_decision():
     """``make_decision(integration, action_type, actor=None, key="", **overrides)``: submitted
-    through ``services.decision_submit`` as the API would, without an HTTP round trip."""
+    through ``intake.decision_submit`` as the API would, without an HTTP round trip."""
 
     def make(integration, action_type, /, *, actor=None, key="", **overrides):
         data = payload(action_type, **overrides)
         serializer = DecisionSubmitSerializer(data=data)
         serializer.is_valid(raise_exception=True)
-        decision, _created = services.decision_submit(
+        decision, _created = intake.decision_submit(
             integration=integration,
             actor=actor or integration.service_account,
             data=serializer.to_service_data(),
-            request_fingerprint=services.fingerprint(data),
+            request_fingerprint=intake.fingerprint(data),
             idempotency_key=key,
         )
         return decision

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from decisions import services
+from decisions import integrations
 from decisions.models import IntegrationAPIKey, PersonalToken
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +78,7 @@ def test_revoked_api_key_is_a_401(caller):
 
 
 def test_expired_api_key_is_a_401(caller, key_client):
-    _row, key = services.integration_key_create(
+    _row, key = integrations.integration_key_create(
         integration=caller.integration, name="old", expiry_date=timezone.now() - timedelta(minutes=1)
     )
 
@@ -105,13 +105,17 @@ def test_api_key_use_is_recorded(caller):
 
 
 def test_valid_personal_token_is_accepted(signer):
-    _row, token = services.personal_token_create(user=signer, name="cli", expires_at=timezone.now() + timedelta(days=1))
+    _row, token = integrations.personal_token_create(
+        user=signer, name="cli", expires_at=timezone.now() + timedelta(days=1)
+    )
 
     assert bearer(token).get(LIST).status_code == 200
 
 
 def test_expired_personal_token_is_a_401(signer):
-    row, token = services.personal_token_create(user=signer, name="cli", expires_at=timezone.now() + timedelta(days=1))
+    row, token = integrations.personal_token_create(
+        user=signer, name="cli", expires_at=timezone.now() + timedelta(days=1)
+    )
     PersonalToken.objects.filter(pk=row.pk).update(expiry_date=timezone.now() - timedelta(seconds=1))
 
     response = bearer(token).get(LIST)
@@ -121,14 +125,18 @@ def test_expired_personal_token_is_a_401(signer):
 
 
 def test_revoked_personal_token_is_a_401(signer):
-    row, token = services.personal_token_create(user=signer, name="cli", expires_at=timezone.now() + timedelta(days=1))
+    row, token = integrations.personal_token_create(
+        user=signer, name="cli", expires_at=timezone.now() + timedelta(days=1)
+    )
     PersonalToken.objects.filter(pk=row.pk).update(revoked=True)
 
     assert bearer(token).get(LIST).status_code == 401
 
 
 def test_personal_token_of_a_deactivated_person_is_a_401(signer):
-    _row, token = services.personal_token_create(user=signer, name="cli", expires_at=timezone.now() + timedelta(days=1))
+    _row, token = integrations.personal_token_create(
+        user=signer, name="cli", expires_at=timezone.now() + timedelta(days=1)
+    )
     signer.is_active = False
     signer.save()
 

@@ -3,7 +3,7 @@ once a verdict is in."""
 
 import pytest
 
-from decisions import services
+from decisions.lifecycle import signing
 from decisions.models import (
     DecisionEvent,
     DecisionRequest,
@@ -32,7 +32,7 @@ def kinds_after(decision, seq: int) -> list[str]:
 
 @pytest.fixture
 def approved(decision, signer):
-    services.decision_sign_off(decision=decision, actor=signer, **APPROVE)
+    signing.decision_sign_off(decision=decision, actor=signer, **APPROVE)
     return decision
 
 
@@ -42,7 +42,7 @@ def two_approvals(make_staffed, make_caller, make_decision):
     staffed = make_staffed(people=2, required_approvals=2)
     caller = make_caller(action_types=[staffed.action_type])
     decision = make_decision(caller.integration, staffed.action_type)
-    services.decision_sign_off(decision=decision, actor=staffed.signers[0], **APPROVE)
+    signing.decision_sign_off(decision=decision, actor=staffed.signers[0], **APPROVE)
     return caller, DecisionRequest.objects.get(pk=decision.pk)
 
 

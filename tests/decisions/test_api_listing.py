@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from decisions import services
+from decisions.lifecycle import cancellation, signing
 from decisions.models import DecisionRequest
 from governance import rbac
 from tests.factories import CertificationFactory, make_user_in_group
@@ -64,7 +64,7 @@ def test_person_does_not_see_decisions_routed_to_others(person_client, make_staf
 
 
 def test_person_still_sees_a_decision_they_signed_after_its_grants_are_revoked(person_client, signer, decision):
-    services.decision_sign_off(decision=decision, actor=signer, **APPROVE)
+    signing.decision_sign_off(decision=decision, actor=signer, **APPROVE)
 
     assert ids(person_client(signer).get(LIST)) == public_ids(decision)
 
@@ -92,7 +92,7 @@ def test_auditor_sees_every_decision(person_client, make_staffed, make_caller, m
 def test_status_filter_keeps_that_status(api_client, caller, staffed, make_decision):
     pending = make_decision(caller.integration, staffed.action_type)
     cancelled = make_decision(caller.integration, staffed.action_type)
-    services.decision_cancel(decision=cancelled, integration=caller.integration, actor=None)
+    cancellation.decision_cancel(decision=cancelled, integration=caller.integration, actor=None)
 
     assert (
         ids(api_client.get(LIST, {"status": "pending"})),
@@ -143,7 +143,7 @@ def test_created_filters_honour_the_given_offset(api_client, caller, staffed, ma
 def test_filters_combine(api_client, caller, staffed, make_decision):
     old, new = (make_decision(caller.integration, staffed.action_type) for _ in range(2))
     created_at(old, timezone.now() - timedelta(days=3))
-    services.decision_cancel(decision=new, integration=caller.integration, actor=None)
+    cancellation.decision_cancel(decision=new, integration=caller.integration, actor=None)
 
     response = api_client.get(
         LIST, {"status": "pending", "created_before": (timezone.now() - timedelta(days=1)).isoformat()}
@@ -243,7 +243,7 @@ def test_events_endpoint_runs_a_constant_number_of_queries(
     caller, decision, key_client, django_assert_num_queries, cancelled
 ):
     if cancelled:
-        services.decision_cancel(
+        cancellation.decision_cancel(
             decision=decision, integration=caller.integration, actor=caller.integration.service_account
         )
     client = key_client(caller.key)

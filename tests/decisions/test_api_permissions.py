@@ -8,8 +8,9 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from decisions import services
+from decisions import integrations
 from decisions.errors import SegregationOfDuties
+from decisions.lifecycle import signing
 from decisions.models import DecisionStatus, SignOff
 from governance import rbac
 from governance.models import Certification
@@ -43,7 +44,9 @@ def test_eligible_signers_approval_approves_a_one_approval_decision(person_clien
 
 
 def test_eligible_signer_signs_with_a_personal_token(signer, decision):
-    _row, token = services.personal_token_create(user=signer, name="cli", expires_at=timezone.now() + timedelta(days=1))
+    _row, token = integrations.personal_token_create(
+        user=signer, name="cli", expires_at=timezone.now() + timedelta(days=1)
+    )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
 
@@ -93,7 +96,7 @@ def test_submitter_cannot_sign_in_the_service(signer, caller, staffed, make_deci
     own = make_decision(caller.integration, staffed.action_type, actor=signer)
 
     with pytest.raises(SegregationOfDuties):
-        services.decision_sign_off(decision=own, actor=signer, **APPROVE)
+        signing.decision_sign_off(decision=own, actor=signer, **APPROVE)
 
 
 def test_integration_key_cannot_sign(api_client, decision):

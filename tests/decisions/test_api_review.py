@@ -22,11 +22,12 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from decisions import services
+from decisions import integrations
 from decisions.api import throttling
+from decisions.lifecycle import signing
 from decisions.models import DecisionRequest, ReviewReport, ReviewSchedule
-from decisions.review import MAX_PERIOD_DAYS, Period, review_figures
-from decisions.review_cycle import freeze_report, review_sign_off
+from decisions.review.cycle import freeze_report, review_sign_off
+from decisions.review.figures import MAX_PERIOD_DAYS, Period, review_figures
 from governance import rbac
 from governance.gaps import GapKind, ownership_gaps
 from tests.factories import ActionTypeFactory, make_integration, make_staffed_action_type, make_user_in_group, submit
@@ -39,7 +40,9 @@ _names = itertools.count(1)
 
 
 def bearer_for(user) -> APIClient:
-    _row, token = services.personal_token_create(user=user, name="bi", expires_at=timezone.now() + timedelta(days=30))
+    _row, token = integrations.personal_token_create(
+        user=user, name="bi", expires_at=timezone.now() + timedelta(days=30)
+    )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
@@ -73,7 +76,7 @@ def frozen(schedule, *, week: int) -> ReviewReport:
 
 def decided_in(day: datetime, action_type, signer) -> DecisionRequest:
     decision = submit(action_type)
-    services.decision_sign_off(
+    signing.decision_sign_off(
         decision=decision, actor=signer, verdict="approve", reason_code="evidence_sufficient", rationale="Checked."
     )
     DecisionRequest.objects.filter(pk=decision.pk).update(created_at=day)
@@ -111,7 +114,7 @@ def test_an_analyst_is_refused_with_403(url):
 def test_an_integration_is_refused_with_403_even_if_its_account_holds_the_permission(url):
     integration = make_integration(ActionTypeFactory())
     integration.service_account.user_permissions.add(Permission.objects.get(codename="view_reviewreport"))
-    _row, key = services.integration_key_create(integration=integration, name="bi")
+    _row, key = integrations.integration_key_create(integration=integration, name="bi")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
 
@@ -381,7 +384,7 @@ def lead_token(db):
         period=Period.last_days(7),
     )
     review_sign_off(report=report, actor=lead, notes="Reviewed.")
-    _row, token = services.personal_token_create(
+    _row, token = integrations.personal_token_create(
         user=lead, name="schemathesis", expires_at=timezone.now() + timedelta(days=1)
     )
     return token

@@ -12,7 +12,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from decisions import services
+from decisions import integrations
 from tests.factories import ApprovalPolicyFactory, make_owned_action_type
 
 
@@ -21,7 +21,7 @@ def api_key(db):
     cache.clear()
     action_type, _role, _roster, _users = make_owned_action_type()
     ApprovalPolicyFactory()
-    integration = services.integration_create(
+    integration = integrations.integration_create(
         actor=None,
         name="Schemathesis",
         team_contact="qa@example.test",
@@ -29,7 +29,7 @@ def api_key(db):
         rate_limit_per_minute=100_000,
         max_pending=100_000,
     )
-    _, key = services.integration_key_create(integration=integration, name="fuzz")
+    _, key = integrations.integration_key_create(integration=integration, name="fuzz")
     return key
 
 

@@ -3,7 +3,7 @@
 import pytest
 from django.core.cache import cache
 
-from decisions import services
+from decisions.lifecycle import cancellation
 from decisions.models import DecisionRequest
 from tests.factories import run_concurrently
 
@@ -96,7 +96,7 @@ def test_submission_over_the_pending_cap_stores_nothing(make_caller, staffed, ma
 def test_cancelling_frees_a_pending_slot(make_caller, staffed, make_decision, make_body):
     capped = make_caller(action_types=[staffed.action_type], max_pending=1)
     first = make_decision(capped.integration, staffed.action_type)
-    services.decision_cancel(decision=first, integration=capped.integration, actor=None)
+    cancellation.decision_cancel(decision=first, integration=capped.integration, actor=None)
 
     response = capped.client.post(LIST, make_body(staffed.action_type), format="json")
 

@@ -5,9 +5,9 @@ approval and an intact log."""
 import pytest
 from django.contrib.auth import get_user_model
 
-from decisions import services
 from decisions.errors import AlreadySigned, DecisionClosed
-from decisions.eventlog import verify_all
+from decisions.lifecycle import cancellation, corrections, intake, signing
+from decisions.lifecycle.eventlog import verify_all
 from decisions.models import DecisionRequest, DecisionStatus, EventKind, SignOff
 from tests.factories import (
     ApprovalPolicyFactory,
@@ -33,7 +33,7 @@ def pending(*, signers, required_approvals=1):
 
 
 def approve(decision_pk, user_pk):
-    return services.decision_sign_off(
+    return signing.decision_sign_off(
         decision=DecisionRequest.objects.get(pk=decision_pk),
         actor=User.objects.get(pk=user_pk),
         verdict="approve",
@@ -107,7 +107,7 @@ def test_approve_racing_reject_gives_exactly_one_verdict():
     def act(index):
         if index == 0:
             return approve(decision.pk, alice.pk)
-        return services.decision_sign_off(
+        return signing.decision_sign_off(
             decision=DecisionRequest.objects.get(pk=decision.pk),
             actor=User.objects.get(pk=bob.pk),
             verdict="reject",
@@ -131,7 +131,7 @@ def test_cancel_racing_approve_gives_exactly_one_verdict():
     def act(index):
         if index == 0:
             return approve(decision.pk, alice.pk)
-        return services.decision_cancel(
+        return cancellation.decision_cancel(
             decision=DecisionRequest.objects.get(pk=decision.pk),
             integration=integration,
             actor=integration.service_account,
@@ -154,7 +154,7 @@ def test_payload_change_racing_an_approval_never_lets_a_stale_approval_count():
     def act(index):
         if index == 0:
             return approve(decision.pk, bob.pk)
-        return services.decision_update_payload(
+        return corrections.decision_update_payload(
             decision=DecisionRequest.objects.get(pk=decision.pk),
             integration=integration,
             actor=integration.service_account,
@@ -181,7 +181,7 @@ def test_concurrent_retries_with_one_idempotency_key_create_one_decision():
     integration = make_integration(action_type)
 
     def retry(index):
-        return services.decision_submit(
+        return intake.decision_submit(
             integration=integration,
             actor=integration.service_account,
             data=decision_data(action_type),

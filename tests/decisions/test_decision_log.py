@@ -11,8 +11,9 @@ from django.db import DatabaseError, connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from decisions import services
-from decisions.eventlog import GENESIS, append_event, event_hash, verify_all, verify_decision
+from decisions.lifecycle import cancellation, corrections, outcomes, signing
+from decisions.lifecycle.eventlog import GENESIS, event_hash, next_event, verify_all, verify_decision
+from decisions.lifecycle.writes import DecisionWrites
 from decisions.models import DecisionEvent, DecisionRequest, EventKind, OutcomeKind
 from tests.factories import (
     ActionTypeFactory,
@@ -64,11 +65,18 @@ def approved_decision():
     action_type, _role, (alice,) = make_staffed_action_type()
     ApprovalPolicyFactory(action_types=[action_type])
     decision = submit(action_type)
-    services.decision_sign_off(
+    signing.decision_sign_off(
         decision=decision, actor=alice, verdict="approve", reason_code="evidence_sufficient", rationale="Confirmed."
     )
     decision.refresh_from_db()
     return decision
+
+
+def append(decision, **event) -> None:
+    """Log one event and save the head, as every service does."""
+    plan = DecisionWrites(decision)
+    plan.log(event.pop("kind"), **event)
+    plan.write()
 
 
 def check(decision):
@@ -107,21 +115,21 @@ def test_every_service_call_leaves_a_verifiable_log():
     account = integration.service_account
 
     def sign(decision, user, verdict, reason_code, **kwargs):
-        services.decision_sign_off(
+        signing.decision_sign_off(
             decision=decision, actor=user, verdict=verdict, reason_code=reason_code, rationale="Why.", **kwargs
         )
 
     sign(signed, alice, "approve", "evidence_sufficient")
-    services.decision_update_payload(
+    corrections.decision_update_payload(
         decision=signed, integration=integration, actor=account, changes={"title": "Corrected"}
     )
     sign(signed, bob, "override", "scope_too_broad", override_action={"target": {"host": "only-this"}})
     sign(signed, carol, "approve", "policy_requires")
-    services.decision_report_outcome(decision=signed, actor=account, kind=OutcomeKind.TRUE_POSITIVE)
+    outcomes.decision_report_outcome(decision=signed, actor=account, kind=OutcomeKind.TRUE_POSITIVE)
     rejected = submit(action_type, integration=integration)
     sign(rejected, alice, "reject", "false_positive")
     cancelled = submit(action_type, integration=integration)
-    services.decision_cancel(decision=cancelled, integration=integration, actor=account, reason="duplicate")
+    cancellation.decision_cancel(decision=cancelled, integration=integration, actor=account, reason="duplicate")
     auto_type = ActionTypeFactory(automation=True)
     ApprovalPolicyFactory(action_types=[auto_type], allow_auto_approval=True)
     integration.allowed_action_types.add(auto_type)
@@ -139,7 +147,7 @@ def test_payload_change_with_large_and_signed_zero_floats_still_verifies():
     ApprovalPolicyFactory(action_types=[action_type])
     decision = submit(action_type)
 
-    services.decision_update_payload(
+    corrections.decision_update_payload(
         decision=decision,
         integration=decision.integration,
         actor=decision.integration.service_account,
@@ -190,8 +198,7 @@ def test_any_json_event_data_still_verifies_after_a_database_round_trip(now):
             model_name="property",
             deadline=now,
         )
-        append_event(decision, kind=EventKind.PAYLOAD_CHANGED, at=now, data={"after": {"evidence": value}})
-        decision.save()
+        append(decision, kind=EventKind.PAYLOAD_CHANGED, at=now, data={"after": {"evidence": value}})
 
         assert check(decision) is None
 
@@ -307,8 +314,7 @@ def test_rewritten_head_of_the_log_is_detected():
 def test_appended_event_keeps_the_chain_verifiable(now):
     decision = approved_decision()
 
-    append_event(decision, kind=EventKind.WEBHOOK_DELIVERED, at=now, data={"status": 200})
-    decision.save()
+    append(decision, kind=EventKind.WEBHOOK_DELIVERED, at=now, data={"status": 200})
 
     assert check(decision) is None
 
@@ -316,7 +322,7 @@ def test_appended_event_keeps_the_chain_verifiable(now):
 def test_appended_event_without_saving_the_head_is_detected(now):
     decision = approved_decision()
 
-    append_event(decision, kind=EventKind.WEBHOOK_DELIVERED, at=now, data={"status": 200})
+    next_event(decision, kind=EventKind.WEBHOOK_DELIVERED, at=now, data={"status": 200}).save()
 
     assert check(decision).seq is None
 
@@ -404,7 +410,6 @@ def test_database_refuses_an_orm_update_of_the_log():
 def test_database_still_accepts_new_events(now):
     decision = approved_decision()
 
-    append_event(decision, kind=EventKind.WEBHOOK_DELIVERED, at=now, data={"status": 200})
-    decision.save()
+    append(decision, kind=EventKind.WEBHOOK_DELIVERED, at=now, data={"status": 200})
 
     assert check(decision) is None

@@ -6,11 +6,14 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from decisions import escalation, services
 from decisions.errors import DecisionClosed, InvalidInput, NotAllowed, NotEligible
-from decisions.eventlog import verify_all
+from decisions.escalation import services as escalation
+from decisions.escalation import sweep
+from decisions.lifecycle import signing
+from decisions.lifecycle.eventlog import verify_all
 from decisions.models import DecisionRequest, DecisionRequestUserObjectPermission, DecisionStatus, Escalation, EventKind
-from decisions.tasks import Enqueue, escalate_when_due
+from decisions.queueing import Enqueue
+from decisions.tasks import escalate_when_due
 from governance import rbac
 from tests.factories import (
     ApprovalPolicyFactory,
@@ -139,7 +142,7 @@ def test_the_same_step_escalates_only_once():
 @pytest.mark.django_db
 def test_a_decided_decision_never_escalates():
     decision, owner_signer, *_ = _scenario()
-    services.decision_sign_off(
+    signing.decision_sign_off(
         decision=decision, actor=owner_signer, verdict="approve", reason_code="evidence_sufficient", rationale="ok"
     )
 
@@ -194,7 +197,7 @@ def test_the_sweep_escalates_every_overdue_decision_and_nothing_else():
     not_due, *_ = _scenario()
     DecisionRequest.objects.filter(pk=overdue.pk).update(deadline=timezone.now() - timedelta(seconds=5))
 
-    moved = escalation.sweep_overdue()
+    moved = sweep.sweep_overdue()
 
     overdue.refresh_from_db()
     not_due.refresh_from_db()
@@ -288,7 +291,7 @@ def test_the_deadline_task_the_sweep_and_a_second_worker_escalate_a_step_exactly
 
     def fire(i):
         if i % 3 == 0:
-            return escalation.sweep_overdue()
+            return sweep.sweep_overdue()
         return escalation.decision_escalate(
             decision_id=decision.pk, from_step=0, reason=Escalation.Reason.TIMEOUT, token=token
         )
@@ -316,7 +319,7 @@ def test_a_governance_lead_reassigns_a_decision_to_another_role_with_a_reason():
     assert _holders(decision) == {owner_signer.pk, other_signer.pk}
     event = decision.events.get(kind=EventKind.REASSIGNED)
     assert (event.actor, event.data["reason"]) == (lead, "The owner team is at an offsite")
-    services.decision_sign_off(
+    signing.decision_sign_off(
         decision=decision, actor=other_signer, verdict="approve", reason_code="evidence_sufficient", rationale="ok"
     )
     decision.refresh_from_db()
@@ -350,7 +353,7 @@ def test_a_swept_batch_moves_each_decision_as_the_single_service_would(django_ca
     DecisionRequest.objects.filter(pk=last.pk).update(deadline=timezone.now() - timedelta(seconds=1))
 
     with django_capture_on_commit_callbacks() as callbacks:
-        moved = escalation.sweep_overdue(batch_size=3)
+        moved = sweep.sweep_overdue(batch_size=3)
 
     assert moved == 4
     for d in decisions[:3]:

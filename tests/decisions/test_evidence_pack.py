@@ -16,8 +16,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from decisions import evidence, services
-from decisions.eventlog import verify_all
+from decisions import integrations
+from decisions.lifecycle import outcomes, signing
+from decisions.lifecycle.eventlog import verify_all
 from decisions.models import (
     DecisionRequest,
     DecisionStatus,
@@ -28,8 +29,9 @@ from decisions.models import (
     SignOff,
     Verdict,
 )
-from decisions.review import Period
-from decisions.review_cycle import freeze_report, last_complete_period, review_sign_off
+from decisions.review import evidence
+from decisions.review.cycle import freeze_report, last_complete_period, review_sign_off
+from decisions.review.figures import Period
 from governance import rbac
 from governance.audit import acting_as
 from governance.gaps import GapKind, ownership_gaps
@@ -107,12 +109,12 @@ def troubled():
     account = integration.service_account
 
     approved = submit(action_type, integration=integration)
-    services.decision_sign_off(decision=approved, actor=alice, **APPROVE)
-    services.decision_report_outcome(decision=approved, actor=account, kind=OutcomeKind.FALSE_POSITIVE, reverted=True)
+    signing.decision_sign_off(decision=approved, actor=alice, **APPROVE)
+    outcomes.decision_report_outcome(decision=approved, actor=account, kind=OutcomeKind.FALSE_POSITIVE, reverted=True)
     overridden = submit(action_type, integration=integration)
-    services.decision_sign_off(decision=overridden, actor=bob, **OVERRIDE)
+    signing.decision_sign_off(decision=overridden, actor=bob, **OVERRIDE)
     rejected = submit(action_type, integration=integration)
-    services.decision_sign_off(decision=rejected, actor=alice, **REJECT)
+    signing.decision_sign_off(decision=rejected, actor=alice, **REJECT)
     submit(auto_type, integration=integration)
     submit(unowned, integration=integration)  # no owning role: straight to the chain
 
@@ -126,7 +128,7 @@ def troubled():
     by_machine = submit(action_type, integration=integration)
     forged_signoff(by_machine, account, certification_id=carol_cert.pk, **REJECT)
     late = submit(action_type, integration=integration)
-    signed = services.decision_sign_off(decision=late, actor=bob, **APPROVE)
+    signed = signing.decision_sign_off(decision=late, actor=bob, **APPROVE)
     Certification.objects.filter(user=bob).update(revoked_at=signed.created_at - timedelta(microseconds=1))
     return {"role": role, "people": (alice, bob, carol), "integration": integration}
 
@@ -368,11 +370,11 @@ def test_clean_history_meets_every_control():
         action_type, _role, (alice,) = make_staffed_action_type()
         ApprovalPolicyFactory(action_types=[action_type], required_approvals=1, max_blast_radius=2)
         ReviewSchedule.objects.update(enabled=True)  # the migration's weekly schedule
-        integration = services.integration_create(
+        integration = integrations.integration_create(
             actor=lead, name="SOAR", team_contact="soc@example.test", allowed_action_types=[action_type]
         )
     decision = submit(action_type, integration=integration)
-    services.decision_sign_off(decision=decision, actor=alice, **REJECT)
+    signing.decision_sign_off(decision=decision, actor=alice, **REJECT)
     review_sign_off(report=frozen_by_the_system(), actor=lead, notes="Quiet week.")
 
     pack = pack_now()
@@ -533,7 +535,7 @@ def decisions_signed(count: int) -> None:
     ApprovalPolicyFactory(action_types=[action_type])
     integration = make_integration(action_type)
     for _ in range(count):
-        services.decision_sign_off(decision=submit(action_type, integration=integration), actor=alice, **APPROVE)
+        signing.decision_sign_off(decision=submit(action_type, integration=integration), actor=alice, **APPROVE)
 
 
 def queries_for_pack() -> int:

@@ -21,11 +21,12 @@ from django.http import StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from decisions import exports, services
-from decisions.eventlog import GENESIS, event_hash
-from decisions.history import seed_history
+from decisions.lifecycle import corrections, outcomes, signing
+from decisions.lifecycle.eventlog import GENESIS, event_hash
 from decisions.models import DecisionEvent, DecisionRequest, EventKind, OutcomeKind, SignOff
-from decisions.review import Period
+from decisions.review import exports
+from decisions.review.figures import Period
+from decisions.seeding.history import seed_history
 from governance import rbac
 from governance.models import Certification, Level
 from tests.decisions.test_decision_log import tamper
@@ -102,15 +103,15 @@ def history():
     account = integration.service_account
 
     approved = submit(action_type, integration=integration, title=FORMULA_TITLE, target={"host": "a", "ports": [22]})
-    services.decision_sign_off(decision=approved, actor=alice, **APPROVE)
-    services.decision_report_outcome(decision=approved, actor=account, kind=OutcomeKind.FALSE_POSITIVE, reverted=True)
+    signing.decision_sign_off(decision=approved, actor=alice, **APPROVE)
+    outcomes.decision_report_outcome(decision=approved, actor=account, kind=OutcomeKind.FALSE_POSITIVE, reverted=True)
     overridden = submit(action_type, integration=integration, incident_ref="+INC-7")
-    services.decision_sign_off(decision=overridden, actor=bob, **OVERRIDE)
+    signing.decision_sign_off(decision=overridden, actor=bob, **OVERRIDE)
     rejected = submit(action_type, integration=integration, ai_confidence=Decimal("0.125"))
-    services.decision_sign_off(decision=rejected, actor=alice, **REJECT)
+    signing.decision_sign_off(decision=rejected, actor=alice, **REJECT)
     voided = submit(dual_type, integration=integration)
-    services.decision_sign_off(decision=voided, actor=carol, **APPROVE)
-    services.decision_update_payload(
+    signing.decision_sign_off(decision=voided, actor=carol, **APPROVE)
+    corrections.decision_update_payload(
         decision=voided, integration=integration, actor=account, changes={"evidence": {"score": 2.5e16, "x": -0.0}}
     )
     submit(auto_type, integration=integration)

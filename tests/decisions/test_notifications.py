@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 
-from decisions import escalation
+from decisions.escalation import services as escalation
 from decisions.models import DecisionStatus, Escalation, EventKind, NotificationPreference
 from tests.factories import (
     ApprovalPolicyFactory,

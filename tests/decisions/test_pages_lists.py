@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from decisions import services
+from decisions.lifecycle import signing
 from decisions.models import DecisionRequest
 from governance import rbac
 from tests.factories import make_user_in_group
@@ -51,7 +51,7 @@ def test_queue_leaves_out_decisions_routed_to_others(client, make_staffed, make_
 
 
 def test_queue_leaves_out_decided_ones(client, signer, decision):
-    services.decision_sign_off(decision=decision, actor=signer, **APPROVE)
+    signing.decision_sign_off(decision=decision, actor=signer, **APPROVE)
     client.force_login(signer)
 
     response = client.get("/decisions/")
@@ -64,7 +64,7 @@ def test_queue_leaves_out_what_the_person_already_approved(client, make_staffed,
     staffed = make_staffed(people=2, required_approvals=2)
     alice = staffed.signers[0]
     decision = make_decision(make_caller(action_types=[staffed.action_type]).integration, staffed.action_type)
-    services.decision_sign_off(decision=decision, actor=alice, **APPROVE)
+    signing.decision_sign_off(decision=decision, actor=alice, **APPROVE)
     client.force_login(alice)
 
     assert listed(client.get("/decisions/")) == []
@@ -129,7 +129,7 @@ def test_all_decisions_lists_every_decision_newest_first(auditor_client, make_st
 def test_all_decisions_filters_by_status(auditor_client, signer, caller, staffed, make_decision):
     done = make_decision(caller.integration, staffed.action_type, title="Done")
     make_decision(caller.integration, staffed.action_type, title="Open")
-    services.decision_sign_off(decision=done, actor=signer, **APPROVE)
+    signing.decision_sign_off(decision=done, actor=signer, **APPROVE)
 
     assert titles(auditor_client.get("/decisions/all/?status=approved")) == ["Done"]
     assert titles(auditor_client.get("/decisions/all/?status=pending")) == ["Open"]

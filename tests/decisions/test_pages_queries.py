@@ -9,7 +9,7 @@ its sign-offs, the two segregation-of-duties checks, its events.
 
 import pytest
 
-from decisions import services
+from decisions.lifecycle import signing
 from governance import rbac
 from tests.factories import make_user_in_group
 
@@ -56,7 +56,7 @@ def test_decision_page_runs_nine_queries_for_a_reviewer(
     staffed = make_staffed(people=4, required_approvals=5)
     decision = make_decision(make_caller(action_types=[staffed.action_type]).integration, staffed.action_type)
     for person in staffed.signers[:signers]:
-        services.decision_sign_off(decision=decision, actor=person, **APPROVE)
+        signing.decision_sign_off(decision=decision, actor=person, **APPROVE)
     client.force_login(make_user_in_group(rbac.AUDITOR))
 
     with django_assert_num_queries(9):

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from decisions import services
+from decisions.lifecycle import signing
+from decisions.lifecycle.eligibility import quorum_met
 from decisions.models import DecisionStatus, SignOff
-from decisions.services import quorum_met
 from tests.factories import (
     ApprovalPolicyFactory,
     CertificationFactory,
@@ -151,7 +151,7 @@ def test_more_approvals_never_undo_a_met_quorum(approvals, extra):
 
 
 def approve(decision, user):
-    return services.decision_sign_off(
+    return signing.decision_sign_off(
         decision=decision, actor=user, verdict="approve", reason_code="evidence_sufficient", rationale="Confirmed."
     )
 

@@ -22,11 +22,11 @@ from django.db import DatabaseError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from decisions import review_cycle, services
 from decisions.admin import next_period_end
+from decisions.lifecycle import signing
 from decisions.models import DecisionRequest, ReviewCadence, ReviewReport, ReviewSchedule
-from decisions.review import Period, review_figures
-from decisions.review_cycle import (
+from decisions.review import cycle as review_cycle
+from decisions.review.cycle import (
     MAX_CATCH_UP_PERIODS,
     NOTIFY_AGAIN_AFTER,
     ReviewError,
@@ -38,6 +38,7 @@ from decisions.review_cycle import (
     periods_owed,
     review_sign_off,
 )
+from decisions.review.figures import Period, review_figures
 from decisions.tasks import freeze_due_reviews, notify_review_leads
 from governance import rbac
 from governance.gaps import GapKind
@@ -86,7 +87,7 @@ def decision_in(period: Period, action_type, **fields) -> DecisionRequest:
 
 
 def approve(decision, signer) -> None:
-    services.decision_sign_off(
+    signing.decision_sign_off(
         decision=decision, actor=signer, verdict="approve", reason_code="evidence_sufficient", rationale="Checked."
     )
 

@@ -1,4 +1,4 @@
-"""The review figures (decisions.review.review_figures) against figures computed here, in
+"""The review figures (decisions.review.figures.review_figures) against figures computed here, in
 Python, from the rows themselves. Runs on SQLite locally and on PostgreSQL in CI (the SQL
 differs only in how a duration is computed)."""
 
@@ -23,7 +23,7 @@ from decisions.models import (
     SignOff,
     Verdict,
 )
-from decisions.review import Period, PeriodError, period_from_params, review_figures
+from decisions.review.figures import Period, PeriodError, period_from_params, review_figures
 from tests.factories import (
     ActionTypeFactory,
     DecisionRoleFactory,

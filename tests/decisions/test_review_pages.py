@@ -11,7 +11,6 @@ from xml.etree import ElementTree
 import pytest
 from django.utils import timezone
 
-from decisions import charts
 from decisions.models import (
     DecisionStatus,
     Outcome,
@@ -21,8 +20,9 @@ from decisions.models import (
     ReviewSchedule,
     Verdict,
 )
-from decisions.review import Period, review_figures
-from decisions.review_cycle import freeze_report, last_complete_period
+from decisions.review import charts
+from decisions.review.cycle import freeze_report, last_complete_period
+from decisions.review.figures import Period, review_figures
 from governance import rbac
 from governance.gaps import GapKind
 from tests.factories import (

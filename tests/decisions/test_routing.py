@@ -7,9 +7,10 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from decisions import routing, services
 from decisions.errors import IdempotencyConflict, NotAllowed, PendingCapReached
-from decisions.models import DecisionRequest, DecisionRequestUserObjectPermission, DecisionStatus, EventKind
+from decisions.lifecycle import intake, snapshots, stages
+from decisions.lifecycle.writes import DecisionWrites
+from decisions.models import CERTIFY, DecisionRequest, DecisionRequestUserObjectPermission, DecisionStatus, EventKind
 from governance.models import Certification, EscalationChain, RosterMember
 from governance.selectors import on_call
 from governance.services import approval_policy_save
@@ -37,7 +38,7 @@ PERM = "decisions.certify_decisionrequest"
 def granted_ids(decision) -> set[int]:
     return set(
         DecisionRequestUserObjectPermission.objects.filter(
-            content_object=decision, permission__codename=routing.CERTIFY
+            content_object=decision, permission__codename=CERTIFY
         ).values_list("user_id", flat=True)
     )
 
@@ -448,7 +449,7 @@ def test_chain_ending_in_auto_approve_approves_a_harmless_action_nobody_took():
     decision = submit(action_type)
 
     assert decision.status == DecisionStatus.AUTO_APPROVED
-    assert decision.final_action == routing.recommended_action(decision)
+    assert decision.final_action == snapshots.recommended_action(decision)
 
 
 def test_chain_ending_in_reject_rejects_when_nobody_anywhere():
@@ -507,6 +508,13 @@ def test_disabled_policy_is_not_matched():
     assert decision.required_approvals == 1
 
 
+def _advance(decision, *, now):
+    """One step move, written as the escalation service writes it."""
+    plan = DecisionWrites(decision)
+    stages.advance(plan, now=now, actor=None, reason="deadline passed")
+    plan.write()
+
+
 # --- advance: the escalation step move ----------------------------------------------------
 
 
@@ -518,8 +526,7 @@ def test_advance_grants_the_next_steps_people_and_sets_their_deadline(now):
     decision = submit(action_type, now=now)
     later = now + timedelta(minutes=20)
 
-    routing.advance(decision, now=later, actor=None, reason="deadline passed")
-    decision.save()
+    _advance(decision, now=later)
 
     assert decision.current_step == 1
     assert decision.deadline == later + timedelta(seconds=300)
@@ -533,10 +540,9 @@ def test_advance_past_the_last_step_applies_the_final_outcome(now):
     make_signers(lead, 1)
     ApprovalPolicyFactory(action_types=[action_type], escalation_chain=EscalationChainFactory(steps=[(lead, 300)]))
     decision = submit(action_type, now=now)
-    routing.advance(decision, now=now, actor=None, reason="deadline passed")
+    _advance(decision, now=now)
 
-    routing.advance(decision, now=now, actor=None, reason="deadline passed")
-    decision.save()
+    _advance(decision, now=now)
 
     assert decision.status == DecisionStatus.EXPIRED
     assert granted_ids(decision) == set()
@@ -554,7 +560,7 @@ def test_advance_uses_the_frozen_chain_not_the_current_one(now):
     step.role = other
     step.save()
 
-    routing.advance(decision, now=now, actor=None, reason="deadline passed")
+    _advance(decision, now=now)
 
     assert decision.snapshot["stages"][-1]["role"]["id"] == lead.pk
     assert lead_person.pk in granted_ids(decision)
@@ -588,7 +594,7 @@ def test_roster_for_another_role_does_not_make_anyone_eligible():
 
 
 def submit_once(integration, action_type, *, key, fingerprint="body-1"):
-    return services.decision_submit(
+    return intake.decision_submit(
         integration=integration,
         actor=integration.service_account,
         data=decision_data(action_type),

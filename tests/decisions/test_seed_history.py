@@ -12,8 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from decisions import review
-from decisions.history import HistoryError, seed_history
+from decisions.lifecycle.eligibility import cosigner_role_ids, owner_slot_roles, quorum_met
 from decisions.models import (
     REASONS_BY_VERDICT,
     DecisionEvent,
@@ -26,8 +25,9 @@ from decisions.models import (
     SignOff,
     Verdict,
 )
-from decisions.review import Period, review_figures
-from decisions.services import cosigner_role_ids, owner_slot_roles, quorum_met
+from decisions.review import figures as review
+from decisions.review.figures import Period, review_figures
+from decisions.seeding.history import HistoryError, seed_history
 from governance import rbac
 from governance.models import Certification
 

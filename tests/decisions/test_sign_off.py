@@ -6,7 +6,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from decisions import routing, services
 from decisions.errors import (
     AlreadySigned,
     CertificationExpired,
@@ -17,6 +16,7 @@ from decisions.errors import (
     OutcomeAlreadyReported,
     SegregationOfDuties,
 )
+from decisions.lifecycle import cancellation, corrections, outcomes, signing, snapshots
 from decisions.models import (
     DecisionRequestUserObjectPermission,
     DecisionStatus,
@@ -51,7 +51,7 @@ def pending(*, signers=1, required_approvals=1, **action_kwargs):
 
 
 def approve(decision, user, **kwargs):
-    return services.decision_sign_off(
+    return signing.decision_sign_off(
         decision=decision,
         actor=user,
         verdict="approve",
@@ -62,13 +62,13 @@ def approve(decision, user, **kwargs):
 
 
 def reject(decision, user):
-    return services.decision_sign_off(
+    return signing.decision_sign_off(
         decision=decision, actor=user, verdict="reject", reason_code="false_positive", rationale="Known scanner."
     )
 
 
 def override(decision, user, action=None):
-    return services.decision_sign_off(
+    return signing.decision_sign_off(
         decision=decision,
         actor=user,
         verdict="override",
@@ -104,7 +104,7 @@ def test_approved_decision_executes_the_recommended_action():
 
     approve(decision, alice)
 
-    assert fresh(decision).final_action == routing.recommended_action(decision)
+    assert fresh(decision).final_action == snapshots.recommended_action(decision)
 
 
 def test_verdict_revokes_every_grant():
@@ -206,7 +206,7 @@ def test_reason_code_must_fit_the_verdict():
     decision, (alice,) = pending()
 
     with pytest.raises(InvalidInput) as raised:
-        services.decision_sign_off(
+        signing.decision_sign_off(
             decision=decision, actor=alice, verdict="approve", reason_code="false_positive", rationale="Looks fine."
         )
 
@@ -218,7 +218,7 @@ def test_unknown_verdict_is_refused():
     decision, (alice,) = pending()
 
     with pytest.raises(InvalidInput) as raised:
-        services.decision_sign_off(decision=decision, actor=alice, verdict="maybe", reason_code="other", rationale="?")
+        signing.decision_sign_off(decision=decision, actor=alice, verdict="maybe", reason_code="other", rationale="?")
 
     assert raised.value.field == "verdict"
 
@@ -228,7 +228,7 @@ def test_rationale_is_mandatory(rationale):
     decision, (alice,) = pending()
 
     with pytest.raises(InvalidInput) as raised:
-        services.decision_sign_off(
+        signing.decision_sign_off(
             decision=decision, actor=alice, verdict="approve", reason_code="evidence_sufficient", rationale=rationale
         )
 
@@ -240,7 +240,7 @@ def test_override_needs_the_changed_action():
     decision, (alice,) = pending()
 
     with pytest.raises(InvalidInput) as raised:
-        services.decision_sign_off(
+        signing.decision_sign_off(
             decision=decision, actor=alice, verdict="override", reason_code="scope_too_broad", rationale="Narrower."
         )
 
@@ -415,7 +415,7 @@ def test_closed_decision_cannot_be_cancelled():
     approve(decision, alice)
 
     with pytest.raises(DecisionClosed):
-        services.decision_cancel(
+        cancellation.decision_cancel(
             decision=decision, integration=decision.integration, actor=decision.integration.service_account
         )
 
@@ -427,7 +427,7 @@ def test_closed_decision_payload_cannot_change():
     approve(decision, alice)
 
     with pytest.raises(DecisionClosed):
-        services.decision_update_payload(
+        corrections.decision_update_payload(
             decision=decision,
             integration=decision.integration,
             actor=decision.integration.service_account,
@@ -452,7 +452,7 @@ def test_auto_approved_decision_cannot_be_signed():
 def test_submitting_integration_can_cancel_a_pending_decision():
     decision, _people = pending()
 
-    services.decision_cancel(
+    cancellation.decision_cancel(
         decision=decision, integration=decision.integration, actor=decision.integration.service_account, reason="dup"
     )
 
@@ -463,7 +463,7 @@ def test_submitting_integration_can_cancel_a_pending_decision():
 def test_cancel_is_logged_as_cancelled_not_decided():
     decision, _people = pending()
 
-    services.decision_cancel(
+    cancellation.decision_cancel(
         decision=decision, integration=decision.integration, actor=decision.integration.service_account, reason="dup"
     )
 
@@ -476,14 +476,14 @@ def test_another_integration_cannot_cancel():
     other = make_integration(decision.action_type)
 
     with pytest.raises(NotAllowed):
-        services.decision_cancel(decision=decision, integration=other, actor=other.service_account)
+        cancellation.decision_cancel(decision=decision, integration=other, actor=other.service_account)
 
     assert fresh(decision).status == DecisionStatus.PENDING
 
 
 def test_cancelled_decision_cannot_be_signed():
     decision, (alice,) = pending()
-    services.decision_cancel(
+    cancellation.decision_cancel(
         decision=decision, integration=decision.integration, actor=decision.integration.service_account
     )
 
@@ -495,7 +495,7 @@ def test_cancelled_decision_cannot_be_signed():
 
 
 def change_payload(decision, **changes):
-    return services.decision_update_payload(
+    return corrections.decision_update_payload(
         decision=decision, integration=decision.integration, actor=decision.integration.service_account, changes=changes
     )
 
@@ -585,7 +585,7 @@ def test_another_integration_cannot_change_the_payload():
     other = make_integration(decision.action_type)
 
     with pytest.raises(NotAllowed):
-        services.decision_update_payload(
+        corrections.decision_update_payload(
             decision=decision, integration=other, actor=other.service_account, changes={"title": "Hijacked"}
         )
 
@@ -597,7 +597,7 @@ def test_outcome_is_recorded_once_the_decision_has_a_verdict():
     decision, (alice,) = pending()
     approve(decision, alice)
 
-    outcome = services.decision_report_outcome(
+    outcome = outcomes.decision_report_outcome(
         decision=decision, actor=decision.integration.service_account, kind=OutcomeKind.TRUE_POSITIVE
     )
 
@@ -609,7 +609,7 @@ def test_outcome_of_a_pending_decision_is_refused():
     decision, _people = pending()
 
     with pytest.raises(DecisionClosed):
-        services.decision_report_outcome(
+        outcomes.decision_report_outcome(
             decision=decision, actor=decision.integration.service_account, kind=OutcomeKind.FALSE_POSITIVE
         )
 
@@ -618,10 +618,10 @@ def test_outcome_is_reported_only_once():
     decision, (alice,) = pending()
     approve(decision, alice)
     account = decision.integration.service_account
-    services.decision_report_outcome(decision=decision, actor=account, kind=OutcomeKind.TRUE_POSITIVE)
+    outcomes.decision_report_outcome(decision=decision, actor=account, kind=OutcomeKind.TRUE_POSITIVE)
 
     with pytest.raises(OutcomeAlreadyReported):
-        services.decision_report_outcome(
+        outcomes.decision_report_outcome(
             decision=decision, actor=account, kind=OutcomeKind.FALSE_POSITIVE, reverted=True
         )
 

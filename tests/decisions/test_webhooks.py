@@ -7,9 +7,10 @@ import pytest
 from django.db import transaction
 from standardwebhooks.webhooks import Webhook
 
-from decisions import services, webhooks
-from decisions.eventlog import verify_all
+from decisions.lifecycle import signing
+from decisions.lifecycle.eventlog import verify_all
 from decisions.models import DecisionEvent, DecisionStatus, EventKind
+from decisions.outbound import webhooks
 from decisions.tasks import deliver_verdict_webhook
 from tests.factories import ApprovalPolicyFactory, make_integration, make_staffed_action_type, submit
 from tests.webhook_receiver import Receiver
@@ -27,7 +28,7 @@ def _pending_with_webhook(url):
 
 
 def _approve(decision, signer):
-    return services.decision_sign_off(
+    return signing.decision_sign_off(
         decision=decision, actor=signer, verdict="approve", reason_code="evidence_sufficient", rationale="Confirmed."
     )
 

@@ -9,7 +9,8 @@ from django.db import transaction
 from rest_framework.test import APIClient
 from standardwebhooks.webhooks import Webhook
 
-from decisions import services
+from decisions import integrations
+from decisions.lifecycle import signing
 from decisions.models import DecisionRequest, DecisionRequestUserObjectPermission, DecisionStatus, Escalation, EventKind
 from tests.e2e.harness import wait_until
 from tests.factories import (
@@ -58,7 +59,7 @@ def test_a_two_second_step_escalates_by_itself_and_the_next_role_can_sign(send_t
     decision = submit(action_type)
 
     wait_until(lambda: _step(decision) == 1, what="the decision to reach step 1")
-    services.decision_sign_off(
+    signing.decision_sign_off(
         decision=decision, actor=next_signer, verdict="approve", reason_code="evidence_sufficient", rationale="Seen."
     )
 
@@ -135,7 +136,7 @@ def test_with_the_broker_stopped_a_submission_still_answers_201_and_escalates_on
     make_signers(next_role)
     action_type = _escalating_action_type(time_to_act=1, steps=[(next_role, LONG_WAIT)])
     integration = make_integration(action_type)
-    _row, key = services.integration_key_create(integration=integration, name="primary")
+    _row, key = integrations.integration_key_create(integration=integration, name="primary")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
     send_tasks.use(spare_redis.url)

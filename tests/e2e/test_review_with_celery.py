@@ -7,10 +7,10 @@ import time
 import pytest
 from auditlog.models import LogEntry
 
-from decisions import services
+from decisions.lifecycle import signing
 from decisions.models import DecisionRequest, ReviewReport, ReviewSchedule
-from decisions.review import review_figures
-from decisions.review_cycle import last_complete_period, review_sign_off
+from decisions.review.cycle import last_complete_period, review_sign_off
+from decisions.review.figures import review_figures
 from governance import rbac
 from tests.e2e.harness import wait_until
 from tests.factories import make_staffed_action_type, make_user_in_group, submit
@@ -26,7 +26,7 @@ def _in_period(decision, period) -> None:
 
 
 def _approve(decision, signer) -> None:
-    services.decision_sign_off(
+    signing.decision_sign_off(
         decision=decision, actor=signer, verdict="approve", reason_code="evidence_sufficient", rationale="Checked."
     )
 

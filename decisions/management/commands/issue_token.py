@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from decisions import services
+from decisions import integrations
 from decisions.errors import DecisionError
 
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         except get_user_model().DoesNotExist:
             raise CommandError(f"No user {options['username']!r}.") from None
         try:
-            _, token = services.personal_token_create(
+            _, token = integrations.personal_token_create(
                 user=user, name=options["name"], expires_at=timezone.now() + timedelta(days=options["days"])
             )
         except DecisionError as exc:

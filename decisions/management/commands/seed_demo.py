@@ -10,8 +10,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from decisions import services
-from decisions.demo import demo_integration
+from decisions import integrations
+from decisions.seeding.demo import demo_integration
 from governance.demo import GovernanceDemo
 
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         key_file = Path(settings.VAR_DIR) / "demo-api-key.txt"
         integration = demo_integration(actor=system, action_types=list(action_types.values()))
         if not integration.api_keys.filter(revoked=False).exists() or not key_file.exists():
-            _, key = services.integration_key_create(integration=integration, name="demo")
+            _, key = integrations.integration_key_create(integration=integration, name="demo")
             key_file.parent.mkdir(parents=True, exist_ok=True)
             key_file.write_text(key + "\n")
             self.stdout.write(f"Demo integration API key written to {key_file}")

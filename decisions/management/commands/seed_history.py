@@ -6,8 +6,8 @@ from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from decisions.history import MAX_DAYS, HistoryError, seed_history
 from decisions.models import DecisionRequest
+from decisions.seeding.history import MAX_DAYS, HistoryError, seed_history
 
 
 def _positive(value: str) -> int:

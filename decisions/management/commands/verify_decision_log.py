@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from decisions.eventlog import verify_all
+from decisions.lifecycle.eventlog import verify_all
 from decisions.models import DecisionEvent, DecisionRequest
 
 

@@ -5,7 +5,7 @@ few bulk inserts per batch (see ``_write``), not replayed through the services (
 take many minutes for 100,000 decisions and could not backdate anything). The simulation reuses the real rules
 wherever they exist: policies are matched by ``selectors.match_policy``, owners and on-call
 people come from the governance snapshot and the roster arithmetic, the quorum is checked by
-``services.quorum_met``, the snapshot is built with routing's own entry helpers, and the
+``eligibility.quorum_met``, the snapshot is built with routing's own entry helpers, and the
 decision log is hash-chained with ``eventlog.event_hash``, so ``verify_decision_log`` passes.
 
 What the simulation decides, and how:
@@ -56,8 +56,16 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from decisions.demo import demo_integration
-from decisions.eventlog import GENESIS, event_hash
+from decisions.lifecycle.eligibility import quorum_met
+from decisions.lifecycle.eventlog import GENESIS, event_hash
+from decisions.lifecycle.snapshots import (
+    Requirements,
+    chain_entry,
+    recommended_action,
+    role_entry,
+    signer_entry,
+    snapshot_of,
+)
 from decisions.models import (
     DecisionEvent,
     DecisionRequest,
@@ -70,8 +78,7 @@ from decisions.models import (
     SignOff,
     Verdict,
 )
-from decisions.routing import Requirements, _chain_entry, _role_entry, _signer_entry, recommended_action, snapshot_of
-from decisions.services import quorum_met
+from decisions.seeding.demo import demo_integration
 from governance.demo import GovernanceDemo
 from governance.models import ActionType, Certification, DecisionRole, EscalationChain, Level, OwnershipAssignment
 from governance.selectors import OnCall, Signer, match_policy
@@ -389,13 +396,13 @@ class _Generator:
         key = (signer.user.id, signer.role.id, signer.roster.id, signer.source, signer.certification.id)
         key += (signer.via_deputy,)
         if key not in self.entries:
-            self.entries[key] = _signer_entry(signer)
+            self.entries[key] = signer_entry(signer)
         return self.entries[key]
 
     def chain(self, chain: EscalationChain | None) -> dict[str, Any]:
         key = chain.id if chain is not None else None
         if key not in self.chains:
-            self.chains[key] = _chain_entry(chain)
+            self.chains[key] = chain_entry(chain)
         return self.chains[key]
 
     # --- one decision ---------------------------------------------------------------------
@@ -529,14 +536,14 @@ class _Generator:
             signers = self.signers(action_type, role, created)
             cosigners.append((role, signers))
             decision.snapshot["cosigners"].append(
-                {"role": _role_entry(role), "eligible": [self.entry(s) for s in signers]}
+                {"role": role_entry(role), "eligible": [self.entry(s) for s in signers]}
             )
             if not signers:
                 log.add(
                     EventKind.OWNERSHIP_GAP,
                     created,
                     self.submitter.id,
-                    {"role": _role_entry(role), "slot": "co-signer", "reason": "nobody on call and certified"},
+                    {"role": role_entry(role), "slot": "co-signer", "reason": "nobody on call and certified"},
                 )
         log.add(
             EventKind.ROUTED,
@@ -545,7 +552,7 @@ class _Generator:
             {
                 "policy": policy_entry,
                 "because": req.reasons,
-                "owner_role": _role_entry(decision.owner_role),
+                "owner_role": role_entry(decision.owner_role),
                 "required_approvals": req.required_approvals,
             },
         )
@@ -626,7 +633,7 @@ class _Generator:
         decision.snapshot["stages"].append(
             {
                 "step": stage.step,
-                "role": _role_entry(stage.role),
+                "role": role_entry(stage.role),
                 "reason": stage.reason,
                 "at": stage.start.isoformat(),
                 "eligible": [self.entry(s) for s in stage.signers],
@@ -638,7 +645,7 @@ class _Generator:
                     EventKind.OWNERSHIP_GAP,
                     stage.start,
                     actor,
-                    {"step": stage.step, "role": _role_entry(stage.role), "reason": "nobody on call and certified"},
+                    {"step": stage.step, "role": role_entry(stage.role), "reason": "nobody on call and certified"},
                 )
             return
         decision.deadline = stage.deadline
@@ -649,7 +656,7 @@ class _Generator:
             actor,
             {
                 "step": stage.step,
-                "role": _role_entry(stage.role),
+                "role": role_entry(stage.role),
                 "users": [{"id": s.user.id, "username": s.user.get_username(), "why": s.why()} for s in stage.signers],
                 "deadline": stage.deadline.isoformat(),
             },
@@ -930,7 +937,7 @@ def _step_at(stages: list[_Stage], at: datetime) -> int:
 
 
 class _Log:
-    """The decision's hash chain, built as ``eventlog.append_event`` builds it."""
+    """The decision's hash chain, built as ``eventlog.next_event`` builds it."""
 
     __slots__ = ("rows", "pid", "seq", "prev", "last_at")
 

@@ -23,9 +23,10 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from decisions.eventlog import verify_all
+from decisions import queueing
+from decisions.lifecycle.eventlog import verify_all
 from decisions.models import DecisionEvent, DecisionRequest, ReviewCadence, ReviewReport, ReviewSchedule
-from decisions.review import Period, review_figures
+from decisions.review.figures import Period, review_figures
 from governance import rbac
 from governance.audit import acting_as
 from governance.gaps import GapKind, ownership_gaps
@@ -110,10 +111,8 @@ def freeze_report(
 def _announce(report: ReviewReport) -> None:
     # After the commit, in a task that retries: a mail server that is down neither fails the
     # freeze nor stops the other schedules, and the leads still hear of it once it is back.
-    from decisions.tasks import notify_review_leads
-
     try:
-        notify_review_leads.delay(report.pk)
+        queueing.task(queueing.NOTIFY_REVIEW_LEADS).delay(report.pk)
     except Exception:  # the broker is down: the next beat check announces it (announce_unnotified)
         logger.exception("review %s frozen; its announcement could not be queued", report.public_id)
 

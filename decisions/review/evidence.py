@@ -27,7 +27,6 @@ from django.db.models.functions import Length, Trim
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from decisions.exports import DATASETS, certification_valid_at_signing, iso
 from decisions.models import (
     DecisionRequest,
     DecisionStatus,
@@ -39,8 +38,9 @@ from decisions.models import (
     SignOff,
     Verdict,
 )
-from decisions.review import Period
-from decisions.review_cycle import log_verification
+from decisions.review.cycle import log_verification
+from decisions.review.exports import DATASETS, certification_valid_at_signing, iso
+from decisions.review.figures import Period
 from governance import rbac
 from governance.gaps import GapKind, ownership_gaps
 from governance.models import ApprovalPolicy
@@ -81,7 +81,7 @@ def decision_figures(period: Period) -> dict[str, int]:
         auto_at_intake=_count(auto & Q(escalated=False)),
         auto_at_chain_end=_count(auto & Q(escalated=True)),
         # At intake only system-owned action types; at the end of a chain only action types that
-        # change nothing in production and touch no regulated data (routing.apply_final_outcome).
+        # change nothing in production and touch no regulated data (lifecycle.stages.apply_final_outcome).
         auto_violations=_count(auto & (risky | Q(escalated=False, action_type__system_owned=False))),
         expired=_count(Q(status=DecisionStatus.EXPIRED)),
         rejected_by_chain_end=_count(Q(status=DecisionStatus.REJECTED, has_human=False)),

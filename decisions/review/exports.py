@@ -19,7 +19,7 @@ Formats:
 The events export is enough to verify the decision log without database access: each row
 carries the decision's public id, ``seq``, ``kind``, ``at`` (exactly as hashed), ``actor_id``
 (the integer the hash covers), ``data``, ``prev_hash`` and ``hash``, so
-``decisions.eventlog.event_hash`` recomputed from a row gives its ``hash``; the decisions export
+``decisions.lifecycle.eventlog.event_hash`` recomputed from a row gives its ``hash``; the decisions export
 carries each decision's ``event_count`` and ``last_event_hash`` (the log's head), so removing
 the newest events shows too. Rows come in the order they were written; group events by
 decision and sort by ``seq`` to walk a chain.
@@ -41,7 +41,7 @@ from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRe
 from django.utils import timezone
 
 from decisions.models import DecisionEvent, DecisionRequest, SignOff
-from decisions.review import Period
+from decisions.review.figures import Period
 from governance.models import Certification, Level
 
 BATCH_SIZE = 2000

@@ -153,7 +153,7 @@ REVIEW_PRESETS = [("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 
 
 class ReviewPeriodForm(forms.Form):
     """The dashboard's period selector (GET). It only renders and echoes the choice: the period
-    itself, and any error, comes from ``decisions.review.period_from_params``."""
+    itself, and any error, comes from ``decisions.review.figures.period_from_params``."""
 
     days = forms.CharField(label="Period", required=False, widget=forms.Select(choices=REVIEW_PRESETS))
     start = forms.CharField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))

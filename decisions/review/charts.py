@@ -1,6 +1,6 @@
 """The review figures as server-rendered SVG charts (pygal) and the tables that carry them.
 
-Every function takes the figures dict of ``decisions.review.review_figures`` (live, or as a
+Every function takes the figures dict of ``decisions.review.figures.review_figures`` (live, or as a
 report froze it) and never queries the database. Each chart comes with a table of the same
 figures: the table is the accessible truth, the chart (``role="img"``, labelled) only shows it.
 
@@ -21,7 +21,7 @@ from django.utils.safestring import SafeString, mark_safe
 from pygal.style import Style
 
 from decisions.models import DecisionStatus, Verdict
-from decisions.review import PERCENTILES, STATUS_ORDER
+from decisions.review.figures import PERCENTILES, STATUS_ORDER
 
 CHART_WIDTH = 640
 ROW_HEIGHT = 34

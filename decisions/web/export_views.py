@@ -2,8 +2,8 @@
 
 Both take the review period from the query string (``start``/``end`` local dates, or ``days``);
 a period that does not parse is a 400 with the reason. The export formats and the CSV
-formula-injection guard are described in ``decisions.exports``; the controls and the rules
-behind their status in ``decisions.evidence``.
+formula-injection guard are described in ``decisions.review.exports``; the controls and the rules
+behind their status in ``decisions.review.evidence``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from decisions import evidence, exports
-from decisions.review import PRESET_DAYS, PeriodError, period_from_params
+from decisions.review import evidence, exports
+from decisions.review.figures import PRESET_DAYS, PeriodError, period_from_params
 from decisions.selectors import VIEW_ALL
 
 PERIOD_PARAMS = ("start", "end", "days")

@@ -5,8 +5,6 @@ logged as an event and never blocks routing or escalation."""
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,12 +13,12 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from decisions.eventlog import append_event
+from decisions.lifecycle.writes import DecisionWrites
 from decisions.models import DecisionRequest, DecisionStatus, EventKind, NotificationPreference
+from decisions.outbound.http import post
 from governance.models import DecisionRole, Level
 
 User = get_user_model()
-TIMEOUT_SECONDS = 10
 
 
 def decision_url(decision: DecisionRequest) -> str:
@@ -39,8 +37,9 @@ def _summary(decision: DecisionRequest, role: DecisionRole) -> str:
 def _log(decision_id: int, kind: str, data: dict) -> None:
     with transaction.atomic():
         locked = DecisionRequest.objects.select_for_update().get(pk=decision_id)
-        append_event(locked, kind=kind, at=timezone.now(), data=data)
-        locked.save(update_fields=["event_count", "last_event_hash", "updated_at"])
+        plan = DecisionWrites(locked)
+        plan.log(kind, at=timezone.now(), data=data)
+        plan.write(fields=["event_count", "last_event_hash", "updated_at"])
 
 
 def email_recipients(user_ids: list[int]) -> list:
@@ -75,23 +74,13 @@ def send_chat(decision: DecisionRequest, role: DecisionRole) -> bool:
     if not role.chat_webhook_url:
         return True
     body = json.dumps({"text": _summary(decision, role)}).encode()
-    request = urllib.request.Request(  # noqa: S310 - an https/http URL a governance lead configured
-        role.chat_webhook_url, data=body, headers={"Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
-            ok = 200 <= response.status < 300
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        ok, status = False, exc.code
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        _log(
-            decision.pk, EventKind.NOTIFICATION_FAILED, {"channel": "chat", "role": role.name, "error": str(exc)[:200]}
-        )
+    result = post(role.chat_webhook_url, body, {"Content-Type": "application/json"})
+    if result.status is None:
+        _log(decision.pk, EventKind.NOTIFICATION_FAILED, {"channel": "chat", "role": role.name, "error": result.error})
         return False
-    kind = EventKind.NOTIFIED if ok else EventKind.NOTIFICATION_FAILED
-    _log(decision.pk, kind, {"channel": "chat", "role": role.name, "status_code": status})
-    return ok
+    kind = EventKind.NOTIFIED if result.ok else EventKind.NOTIFICATION_FAILED
+    _log(decision.pk, kind, {"channel": "chat", "role": role.name, "status_code": result.status})
+    return result.ok
 
 
 def notify(channel: str, decision_id: int, step: int, role_id: int, user_ids: list[int]) -> bool:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from decisions import export_views, review_views, views
+from decisions.web import export_views, review_views, views
 
 app_name = "decisions"
 urlpatterns = [

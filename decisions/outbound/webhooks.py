@@ -9,9 +9,6 @@ duplicates), ``webhook-timestamp`` and ``webhook-signature`` (``v1,<base64 HMAC-
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -19,10 +16,10 @@ from django.db import transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from decisions.eventlog import append_event
+from decisions.lifecycle.writes import DecisionWrites
 from decisions.models import DecisionEvent, DecisionRequest, EventKind
+from decisions.outbound.http import Attempt, post
 
-TIMEOUT_SECONDS = 10
 MAX_ATTEMPTS = 8
 USER_AGENT = "Countersign-Webhooks/1"
 
@@ -60,25 +57,6 @@ def signed_request(*, secret: str, msg_id: str, body: str, at: datetime) -> dict
     }
 
 
-@dataclass(frozen=True)
-class Attempt:
-    ok: bool
-    status: int | None
-    error: str
-
-
-def post(url: str, body: str, headers: dict[str, str]) -> Attempt:
-    """One POST. 2xx is delivered; anything else (or no answer) is a failed attempt."""
-    request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
-            return Attempt(ok=200 <= response.status < 300, status=response.status, error="")
-    except urllib.error.HTTPError as exc:
-        return Attempt(ok=False, status=exc.code, error=str(exc.reason)[:200])
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        return Attempt(ok=False, status=None, error=str(exc)[:200])
-
-
 def already_delivered(decision: DecisionRequest, msg_id: str) -> bool:
     return DecisionEvent.objects.filter(
         decision=decision, kind=EventKind.WEBHOOK_DELIVERED, data__message_id=msg_id
@@ -101,16 +79,16 @@ def deliver(decision_id: int, attempt: int) -> Attempt | None:
     now = timezone.now()
     result = post(
         integration.webhook_url,
-        body,
+        body.encode(),
         signed_request(secret=integration.webhook_secret, msg_id=msg_id, body=body, at=now),
     )
     with transaction.atomic():
         locked = DecisionRequest.objects.select_for_update().get(pk=decision_id)
         if result.ok and already_delivered(locked, msg_id):
             return None  # another worker got there first; its event stands
-        append_event(
-            locked,
-            kind=EventKind.WEBHOOK_DELIVERED if result.ok else EventKind.WEBHOOK_FAILED,
+        plan = DecisionWrites(locked)
+        plan.log(
+            EventKind.WEBHOOK_DELIVERED if result.ok else EventKind.WEBHOOK_FAILED,
             at=timezone.now(),
             data={
                 "message_id": msg_id,
@@ -120,5 +98,5 @@ def deliver(decision_id: int, attempt: int) -> Attempt | None:
                 "error": result.error,
             },
         )
-        locked.save(update_fields=["event_count", "last_event_hash", "updated_at"])
+        plan.write(fields=["event_count", "last_event_hash", "updated_at"])
     return result

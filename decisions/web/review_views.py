@@ -3,7 +3,7 @@
 Governance leads and auditors (``decisions.view_reviewreport``) read them; only who
 ``can_sign_off`` (governance leads) gets the sign-off form, and ``review_sign_off`` checks again.
 The dashboard computes the figures live (a constant number of queries, see
-``decisions.review``); a report page shows what the report froze and never recomputes it.
+``decisions.review.figures``); a report page shows what the report froze and never recomputes it.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
-from decisions.charts import review_sections
-from decisions.forms import ReviewPeriodForm, ReviewSignOffForm
 from decisions.models import ReviewReport
-from decisions.review import DEFAULT_DAYS, PeriodError, period_from_params, review_figures
-from decisions.review_cycle import ReviewError, can_sign_off, review_sign_off
+from decisions.review.charts import review_sections
+from decisions.review.cycle import ReviewError, can_sign_off, review_sign_off
+from decisions.review.figures import DEFAULT_DAYS, PeriodError, period_from_params, review_figures
+from decisions.web.forms import ReviewPeriodForm, ReviewSignOffForm
 from governance.gaps import gaps_by_kind, ownership_gaps
 
 VIEW_REVIEW = "decisions.view_reviewreport"

@@ -8,11 +8,9 @@ or deleting any other one.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from collections.abc import Iterator
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,14 +55,12 @@ def event_hash(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def append_event(
-    decision: DecisionRequest, *, kind: str, at: datetime, actor=None, data: dict[str, Any] | None = None
+def next_event(
+    decision: DecisionRequest, *, kind: str, at: datetime, actor: Any = None, data: dict[str, Any] | None = None
 ) -> DecisionEvent:
-    """Append one event. The caller holds the decision's row lock (every decision service does)
-    and saves ``decision`` afterwards (its ``event_count`` and ``last_event_hash`` move here).
-
-    For a decision not inserted yet (intake), the event is kept on it and written by
-    ``flush_pending`` right after the insert, in one statement."""
+    """The decision's next event, hash-chained onto its head, not saved yet. The decision's
+    ``event_count`` and ``last_event_hash`` move here, in memory: the caller holds the decision's
+    row lock (or is inserting it) and saves both (``lifecycle.writes`` does, in one transaction)."""
     payload = to_json_data(data or {})
     seq = decision.event_count + 1
     prev = decision.last_event_hash or GENESIS
@@ -80,42 +76,9 @@ def append_event(
     event = DecisionEvent(
         decision=decision, seq=seq, kind=kind, at=at, actor=actor, data=payload, prev_hash=prev, hash=digest
     )
-    if decision.pk is None or _buffering.get():
-        decision.__dict__.setdefault("_pending_events", []).append(event)
-    else:
-        event.save()
     decision.event_count = seq
     decision.last_event_hash = digest
     return event
-
-
-_buffering: ContextVar[bool] = ContextVar("countersign_buffered_writes", default=False)
-
-
-@contextlib.contextmanager
-def buffered_writes() -> Iterator[None]:
-    """Within the block, events (and grants, see ``routing.grant``) of saved decisions are kept
-    on them too, for one bulk insert per batch (``flush_pending_many``) instead of one each."""
-    token = _buffering.set(True)
-    try:
-        yield
-    finally:
-        _buffering.reset(token)
-
-
-def writes_are_buffered() -> bool:
-    return _buffering.get()
-
-
-def flush_pending(decision: DecisionRequest) -> None:
-    """Write the events appended before ``decision`` was inserted (one bulk insert)."""
-    flush_pending_many([decision])
-
-
-def flush_pending_many(decisions: list[DecisionRequest]) -> None:
-    pending = [event for d in decisions for event in d.__dict__.pop("_pending_events", [])]
-    if pending:
-        DecisionEvent.objects.bulk_create(pending)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decisions import services
+from decisions import integrations
 from decisions.models import Integration
 
 DEMO_INTEGRATION = "SOAR playbooks (demo)"
@@ -12,7 +12,7 @@ def demo_integration(*, actor, action_types: list) -> Integration:
     """The demo integration, created (allowed to submit ``action_types``) when missing."""
     integration = Integration.objects.filter(name=DEMO_INTEGRATION).first()
     if integration is None:
-        integration = services.integration_create(
+        integration = integrations.integration_create(
             actor=actor,
             name=DEMO_INTEGRATION,
             team_contact="soc-automation@soc.example",

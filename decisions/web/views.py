@@ -1,8 +1,8 @@
 """The analysts' pages: my queue, a decision (and the sign-off form), all decisions.
 
 Views parse, check access, call one service or selector and render. Who may sign is decided by
-``services.check_can_sign`` (read-only) before a form is shown or a POST is accepted, and again
-by ``services.decision_sign_off`` under the decision's row lock.
+``eligibility.check_can_sign`` (read-only) before a form is shown or a POST is accepted, and again
+by ``signing.decision_sign_off`` under the decision's row lock.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from decisions import escalation, selectors, services
+from decisions import selectors
 from decisions.errors import AlreadySigned, DecisionClosed, DecisionError, NotAllowed
-from decisions.forms import DecisionFilterForm, EscalateForm, NotificationPreferenceForm, ReassignForm, SignOffForm
+from decisions.escalation import services as escalation
+from decisions.lifecycle import eligibility, signing
 from decisions.models import (
     REASONS_BY_VERDICT,
     DecisionRequest,
@@ -29,6 +30,7 @@ from decisions.models import (
     SignOff,
     Verdict,
 )
+from decisions.web.forms import DecisionFilterForm, EscalateForm, NotificationPreferenceForm, ReassignForm, SignOffForm
 
 QUEUE_REFRESH_SECONDS = 30
 PAGE_SIZE = 50
@@ -71,7 +73,7 @@ def detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
     if not form.is_valid():
         return _render_detail(request, decision, signoffs, form=form, blocked=None, status=400)
     try:
-        signoff = services.decision_sign_off(decision=decision, actor=request.user, **form.cleaned_data)
+        signoff = signing.decision_sign_off(decision=decision, actor=request.user, **form.cleaned_data)
     except NotAllowed as exc:
         return _forbidden(request, exc.message)
     except (DecisionClosed, AlreadySigned) as exc:
@@ -180,7 +182,7 @@ def _gone_or_404(request: HttpRequest, public_id: UUID) -> HttpResponse:
 def _why_cannot_sign(decision: DecisionRequest, user, signoffs: list[SignOff]) -> DecisionError | None:
     """None when ``user`` may sign ``decision`` now, else the reason (a DecisionError)."""
     try:
-        services.check_can_sign(decision, user, now=timezone.now())
+        eligibility.check_can_sign(decision, user, now=timezone.now())
     except DecisionError as exc:
         return exc
     if any(s.signer_id == user.pk and s.voided_at is None for s in signoffs):

@@ -1,0 +1,14 @@
+"""Who acts on a decision: a person, an integration's service account, or None for the system
+(beat, a deadline task). Every service takes one as ``actor`` and logs it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypeAlias
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    Person: TypeAlias = User
+    Actor: TypeAlias = User | None
+else:
+    Person = Actor = object

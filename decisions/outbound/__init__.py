@@ -1,0 +1,1 @@
+"""What leaves the portal: verdict webhooks to integrations and notifications to people."""
