@@ -127,6 +127,8 @@ class RosterMemberFormSet(forms.BaseInlineFormSet):
         roster: Roster = self.instance
         if not roster.role_id or not roster.rotation_start or not roster.time_zone:
             return
+        if (roster.coverage_start is None) != (roster.coverage_end is None):
+            return  # a half-set coverage window cannot be saved: the roster form reports it
         members = []
         for form in sorted(
             (f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")),
