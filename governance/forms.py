@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -28,8 +30,9 @@ class OwnershipAssignmentForm(ReasonForm):
         model = OwnershipAssignment
         fields = ["action_type", "owner_role", "deputy_role", "effective_from", "effective_to"]
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean() returns (the stubs allow None)
         if self.errors:
             return cleaned
         candidate = self.instance
@@ -62,8 +65,9 @@ class ApprovalPolicyForm(ReasonForm):
             "allow_auto_approval",
         ]
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean() returns (the stubs allow None)
         if self.errors:
             return cleaned
         policy = self.instance
