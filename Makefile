@@ -5,7 +5,7 @@ PORT ?= 8000
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test install install-dev lint format check clean bench-intake bench-escalation bench-review
+.PHONY: run test install install-dev lint typecheck format check clean bench-intake bench-escalation bench-review
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(MAKE) --no-print-directory typecheck
+
+## make typecheck: mypy over governance and portal (it reads decisions without checking it yet).
+typecheck: install
+	$(VENV)/bin/mypy governance portal
 
 format: install
 	$(VENV)/bin/ruff format .
@@ -53,7 +58,7 @@ check: install
 	  DJANGO_SETTINGS_MODULE=portal.settings.production $(PY) manage.py check --deploy --fail-level WARNING
 
 clean:
-	rm -rf var .pytest_cache .ruff_cache
+	rm -rf var .pytest_cache .ruff_cache .mypy_cache
 
 ## make bench-intake: 2,000 submissions through gunicorn + PostgreSQL + Redis, against a baseline.
 bench-intake: install

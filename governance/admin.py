@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from auditlog.admin import LogEntryAdmin as BaseLogEntryAdmin
 from auditlog.mixins import AuditlogHistoryAdminMixin
@@ -41,6 +42,15 @@ from governance.models import (
 )
 from governance.rostering import RosterPlan
 from governance.selectors import rosters_with_plans
+
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    from django_stubs_ext import WithAnnotations
+
+    class _CurrentOwner(TypedDict):
+        current_owner: str | None  # ActionTypeAdmin.get_queryset's annotation
+
 
 EXPIRY_WARNING = timedelta(days=30)
 
@@ -182,7 +192,7 @@ class ActionTypeAdmin(AuditedAdmin):
         return super().get_queryset(request).annotate(current_owner=_owner_subquery("owner_role__name"))
 
     @admin.display(description="Owner now", ordering="current_owner")
-    def owner_now(self, obj: ActionType) -> str:
+    def owner_now(self, obj: WithAnnotations[ActionType, _CurrentOwner]) -> str:
         if obj.current_owner:
             return obj.current_owner
         if obj.system_owned:

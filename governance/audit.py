@@ -10,10 +10,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditlog.context import auditlog_value, set_extra_data
 from auditlog.registry import auditlog
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 _reason: ContextVar[dict[str, str] | None] = ContextVar("countersign_change_reason", default=None)
 
@@ -40,7 +43,7 @@ def change_reason(reason: str, ticket_ref: str = "") -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def acting_as(actor: Any, remote_addr: str | None = None) -> Iterator[None]:
+def acting_as(actor: User | None, remote_addr: str | None = None) -> Iterator[None]:
     """Within the block, audit entries name ``actor`` (a user, or None for the system).
 
     Unlike auditlog's own context manager this restores any outer actor on exit (the

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
@@ -260,7 +261,7 @@ class GovernanceDemo:
         return chains
 
     def _policies(self, system, roles, action_types, chains) -> None:
-        specs = [
+        specs: list[dict[str, Any]] = [
             dict(
                 name="Automation: enrichment and deduplication",
                 priority=10,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -28,8 +30,9 @@ class OwnershipAssignmentForm(ReasonForm):
         model = OwnershipAssignment
         fields = ["action_type", "owner_role", "deputy_role", "effective_from", "effective_to"]
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean() returns (the stubs allow None)
         if self.errors:
             return cleaned
         candidate = self.instance
@@ -62,8 +65,9 @@ class ApprovalPolicyForm(ReasonForm):
             "allow_auto_approval",
         ]
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean() returns (the stubs allow None)
         if self.errors:
             return cleaned
         policy = self.instance
@@ -127,6 +131,8 @@ class RosterMemberFormSet(forms.BaseInlineFormSet):
         roster: Roster = self.instance
         if not roster.role_id or not roster.rotation_start or not roster.time_zone:
             return
+        if (roster.coverage_start is None) != (roster.coverage_end is None):
+            return  # a half-set coverage window cannot be saved: the roster form reports it
         members = []
         for form in sorted(
             (f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")),

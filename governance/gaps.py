@@ -40,15 +40,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.urls import reverse
 
-from governance.models import ApprovalPolicy, Criterion, EscalationChain, Level
+from governance.models import ApprovalPolicy, Certification, Criterion, EscalationChain, Level, Roster
 from governance.rostering import RosterPlan
 from governance.selectors import certifications_expiring
 from governance.snapshot import GovernanceSnapshot, current_snapshot
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 EXPIRY_WINDOW = timedelta(days=30)
 
@@ -96,7 +100,7 @@ def _admin(name: str, *args: int, **query: int | str) -> str:
     return f"{url}?{urlencode(query)}" if query else url
 
 
-def _person(user) -> str:
+def _person(user: User) -> str:
     return user.get_full_name() or user.get_username()
 
 
@@ -176,7 +180,7 @@ def _owned_periods(snapshot: GovernanceSnapshot, start: datetime, end: datetime)
     return {role_id: _merge(p) for role_id, p in periods.items()}
 
 
-def _active_on_call(plan: RosterPlan, instant: datetime):
+def _active_on_call(plan: RosterPlan, instant: datetime) -> User | None:
     """Who ``plan`` puts on call at ``instant``, if able to act (a deactivated account cannot)."""
     found = plan.on_call(instant)
     return found[0] if found is not None and found[0].is_active else None
@@ -259,20 +263,20 @@ def _duties(snapshot: GovernanceSnapshot) -> dict[int, list[_Duty]]:
     return duties
 
 
-def _certified(snapshot: GovernanceSnapshot, user, role_id: int, action_type_ids: set[int], at: datetime) -> bool:
+def _certified(snapshot: GovernanceSnapshot, user: User, role_id: int, action_type_ids: set[int], at: datetime) -> bool:
     valid = [c for c in snapshot.certifications.get(user.pk, []) if c.is_valid_at(at)]
     if any(c.role_id == role_id for c in valid):
         return True
     return action_type_ids <= {c.action_type_id for c in valid}
 
 
-def _plan_people(plan: RosterPlan) -> list:
+def _plan_people(plan: RosterPlan) -> list[User]:
     return [*plan.members, *(o.user for o in plan.overrides)]
 
 
 def _uncertified(snapshot: GovernanceSnapshot, at: datetime, end: datetime) -> list[Gap]:
     duties = _duties(snapshot)
-    found: dict[tuple[int, int], tuple[datetime, object, object]] = {}
+    found: dict[tuple[int, int], tuple[datetime, User, Roster]] = {}
     for role_id, plans in snapshot.plans.items():
         role_duties = duties.get(role_id)
         if not role_duties:
@@ -310,12 +314,12 @@ def _uncertified(snapshot: GovernanceSnapshot, at: datetime, end: datetime) -> l
     return sorted(gaps, key=lambda g: g.subject)
 
 
-def _ends(certification) -> datetime:
+def _ends(certification: Certification) -> datetime:
     revoked = certification.revoked_at
     return min(certification.valid_until, revoked) if revoked is not None else certification.valid_until
 
 
-def _covered_until(certifications: list, at: datetime):
+def _covered_until(certifications: list[Certification], at: datetime) -> tuple[datetime, Certification | None]:
     """(when, last): the end of the unbroken run of ``certifications`` holding from ``at`` on,
     following renewals, and the one that ends it (None when none holds at ``at``)."""
     end, last = at, None
@@ -459,11 +463,11 @@ def ownership_gaps(*, at: datetime, horizon: timedelta | None = None) -> list[Ga
     ]
 
 
-def gaps_by_kind(gaps: list[Gap] | list[dict]) -> list[dict]:
+def gaps_by_kind(gaps: list[Gap] | list[dict[str, str]]) -> list[dict[str, Any]]:
     """Grouped for display, critical kinds first: every kind listed (an empty kind is good news
     worth showing), with its count. Takes live gaps or the dicts a frozen report holds."""
     gaps = [g.as_dict() if isinstance(g, Gap) else g for g in gaps]
-    groups = [
+    groups: list[dict[str, Any]] = [
         {
             "kind": kind,
             "label": label,

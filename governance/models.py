@@ -4,8 +4,11 @@ Rules that must never be broken are database constraints as well as validation i
 ``governance.services`` (which the admin and the API both call).
 """
 
+from __future__ import annotations
+
 import uuid
-from datetime import time
+from datetime import datetime, time
+from typing import TYPE_CHECKING
 from zoneinfo import available_timezones
 
 from django.conf import settings
@@ -14,6 +17,9 @@ from django.db import models
 from django.db.models import F, Q
 
 from governance.audit import AuditReasonMixin
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 TIME_ZONE_CHOICES = sorted((tz, tz) for tz in available_timezones())
 
@@ -146,7 +152,7 @@ class OwnershipAssignment(AuditReasonMixin, TimeStamped):
     def __str__(self) -> str:
         return f"{self.action_type} → {self.owner_role}"
 
-    def is_current(self, at) -> bool:
+    def is_current(self, at: datetime) -> bool:
         return self.effective_from <= at and (self.effective_to is None or at < self.effective_to)
 
 
@@ -170,7 +176,9 @@ class Roster(AuditReasonMixin, TimeStamped):
     coverage_end = models.TimeField(
         null=True, blank=True, help_text="Local end of daily coverage; before the start means over midnight."
     )
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="RosterMember", related_name="rosters")
+    members: models.ManyToManyField[User, RosterMember] = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="RosterMember", related_name="rosters"
+    )
 
     class Meta:
         ordering = ["role__name", "name"]
@@ -287,7 +295,7 @@ class Certification(AuditReasonMixin, TimeStamped):
     def __str__(self) -> str:
         return f"{self.user} · {self.role or self.action_type}"
 
-    def is_valid_at(self, at) -> bool:
+    def is_valid_at(self, at: datetime) -> bool:
         revoked = self.revoked_at is not None and self.revoked_at <= at
         return self.valid_from <= at < self.valid_until and not revoked
 

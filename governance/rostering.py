@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
     from governance.models import Roster, RosterOverride
 
 
@@ -33,9 +35,9 @@ class Slot:
 
     starts_at: datetime
     ends_at: datetime
-    user: Any
+    user: User
     source: str  # "rotation" or "override"
-    override: Any = None
+    override: RosterOverride | None = None
 
 
 @dataclass
@@ -43,7 +45,7 @@ class RosterPlan:
     """A roster with its members (in rotation order) and overrides, for resolution in memory."""
 
     roster: Roster
-    members: Sequence[Any]
+    members: Sequence[User]
     overrides: Sequence[RosterOverride] = field(default_factory=list)
 
     @classmethod
@@ -68,7 +70,7 @@ class RosterPlan:
                 return candidate
         return day - timedelta(days=2)
 
-    def rotation_member(self, at: datetime) -> Any | None:
+    def rotation_member(self, at: datetime) -> User | None:
         if not self.members:
             return None
         elapsed_days = (self.shift_date(at) - self.roster.rotation_start).days
@@ -78,6 +80,9 @@ class RosterPlan:
     def coverage_window(self, day: date) -> tuple[datetime, datetime]:
         """The covered interval that starts on local ``day`` (ends the next day if it wraps)."""
         start_t, end_t = self.roster.coverage_start, self.roster.coverage_end
+        if start_t is None or end_t is None:
+            # Both or neither (a database constraint); neither is around the clock, with no window.
+            raise ValueError(f"Roster {self.roster.name!r} has no daily coverage window.")
         end_day = day + timedelta(days=1) if end_t <= start_t else day
         return local_instant(day, start_t, self.tz), local_instant(end_day, end_t, self.tz)
 
@@ -98,7 +103,7 @@ class RosterPlan:
             return None
         return max(active, key=lambda o: (o.starts_at, o.pk or 0))
 
-    def on_call(self, at: datetime) -> tuple[Any, str, RosterOverride | None] | None:
+    def on_call(self, at: datetime) -> tuple[User, str, RosterOverride | None] | None:
         """(user, source, override) on call at ``at``, or None. Overrides always win."""
         override = self.active_override(at)
         if override is not None:

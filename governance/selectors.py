@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
 from governance.models import (
@@ -24,14 +23,15 @@ from governance.models import (
 from governance.rostering import RosterPlan, coverage_gaps
 from governance.snapshot import current_snapshot, rosters_with_plans
 
-User = get_user_model()
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 @dataclass(frozen=True)
 class OnCall:
     """One person on call for a role at an instant, and through which roster."""
 
-    user: Any
+    user: User
     role: DecisionRole
     roster: Roster
     source: str  # "rotation" or "override"
@@ -41,7 +41,7 @@ class OnCall:
 class Signer:
     """A person who may certify a decision at an instant, and why."""
 
-    user: Any
+    user: User
     role: DecisionRole
     roster: Roster
     source: str

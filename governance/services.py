@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Model, Q, QuerySet
 
 from governance.audit import acting_as, change_reason
 from governance.models import (
@@ -27,9 +28,12 @@ from governance.models import (
 from governance.rostering import RosterPlan
 from governance.selectors import coverage_horizon, owning_roles, role_coverage_gaps
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
-def _lock(model, pk: int) -> None:
-    model.objects.select_for_update().filter(pk=pk).first()
+
+def _lock(model: type[Model], pk: int) -> None:
+    model._default_manager.select_for_update().filter(pk=pk).first()
 
 
 # --- Ownership -----------------------------------------------------------------------------
@@ -37,7 +41,7 @@ def _lock(model, pk: int) -> None:
 
 def ownership_overlaps(
     *, action_type: ActionType, effective_from: datetime, effective_to: datetime | None, exclude_pk: int | None = None
-):
+) -> QuerySet[OwnershipAssignment]:
     """Assignments of ``action_type`` whose period overlaps [effective_from, effective_to)."""
     qs = OwnershipAssignment.objects.filter(action_type=action_type).filter(
         Q(effective_to__isnull=True) | Q(effective_to__gt=effective_from)
@@ -96,7 +100,7 @@ def _is_handover(existing: OwnershipAssignment, new: OwnershipAssignment) -> boo
 @transaction.atomic
 def ownership_assign(
     *,
-    actor,
+    actor: User | None,
     action_type: ActionType,
     owner_role: DecisionRole,
     effective_from: datetime,
@@ -144,7 +148,9 @@ def ownership_assign(
 
 
 @transaction.atomic
-def ownership_save(*, actor, assignment: OwnershipAssignment, reason: str, ticket_ref: str = "") -> OwnershipAssignment:
+def ownership_save(
+    *, actor: User | None, assignment: OwnershipAssignment, reason: str, ticket_ref: str = ""
+) -> OwnershipAssignment:
     """Create or change ``assignment`` as given (no automatic hand-over). Locks the action type."""
     _lock(ActionType, assignment.action_type_id)
     ownership_validate(assignment)
@@ -231,7 +237,7 @@ def _approver_shortfalls(
 ) -> list[str]:
     needed = policy.required_approvals
     # Every owner in force now or scheduled later must be able to meet the policy, not only the last one.
-    owners: dict[int, list[DecisionRole]] = {}
+    owners: dict[int, list[DecisionRole | None]] = {}
     for o in (
         OwnershipAssignment.objects.filter(action_type__in=covered)
         .filter(Q(effective_to__isnull=True) | Q(effective_to__gt=at))
@@ -275,7 +281,7 @@ def _approver_shortfalls(
 @transaction.atomic
 def approval_policy_save(
     *,
-    actor,
+    actor: User | None,
     policy: ApprovalPolicy,
     action_types: list[ActionType],
     cosigner_roles: list[DecisionRole],

@@ -44,9 +44,14 @@ User = get_user_model()
 
 def rosters_with_plans(*, roles: list[DecisionRole] | None = None) -> QuerySet[Roster]:
     """Rosters with everything needed to resolve them in memory (members, overrides, users)."""
-    qs = Roster.objects.select_related("role").prefetch_related(
-        Prefetch("memberships", queryset=RosterMember.objects.select_related("user").order_by("position", "pk")),
-        Prefetch("overrides", queryset=RosterOverride.objects.select_related("user")),
+    # One prefetch_related call per Prefetch: the stubs type a call's Prefetch querysets as one
+    # model, and these two differ. Django appends the lookups either way.
+    qs = (
+        Roster.objects.select_related("role")
+        .prefetch_related(
+            Prefetch("memberships", queryset=RosterMember.objects.select_related("user").order_by("position", "pk"))
+        )
+        .prefetch_related(Prefetch("overrides", queryset=RosterOverride.objects.select_related("user")))
     )
     if roles is not None:
         qs = qs.filter(role__in=roles)
@@ -134,9 +139,10 @@ def pinned_snapshot(using: str = "default") -> Iterator[GovernanceSnapshot]:
     if outer is not None:
         yield outer
         return
-    token = _pinned.set(current_snapshot(using))
+    snapshot = current_snapshot(using)
+    token = _pinned.set(snapshot)
     try:
-        yield _pinned.get()
+        yield snapshot
     finally:
         _pinned.reset(token)
 

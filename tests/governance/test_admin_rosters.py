@@ -102,6 +102,20 @@ def test_setting_a_coverage_window_on_an_owning_roles_roster_is_refused_naming_t
     assert roster.coverage_start is None
 
 
+def test_a_coverage_start_without_an_end_is_a_form_error_not_a_crash(client, lead):
+    _, _, roster, _ = make_owned_action_type(members=2)
+    data = admin_form_data(
+        client.get(_roster_url(roster)), coverage_start="09:00", coverage_end="", change_reason="Office hours"
+    )
+
+    response = client.post(_roster_url(roster), data)
+
+    assert response.status_code == 200
+    assert "Set both coverage times (different from each other) or neither." in response.content.decode()
+    roster.refresh_from_db()
+    assert roster.coverage_start is None
+
+
 def test_confirming_the_coverage_gap_saves_the_roster_change(client, lead):
     _, _, roster, (member,) = make_owned_action_type(members=1)
     data = _remove_first_member(client, roster, confirm_coverage_gaps="on")
