@@ -5,7 +5,7 @@ PORT ?= 8000
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test install install-dev lint typecheck format check clean bench-intake bench-escalation bench-review
+.PHONY: run test install install-dev lint typecheck imports format check clean bench-intake bench-escalation bench-review
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,10 +43,15 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(MAKE) --no-print-directory typecheck
+	$(MAKE) --no-print-directory imports
 
-## make typecheck: mypy over governance and portal (it reads decisions without checking it yet).
+## make typecheck: mypy (django-stubs, djangorestframework-stubs, celery-types) over the apps.
 typecheck: install
-	$(VENV)/bin/mypy governance portal
+	$(VENV)/bin/mypy governance decisions portal
+
+## make imports: the import-linter contracts in pyproject.toml (the floor plan's layers).
+imports: install
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(VENV)/bin/ruff format .

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import base64
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -13,17 +14,14 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from rest_framework_api_key.models import AbstractAPIKey
 
-from decisions.errors import (
-    InvalidInput,
-)
-from decisions.models import (
-    Integration,
-    IntegrationAPIKey,
-    PersonalToken,
-)
+from decisions.actors import Actor, Person
+from decisions.errors import InvalidInput
+from decisions.models import Integration, IntegrationAPIKey, PersonalToken
 from governance import rbac
 from governance.audit import acting_as
+from governance.models import ActionType
 
 User = get_user_model()
 
@@ -33,7 +31,7 @@ def _webhook_secret() -> str:
 
 
 @transaction.atomic
-def integration_provision(*, actor, integration: Integration) -> Integration:
+def integration_provision(*, actor: Actor, integration: Integration) -> Integration:
     """Save a new integration with its own service account (group Integration, no password,
     never staff) and a fresh webhook signing secret."""
     with acting_as(actor):
@@ -53,10 +51,10 @@ def integration_provision(*, actor, integration: Integration) -> Integration:
 @transaction.atomic
 def integration_create(
     *,
-    actor,
+    actor: Actor,
     name: str,
     team_contact: str,
-    allowed_action_types: list,
+    allowed_action_types: list[ActionType],
     webhook_url: str = "",
     rate_limit_per_minute: int = 1200,
     max_pending: int = 1000,
@@ -78,7 +76,7 @@ def integration_create(
 
 
 @transaction.atomic
-def integration_rotate_secret(*, actor, integration: Integration) -> Integration:
+def integration_rotate_secret(*, actor: Actor, integration: Integration) -> Integration:
     """A new webhook signing secret; the old one stops verifying at once."""
     with acting_as(actor):
         integration.webhook_secret = _webhook_secret()
@@ -90,16 +88,25 @@ def _slug(name: str) -> str:
     return slugify(name)[:100] or "unnamed"
 
 
-def integration_key_create(*, integration: Integration, name: str, expiry_date=None):
-    """A new API key. Returns (key row, plain key): the plain key is never stored, show it once."""
-    return IntegrationAPIKey.objects.create_key(integration=integration, name=name, expiry_date=expiry_date)
+class IssuedKey(NamedTuple):
+    """A key row and its plain text: only a hash is stored, so show ``plain`` once, now."""
+
+    row: AbstractAPIKey
+    plain: str
 
 
-def personal_token_create(*, user, name: str, expires_at):
-    """A person's API token, expiring within PERSONAL_TOKEN_MAX_DAYS. Returns (row, plain token)."""
+def integration_key_create(*, integration: Integration, name: str, expiry_date: datetime | None = None) -> IssuedKey:
+    """A new API key for ``integration``; the plain key is never stored."""
+    row, plain = IntegrationAPIKey.objects.create_key(integration=integration, name=name, expiry_date=expiry_date)
+    return IssuedKey(row=row, plain=plain)
+
+
+def personal_token_create(*, user: Person, name: str, expires_at: datetime) -> IssuedKey:
+    """A person's API token, expiring within PERSONAL_TOKEN_MAX_DAYS; the plain token is never stored."""
     now = timezone.now()
     if expires_at <= now or expires_at > now + timedelta(days=settings.PERSONAL_TOKEN_MAX_DAYS):
         raise InvalidInput(
             f"A personal token expires within {settings.PERSONAL_TOKEN_MAX_DAYS} days.", field="expires_at"
         )
-    return PersonalToken.objects.create_key(user=user, name=name, expiry_date=expires_at)
+    row, plain = PersonalToken.objects.create_key(user=user, name=name, expiry_date=expires_at)
+    return IssuedKey(row=row, plain=plain)

@@ -56,7 +56,12 @@ class Enqueue:
 
     def __call__(self) -> None:
         try:
-            self.task.apply_async(args=self.args, countdown=self.countdown, eta=self.eta, retry=False)
+            options: dict[str, Any] = {"retry": False}
+            if self.countdown is not None:
+                options["countdown"] = self.countdown
+            if self.eta is not None:
+                options["eta"] = self.eta
+            self.task.apply_async(args=self.args, **options)
         except Exception:  # kombu raises several kinds; any of them means "not queued"
             logger.warning("could not queue %s%r; the sweep will catch up", self.task_name, self.args, exc_info=True)
 

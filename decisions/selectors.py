@@ -59,7 +59,7 @@ def decision_for_response(pk: int) -> DecisionRequest:
 def new_decision_for_response(decision: DecisionRequest) -> DecisionRequest:
     """A decision just created in this request, ready to serialise without reading it back:
     it has no sign-offs and no outcome yet."""
-    decision.live_approvals = 0
+    decision.live_approvals = 0  # type: ignore[attr-defined]  # what decisions_with_details annotates
     decision._state.fields_cache["outcome"] = None
     return decision
 

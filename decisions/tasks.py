@@ -76,7 +76,7 @@ def escalate_when_due(self: Task, decision_id: int, step: int, token: str) -> No
     if row is None:
         return
     status, current_step, current_token, deadline = row
-    if status != DecisionStatus.PENDING or current_step != step or current_token != token:
+    if status != DecisionStatus.PENDING or current_step != step or current_token != token or deadline is None:
         return
     if deadline > timezone.now():
         if self.request.is_eager:

@@ -13,7 +13,6 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from auditlog.context import auditlog_value, set_extra_data
-from auditlog.registry import auditlog
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -56,20 +55,3 @@ def acting_as(actor: User | None, remote_addr: str | None = None) -> Iterator[No
     finally:
         if outer is not None:
             auditlog_value.set(outer)
-
-
-def register_models() -> None:
-    """Register every governance model with auditlog. Timestamps are noise, not history."""
-    from governance import models as m
-
-    timestamps = ["created_at", "updated_at"]
-    auditlog.register(m.DecisionRole, exclude_fields=timestamps, mask_fields=["chat_webhook_url"])
-    auditlog.register(m.ActionType, exclude_fields=timestamps)
-    auditlog.register(m.OwnershipAssignment, exclude_fields=timestamps)
-    auditlog.register(m.Roster, exclude_fields=timestamps)
-    auditlog.register(m.RosterMember)
-    auditlog.register(m.RosterOverride, exclude_fields=timestamps)
-    auditlog.register(m.Certification, exclude_fields=timestamps)
-    auditlog.register(m.EscalationChain, exclude_fields=timestamps)
-    auditlog.register(m.EscalationStep)
-    auditlog.register(m.ApprovalPolicy, exclude_fields=timestamps, m2m_fields={"action_types", "cosigner_roles"})

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
+from rest_framework_api_key.models import AbstractAPIKey
 
 from decisions.models import IntegrationAPIKey, PersonalToken
 from decisions.selectors import usable_integration_key
@@ -24,8 +25,9 @@ def _touch(model, key_obj, now) -> None:
 
 class _KeyAuthentication(authentication.BaseAuthentication):
     keyword = ""
-    model = None
+    model: type[AbstractAPIKey]
     label = ""
+    related: tuple[str, ...] = ()
 
     def _raw_key(self, request) -> str | None:
         header = authentication.get_authorization_header(request).decode("latin-1")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -16,15 +18,15 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
-def exception_handler(exc, context):
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DecisionError):
-        body = {"detail": exc.message, "code": exc.code}
+        body: dict[str, Any] = {"detail": exc.message, "code": exc.code}
         if exc.field:
             body["errors"] = {exc.field: [exc.message]}
-        response = Response(body, status=exc.status)
+        refused = Response(body, status=exc.status)
         if exc.status == status.HTTP_429_TOO_MANY_REQUESTS:
-            response["Retry-After"] = "30"
-        return response
+            refused["Retry-After"] = "30"
+        return refused
     if isinstance(exc, DjangoValidationError):
         errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response(

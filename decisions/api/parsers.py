@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rest_framework import parsers
@@ -13,9 +14,10 @@ MAX_JSON_DEPTH = 64
 
 def json_depth_exceeds(value: Any, limit: int) -> bool:
     """True when ``value`` nests lists/objects more than ``limit`` levels deep (iterative: no recursion)."""
-    stack = [(value, 1)]
+    stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(item, dict):
             children = item.values()
         elif isinstance(item, list):

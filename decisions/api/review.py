@@ -63,7 +63,7 @@ class CanViewReview(BasePermission):
         return request.user.has_perm("decisions.view_reviewreport")
 
 
-class ReviewAccess:
+class ReviewAccess(APIView):
     # One place for who may read the review through the API (no docstring: it would become
     # every operation's description in the schema).
     permission_classes = [IsAuthenticated, IsPerson, CanViewReview]
@@ -127,7 +127,11 @@ class ReviewPeriodQuerySerializer(serializers.Serializer):
             raise serializers.ValidationError({"start": ["Give a start date with the end date."]})
         if start is not None and "days" in attrs:
             raise serializers.ValidationError({"days": ["Give either days, or start and end; not both."]})
-        params = {"start": start.isoformat(), "end": end.isoformat()} if start else {"days": str(attrs.get("days", ""))}
+        params = (
+            {"start": start.isoformat(), "end": end.isoformat()}
+            if start is not None and end is not None
+            else {"days": str(attrs.get("days", ""))}
+        )
         try:
             attrs["period"] = period_from_params(params, tz=ZoneInfo(attrs["tz"]))
         except PeriodError as exc:
@@ -179,12 +183,12 @@ class DecisionMetricsSerializer(serializers.Serializer):
 
 class GroupMetricsSerializer(DecisionMetricsSerializer):
     key = serializers.CharField(help_text="Action type or role id, or the model's 'name version'.")
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # DRF moves declared fields off the class
 
 
 class ApproverMetricsSerializer(serializers.Serializer):
     key = serializers.CharField(help_text="The person's user id.")
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # DRF moves declared fields off the class
     signoffs = serializers.IntegerField()
     approvals = serializers.IntegerField()
     overrides = serializers.IntegerField()
@@ -197,7 +201,7 @@ class ApproverMetricsSerializer(serializers.Serializer):
 
 class ReasonCountSerializer(serializers.Serializer):
     code = serializers.ChoiceField(choices=ReasonCode.choices)
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # DRF moves declared fields off the class
     count = serializers.IntegerField()
 
 
@@ -245,7 +249,7 @@ class GapSerializer(serializers.Serializer):
 
 class GapKindCountSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=list(GapKind.LABELS))
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # DRF moves declared fields off the class
     critical = serializers.BooleanField()
     count = serializers.IntegerField()
 
@@ -295,10 +299,10 @@ class ReviewReportSummarySerializer(serializers.Serializer):
     links = serializers.SerializerMethodField()
 
     def get_schedule(self, report: ReviewReport) -> str | None:
-        return report.schedule.name if report.schedule_id else None
+        return report.schedule.name if report.schedule is not None else None
 
     def get_signed_off_by(self, report: ReviewReport) -> str | None:
-        return report.signed_off_by.get_username() if report.signed_off_by_id else None
+        return report.signed_off_by.get_username() if report.signed_off_by is not None else None
 
     def get_log_intact(self, report: ReviewReport) -> bool | None:
         verification = report.log_verification

@@ -321,7 +321,7 @@ class DecisionEventSerializer(serializers.ModelSerializer):
 
     @extend_schema_field({"type": "string", "nullable": True})
     def get_actor(self, obj: DecisionEvent) -> str | None:
-        return obj.actor.get_username() if obj.actor_id else None
+        return obj.actor.get_username() if obj.actor is not None else None
 
 
 class CancelSerializer(serializers.Serializer):
@@ -356,6 +356,7 @@ class SignOffSerializer(serializers.Serializer):
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
-    errors = serializers.DictField(
+    # A declared field, not Serializer.errors: DRF's metaclass moves declared fields off the class.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.JSONField(), required=False, help_text="Messages per field (nested for nested fields)."
     )

@@ -11,7 +11,7 @@ from decisions.actors import Actor
 from decisions.errors import DecisionClosed, InvalidInput
 from decisions.lifecycle.eligibility import require_submitting_integration
 from decisions.lifecycle.locks import lock_decision
-from decisions.lifecycle.signing import void_live_signoffs
+from decisions.lifecycle.signoffs import void_live_signoffs
 from decisions.lifecycle.writes import DecisionWrites
 from decisions.models import DecisionRequest, EventKind, Integration
 

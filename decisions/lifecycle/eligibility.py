@@ -5,6 +5,7 @@ Reads only: the services call these under the decision's row lock."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -58,7 +59,7 @@ def cosigner_role_ids(decision: DecisionRequest) -> list[int]:
 
 def quorum_met(
     *,
-    approvals: list[tuple[int, int | set[int]]],
+    approvals: Sequence[tuple[int, int | set[int]]],
     required: int,
     owner_roles: set[int],
     cosigner_roles: list[int],
@@ -136,8 +137,8 @@ def check_can_sign(decision: DecisionRequest, actor: Any, *, now: datetime) -> S
     )
     valid_roles = {c.role_id: c.pk for c in valid if c.role_id}
     action_cert = next((c.pk for c in valid if c.action_type_id == decision.action_type_id), None)
-    usable = [(role, valid_roles.get(role, action_cert)) for role in ordered]
-    usable = [(role, cert) for role, cert in usable if cert is not None]
+    candidates = [(role, valid_roles.get(role, action_cert)) for role in ordered]
+    usable = [(role, cert) for role, cert in candidates if cert is not None]
     if not usable:
         raise CertificationExpired("Your certification for this role has expired or was revoked; you cannot sign.")
     role_id, cert_id = usable[0]

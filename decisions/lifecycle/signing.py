@@ -19,25 +19,10 @@ from decisions.lifecycle.eligibility import (
     quorum_met,
 )
 from decisions.lifecycle.locks import lock_decision
+from decisions.lifecycle.signoffs import void_live_signoffs
 from decisions.lifecycle.snapshots import recommended_action
 from decisions.lifecycle.writes import DecisionWrites
 from decisions.models import REASONS_BY_VERDICT, DecisionRequest, DecisionStatus, EventKind, SignOff, Verdict
-
-
-def void_live_signoffs(
-    decision: DecisionRequest, *, now: datetime, reason: str, except_pk: int | None = None
-) -> list[int]:
-    """Void the sign-offs that still count (all but ``except_pk``); returns their signers' ids.
-    The rows stay for the record, with when and why they stopped counting."""
-    live = SignOff.objects.filter(decision=decision, voided_at__isnull=True)
-    if except_pk is not None:
-        live = live.exclude(pk=except_pk)
-    voided = list(live.values_list("signer_id", flat=True))
-    for signoff in live:
-        signoff.voided_at = now
-        signoff.void_reason = reason
-        signoff.save(update_fields=["voided_at", "void_reason"])
-    return voided
 
 
 def validate_verdict(*, verdict: str, reason_code: str, rationale: str, override_action: dict[str, Any] | None) -> None:

@@ -135,7 +135,10 @@ def apply_final_outcome(plan: DecisionWrites, *, now: datetime, actor: Any, reas
     )
 
 
-CLOSING_EVENT = {DecisionStatus.EXPIRED: EventKind.EXPIRED, DecisionStatus.CANCELLED: EventKind.CANCELLED}
+CLOSING_EVENT: dict[str, str] = {
+    DecisionStatus.EXPIRED: EventKind.EXPIRED,
+    DecisionStatus.CANCELLED: EventKind.CANCELLED,
+}
 
 
 def close(

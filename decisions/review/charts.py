@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from xml.etree import ElementTree
 
 import pygal
 from django.utils.safestring import SafeString, mark_safe
@@ -169,15 +170,15 @@ def _local_name(tag: Any) -> str | None:
     return tag.rsplit("}", 1)[-1]
 
 
-def _classes(element) -> list[str]:
+def _classes(element: ElementTree.Element) -> list[str]:
     return (element.get("class") or "").split()
 
 
-def _hide_crowded_values(root) -> None:
+def _hide_crowded_values(root: ElementTree.Element) -> None:
     """Blank the printed value of a bar too short to hold it (a thin segment of a stacked bar
     would print over its neighbours); the value stays in the bar's ``<desc>`` and the table."""
     widths: dict[str, list[float]] = {}
-    labels: dict[str, list] = {}
+    labels: dict[str, list[ElementTree.Element]] = {}
     for plot in root.iter():
         if _local_name(plot.tag) != "g" or "plot" not in _classes(plot) or "overlay" in _classes(plot):
             continue
@@ -196,10 +197,10 @@ def _hide_crowded_values(root) -> None:
                 text.text = None
 
 
-def _accessible_svg(title: str, *, stacked: bool) -> Callable:
+def _accessible_svg(title: str, *, stacked: bool) -> Callable[[ElementTree.Element], ElementTree.Element]:
     """pygal XML filter: label the chart, drop its script, comments and per-series ids."""
 
-    def clean(root):
+    def clean(root: ElementTree.Element) -> ElementTree.Element:
         for parent in list(root.iter()):
             for child in list(parent):
                 name = _local_name(child.tag)
@@ -219,7 +220,7 @@ def _accessible_svg(title: str, *, stacked: bool) -> Callable:
     return clean
 
 
-def _chart(kind, *, key: str, title: str, rows: int, series: int, **config) -> Any:
+def _chart(kind: type[Any], *, key: str, title: str, rows: int, series: int, **config: Any) -> Any:
     legend = series > 1
     chart = kind(
         style=STYLE,
@@ -245,7 +246,7 @@ def _chart(kind, *, key: str, title: str, rows: int, series: int, **config) -> A
     return chart
 
 
-def _render(chart, *, title: str, shown: int, total: int) -> Chart:
+def _render(chart: Any, *, title: str, shown: int, total: int) -> Chart:
     svg = chart.render(is_unicode=True)
     # Safe: ElementTree escaped every text and attribute while serialising (see the module docstring).
     return Chart(title=title, svg=mark_safe(svg), shown=shown, total=total)  # noqa: S308

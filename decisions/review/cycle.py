@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -194,7 +194,7 @@ def freeze_due_reports(*, now: datetime | None = None) -> list[ReviewReport]:
     return frozen
 
 
-def governance_leads():
+def governance_leads() -> QuerySet[Any]:
     return (
         User.objects.filter(is_active=True)
         .filter(Q(groups__name=rbac.GOVERNANCE_LEAD) | Q(is_superuser=True))
@@ -230,11 +230,11 @@ def notify_leads(report: ReviewReport) -> int:
     return len(recipients)
 
 
-def can_sign_off(user) -> bool:
+def can_sign_off(user: Any) -> bool:
     return bool(user.is_active and user.has_perm("decisions.signoff_reviewreport"))
 
 
-def review_sign_off(*, report: ReviewReport, actor, notes: str, follow_up_actions: str = "") -> ReviewReport:
+def review_sign_off(*, report: ReviewReport, actor: Any, notes: str, follow_up_actions: str = "") -> ReviewReport:
     """A governance lead signs the review off, once, with notes (required) and follow-ups.
     The change is audit-logged with the actor; the frozen figures are not touched."""
     if not can_sign_off(actor):

@@ -34,7 +34,7 @@ import csv
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
@@ -304,7 +304,7 @@ def stream(dataset_name: str, fmt: str, period: Period, *, batch_size: int = BAT
     return stream_json(dataset, period, batch_size=batch_size)
 
 
-def filename(name: str, period: Period, fmt: str, *, tz) -> str:
+def filename(name: str, period: Period, fmt: str, *, tz: tzinfo) -> str:
     """``countersign-<name>-<first day>_<last day>.<fmt>``, days local to ``tz``."""
     first = period.start.astimezone(tz).date()
     last = (period.end - datetime.resolution).astimezone(tz).date()

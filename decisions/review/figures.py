@@ -22,6 +22,7 @@ Definitions (also shown on the dashboard):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -79,7 +80,7 @@ class PeriodError(ValueError):
     """The period asked for is not valid; the message says why (shown to the user)."""
 
 
-def period_from_params(params, *, tz: tzinfo, now: datetime | None = None) -> Period:
+def period_from_params(params: Mapping[str, str], *, tz: tzinfo, now: datetime | None = None) -> Period:
     """The period a dashboard, export or API request asks for.
 
     ``start`` and ``end`` are local dates (YYYY-MM-DD, both included) in ``tz``; otherwise
@@ -366,7 +367,11 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _seconds(value) -> float | None:
+def _by_signoffs_then_label(row: dict[str, Any]) -> tuple[int, str]:
+    return -row["signoffs"], row["label"]
+
+
+def _seconds(value: Any) -> float | None:
     return None if value is None else round(float(value), 3)
 
 
@@ -405,7 +410,7 @@ def review_figures(period: Period) -> dict[str, Any]:
         DecisionRole.objects.filter(pk__in=[int(k) for k in by_dim["owner_role"] if k]).values_list("pk", "name")
     )
 
-    def listed(dim: str, label) -> list[dict[str, Any]]:
+    def listed(dim: str, label: Callable[[Any], str]) -> list[dict[str, Any]]:
         rows = [{"key": k, "label": label(k), **m} for k, m in by_dim[dim].items()]
         return sorted(rows, key=lambda r: (-r["total"], r["label"]))
 
@@ -432,7 +437,7 @@ def review_figures(period: Period) -> dict[str, Any]:
             }
             for r in approver_rows
         ),
-        key=lambda r: (-r["signoffs"], r["label"]),
+        key=_by_signoffs_then_label,
     )
 
     reasons: dict[str, list[dict[str, Any]]] = {Verdict.OVERRIDE.value: [], Verdict.REJECT.value: []}

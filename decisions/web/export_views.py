@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import TypeVar
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
@@ -20,6 +22,8 @@ from django.views.decorators.http import require_safe
 from decisions.review import evidence, exports
 from decisions.review.figures import PRESET_DAYS, PeriodError, period_from_params
 from decisions.selectors import VIEW_ALL
+
+_Response = TypeVar("_Response", bound=HttpResponseBase)
 
 PERIOD_PARAMS = ("start", "end", "days")
 # The pack also lists the review reports, their sign-offs and the ownership gaps (people's
@@ -33,7 +37,7 @@ def _forbidden(request: HttpRequest) -> HttpResponse:
     return render(request, "403.html", {"message": message}, status=403)
 
 
-def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
+def _attachment(response: _Response, filename: str) -> _Response:
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
     return response
@@ -41,7 +45,7 @@ def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
 
 @login_required
 @require_safe
-def export(request: HttpRequest, dataset: str, fmt: str) -> HttpResponse:
+def export(request: HttpRequest, dataset: str, fmt: str) -> HttpResponseBase:
     """``/decisions/review/export/<dataset>.<fmt>``: decisions, signoffs or events as CSV or JSON."""
     if not request.user.has_perm(VIEW_ALL):
         return _forbidden(request)

@@ -66,7 +66,8 @@ class SignOffForm(forms.Form):
         return value
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         verdict, reason = data.get("verdict"), data.get("reason_code")
         if verdict and reason and reason not in REASONS_BY_VERDICT[verdict]:
             fitting = ", ".join(ReasonCode(c).label for c in ReasonCode if c in REASONS_BY_VERDICT[verdict])
@@ -108,7 +109,8 @@ class DecisionFilterForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         start, end = data.get("created_from"), data.get("created_to")
         if start and end and start > end:
             self.add_error("created_to", "The end date is before the start date.")

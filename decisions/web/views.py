@@ -13,12 +13,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from decisions import selectors
+from decisions.actors import SignedInRequest
 from decisions.errors import AlreadySigned, DecisionClosed, DecisionError, NotAllowed
 from decisions.escalation import services as escalation
 from decisions.lifecycle import eligibility, signing
@@ -38,7 +39,7 @@ PAGE_SIZE = 50
 
 @login_required
 @require_GET
-def queue(request: HttpRequest) -> HttpResponse:
+def queue(request: SignedInRequest) -> HttpResponse:
     now = timezone.now()
     return render(
         request,
@@ -54,7 +55,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
-def detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
+def detail(request: SignedInRequest, public_id: UUID) -> HttpResponse:
     try:
         decision = selectors.decision_visible_to(user=request.user, public_id=public_id)
     except DecisionRequest.DoesNotExist:
@@ -88,7 +89,7 @@ def detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
 
 @login_required
 @require_GET
-def all_decisions(request: HttpRequest) -> HttpResponse:
+def all_decisions(request: SignedInRequest) -> HttpResponse:
     if not request.user.has_perm(selectors.VIEW_ALL):
         raise PermissionDenied("Only governance leads and auditors can list every decision.")
     form = DecisionFilterForm(request.GET)
@@ -102,7 +103,7 @@ def all_decisions(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def escalate(request: HttpRequest, public_id: UUID) -> HttpResponse:
+def escalate(request: SignedInRequest, public_id: UUID) -> HttpResponse:
     """An eligible signer hands the decision to the next step of its chain, with a reason."""
     try:
         decision = selectors.decision_visible_to(user=request.user, public_id=public_id)
@@ -125,7 +126,7 @@ def escalate(request: HttpRequest, public_id: UUID) -> HttpResponse:
 
 @login_required
 @require_POST
-def reassign(request: HttpRequest, public_id: UUID) -> HttpResponse:
+def reassign(request: SignedInRequest, public_id: UUID) -> HttpResponse:
     """A governance lead hands a pending decision to another role, with a reason."""
     if not request.user.has_perm(escalation.REASSIGN):
         return _forbidden(request, "Only a governance lead can reassign a decision.")
@@ -150,7 +151,7 @@ def reassign(request: HttpRequest, public_id: UUID) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
-def notification_settings(request: HttpRequest) -> HttpResponse:
+def notification_settings(request: SignedInRequest) -> HttpResponse:
     """Each person turns decision emails on or off."""
     preference = NotificationPreference.objects.filter(user=request.user).first() or NotificationPreference(
         user=request.user
@@ -163,7 +164,7 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
     return render(request, "decisions/notifications.html", {"form": form})
 
 
-def _gone_or_404(request: HttpRequest, public_id: UUID) -> HttpResponse:
+def _gone_or_404(request: SignedInRequest, public_id: UUID) -> HttpResponse:
     """Someone the decision was routed to, who opened it before it closed (closing revokes the
     grants, and with them the right to read it), learns that it ended. Anyone else: 404."""
     closed = selectors.closed_decision_routed_to(user=request.user, public_id=public_id)
@@ -190,7 +191,7 @@ def _why_cannot_sign(decision: DecisionRequest, user, signoffs: list[SignOff]) -
     return None
 
 
-def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
+def _forbidden(request: SignedInRequest, message: str) -> HttpResponse:
     return render(request, "403.html", {"message": message}, status=403)
 
 
@@ -223,7 +224,7 @@ def _signed_message(signoff: SignOff) -> str:
         Verdict.APPROVE: "Your approval is recorded.",
         Verdict.OVERRIDE: "Your override is recorded.",
         Verdict.REJECT: "Your rejection is recorded.",
-    }[signoff.verdict]
+    }[Verdict(signoff.verdict)]
     decision = signoff.decision
     if decision.status == DecisionStatus.PENDING:
         return f"{done} The decision still needs more approvals (it requires {decision.required_approvals})."
