@@ -29,7 +29,7 @@ from decisions.review.figures import Period
 from decisions.seeding.history import seed_history
 from governance import rbac
 from governance.models import Certification, Level
-from tests.decisions.test_decision_log import tamper
+from tests.decisions.lifecycle.test_decision_log import tamper
 from tests.factories import (
     ActionTypeFactory,
     ApprovalPolicyFactory,
