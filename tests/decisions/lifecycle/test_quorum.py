@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from decisions.lifecycle import signing
 from decisions.lifecycle.eligibility import quorum_met
 from decisions.models import DecisionStatus, SignOff
+from tests.decisions.scenarios import approve
 from tests.factories import (
     ApprovalPolicyFactory,
     CertificationFactory,
@@ -148,12 +148,6 @@ def test_more_approvals_never_undo_a_met_quorum(approvals, extra):
 
 
 # --- through the sign-off service ---------------------------------------------------------
-
-
-def approve(decision, user):
-    return signing.decision_sign_off(
-        decision=decision, actor=user, verdict="approve", reason_code="evidence_sufficient", rationale="Confirmed."
-    )
 
 
 def status_of(decision) -> str:

@@ -36,8 +36,7 @@ from governance import rbac
 from governance.audit import acting_as
 from governance.gaps import GapKind, ownership_gaps
 from governance.models import ApprovalPolicy, Certification
-from tests.decisions.lifecycle.test_decision_log import tamper
-from tests.decisions.review.test_exports import certification_valid
+from tests.decisions.scenarios import certification_valid, tamper
 from tests.factories import (
     ActionTypeFactory,
     ApprovalPolicyFactory,

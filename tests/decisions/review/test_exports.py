@@ -29,7 +29,7 @@ from decisions.review.figures import Period
 from decisions.seeding.history import seed_history
 from governance import rbac
 from governance.models import Certification, Level
-from tests.decisions.lifecycle.test_decision_log import tamper
+from tests.decisions.scenarios import certification_valid, tamper
 from tests.factories import (
     ActionTypeFactory,
     ApprovalPolicyFactory,
@@ -261,16 +261,6 @@ def expected_decision(d: DecisionRequest) -> dict:
         "event_count": d.event_count,
         "last_event_hash": d.last_event_hash,
     }
-
-
-def certification_valid(s: SignOff) -> bool:
-    c = Certification.objects.filter(pk=s.certification_id_at_signing).first()
-    return bool(
-        c
-        and c.user_id == s.signer_id
-        and c.is_valid_at(s.created_at)
-        and (c.role_id == s.signed_as_id or c.action_type_id == s.decision.action_type_id)
-    )
 
 
 def expected_signoff(s: SignOff) -> dict:
