@@ -10,7 +10,8 @@ from django.db import connection
 from decisions.lifecycle import signing
 from decisions.models import DecisionEvent, DecisionRequest, Outcome, OutcomeKind, ReasonCode, SignOff, Verdict
 from governance.models import Certification
-from tests.factories import ApprovalPolicyFactory, make_signoff, make_staffed_action_type, submit
+from tests.decisions.factories import make_signoff, submit
+from tests.governance.factories import ApprovalPolicyFactory, make_staffed_action_type
 
 User = get_user_model()
 

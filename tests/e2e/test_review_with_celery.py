@@ -11,9 +11,10 @@ from decisions.models import DecisionRequest, ReviewReport, ReviewSchedule
 from decisions.review.cycle import last_complete_period, review_sign_off
 from decisions.review.figures import review_figures
 from governance import rbac
+from tests.decisions.factories import submit
 from tests.decisions.scenarios import approve
 from tests.e2e.harness import wait_until
-from tests.factories import make_staffed_action_type, make_user_in_group, submit
+from tests.governance.factories import make_staffed_action_type, make_user_in_group
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 

@@ -15,7 +15,7 @@ from decisions.models import (
 )
 from governance import rbac
 from tests.decisions.scenarios import approve
-from tests.factories import make_user_in_group
+from tests.governance.factories import make_user_in_group
 
 pytestmark = pytest.mark.django_db
 

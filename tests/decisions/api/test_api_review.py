@@ -29,8 +29,9 @@ from decisions.review.cycle import freeze_report, review_sign_off
 from decisions.review.figures import MAX_PERIOD_DAYS, Period, review_figures
 from governance import rbac
 from governance.gaps import GapKind, ownership_gaps
+from tests.decisions.factories import make_integration, submit
 from tests.decisions.scenarios import approve, without_computed_at
-from tests.factories import ActionTypeFactory, make_integration, make_staffed_action_type, make_user_in_group, submit
+from tests.governance.factories import ActionTypeFactory, make_staffed_action_type, make_user_in_group
 
 pytestmark = pytest.mark.django_db
 

@@ -8,14 +8,10 @@ from decisions.errors import AlreadySigned, DecisionClosed
 from decisions.lifecycle import cancellation, corrections, intake
 from decisions.lifecycle.eventlog import verify_all
 from decisions.models import DecisionRequest, DecisionStatus, EventKind, SignOff
+from tests.decisions.factories import decision_data, make_integration
 from tests.decisions.scenarios import approve_by_pk, pending, reject_by_pk
-from tests.factories import (
-    ApprovalPolicyFactory,
-    decision_data,
-    make_integration,
-    make_staffed_action_type,
-    run_concurrently,
-)
+from tests.governance.factories import ApprovalPolicyFactory, make_staffed_action_type
+from tests.helpers import run_concurrently
 
 pytestmark = [
     pytest.mark.postgres,

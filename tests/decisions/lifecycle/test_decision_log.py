@@ -13,13 +13,9 @@ from decisions.lifecycle import cancellation, corrections, outcomes, signing
 from decisions.lifecycle.eventlog import GENESIS, event_hash, next_event, verify_all, verify_decision
 from decisions.lifecycle.writes import DecisionWrites
 from decisions.models import DecisionEvent, DecisionRequest, EventKind, OutcomeKind
+from tests.decisions.factories import submit
 from tests.decisions.scenarios import approved_decision, tamper
-from tests.factories import (
-    ActionTypeFactory,
-    ApprovalPolicyFactory,
-    make_staffed_action_type,
-    submit,
-)
+from tests.governance.factories import ActionTypeFactory, ApprovalPolicyFactory, make_staffed_action_type
 
 pytestmark = pytest.mark.django_db
 

@@ -9,15 +9,15 @@ from hypothesis import strategies as st
 
 from decisions.lifecycle.eligibility import quorum_met
 from decisions.models import DecisionStatus, SignOff
+from tests.decisions.factories import submit
 from tests.decisions.scenarios import approve
-from tests.factories import (
+from tests.governance.factories import (
     ApprovalPolicyFactory,
     CertificationFactory,
     DecisionRoleFactory,
     RosterFactory,
     make_signers,
     make_staffed_action_type,
-    submit,
 )
 
 OWNER, DEPUTY, PRIVACY, LEGAL = 1, 2, 3, 4

@@ -27,16 +27,15 @@ from decisions.models import (
 )
 from governance import rbac
 from governance.models import Certification
+from tests.decisions.factories import make_integration, submit
 from tests.decisions.scenarios import NARROWER, approve, override, pending, reject
-from tests.factories import (
+from tests.governance.factories import (
     ActionTypeFactory,
     ApprovalPolicyFactory,
     CertificationFactory,
     UserFactory,
-    make_integration,
     make_staffed_action_type,
     make_user_in_group,
-    submit,
 )
 
 pytestmark = pytest.mark.django_db

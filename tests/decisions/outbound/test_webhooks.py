@@ -11,8 +11,9 @@ from decisions.lifecycle.eventlog import verify_all
 from decisions.models import DecisionEvent, DecisionStatus, EventKind
 from decisions.outbound import webhooks
 from decisions.tasks import deliver_verdict_webhook
+from tests.decisions.factories import make_integration, submit
 from tests.decisions.scenarios import approve
-from tests.factories import ApprovalPolicyFactory, make_integration, make_staffed_action_type, submit
+from tests.governance.factories import ApprovalPolicyFactory, make_staffed_action_type
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.django_db

@@ -29,15 +29,13 @@ from decisions.review.figures import Period
 from decisions.seeding.history import seed_history
 from governance import rbac
 from governance.models import Certification, Level
+from tests.decisions.factories import decision_data, make_integration, submit
 from tests.decisions.scenarios import certification_valid, tamper
-from tests.factories import (
+from tests.governance.factories import (
     ActionTypeFactory,
     ApprovalPolicyFactory,
-    decision_data,
-    make_integration,
     make_staffed_action_type,
     make_user_in_group,
-    submit,
 )
 
 pytestmark = pytest.mark.django_db

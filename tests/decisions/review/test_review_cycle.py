@@ -42,14 +42,10 @@ from decisions.tasks import freeze_due_reviews, notify_review_leads
 from governance import rbac
 from governance.gaps import GapKind
 from portal.celery import app as celery_app
+from tests.decisions.factories import submit
 from tests.decisions.scenarios import approve, without_computed_at
-from tests.factories import (
-    admin_form_data,
-    make_staffed_action_type,
-    make_user_in_group,
-    run_concurrently,
-    submit,
-)
+from tests.governance.factories import make_staffed_action_type, make_user_in_group
+from tests.helpers import admin_form_data, run_concurrently
 
 BERLIN = ZoneInfo("Europe/Berlin")
 _names = itertools.count(1)

@@ -23,14 +23,9 @@ from decisions.models import (
     Verdict,
 )
 from decisions.review.figures import Period, PeriodError, period_from_params, review_figures
+from tests.decisions.factories import make_integration, make_past_decision
 from tests.decisions.scenarios import outcome_row, signoff_row
-from tests.factories import (
-    ActionTypeFactory,
-    DecisionRoleFactory,
-    UserFactory,
-    make_integration,
-    make_past_decision,
-)
+from tests.governance.factories import ActionTypeFactory, DecisionRoleFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

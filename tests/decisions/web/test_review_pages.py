@@ -24,15 +24,9 @@ from decisions.review.cycle import freeze_report, last_complete_period
 from decisions.review.figures import Period, review_figures
 from governance import rbac
 from governance.gaps import GapKind
+from tests.decisions.factories import make_integration, make_past_decision
 from tests.decisions.scenarios import outcome_row, signoff_row
-from tests.factories import (
-    ActionTypeFactory,
-    DecisionRoleFactory,
-    UserFactory,
-    make_integration,
-    make_past_decision,
-    make_user_in_group,
-)
+from tests.governance.factories import ActionTypeFactory, DecisionRoleFactory, UserFactory, make_user_in_group
 
 pytestmark = pytest.mark.django_db
 
