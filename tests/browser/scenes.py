@@ -13,7 +13,8 @@ from standardwebhooks.webhooks import Webhook
 
 from decisions import integrations
 from governance import rbac
-from tests.factories import (
+from tests.decisions.factories import make_integration
+from tests.governance.factories import (
     ActionTypeFactory,
     ApprovalPolicyFactory,
     CertificationFactory,
@@ -21,7 +22,6 @@ from tests.factories import (
     OwnershipAssignmentFactory,
     RosterFactory,
     UserFactory,
-    make_integration,
 )
 
 PASSWORD = "correct-horse-battery"

@@ -3,7 +3,7 @@
 import pytest
 
 from governance import rbac
-from tests.factories import RosterFactory, UserFactory
+from tests.governance.factories import RosterFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -18,7 +18,8 @@ from tests.browser.scenes import (
     signing_scene,
     submission,
 )
-from tests.factories import CertificationFactory, RosterFactory, UserFactory, make_user_in_group, submit
+from tests.decisions.factories import submit
+from tests.governance.factories import CertificationFactory, RosterFactory, UserFactory, make_user_in_group
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

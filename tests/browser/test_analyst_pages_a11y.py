@@ -8,7 +8,8 @@ from playwright.sync_api import expect
 from decisions.lifecycle import signing
 from governance import rbac
 from tests.browser.scenes import log_in, log_out, signing_scene
-from tests.factories import make_user_in_group, submit
+from tests.decisions.factories import submit
+from tests.governance.factories import make_user_in_group
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

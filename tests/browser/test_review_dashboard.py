@@ -22,7 +22,7 @@ from decisions.review.figures import Period
 from decisions.seeding.history import seed_history
 from governance import rbac
 from tests.browser.scenes import log_in
-from tests.factories import make_user_in_group
+from tests.governance.factories import make_user_in_group
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

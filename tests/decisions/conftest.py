@@ -18,7 +18,7 @@ from decisions import integrations
 from decisions.api.serializers import DecisionSubmitSerializer
 from decisions.lifecycle import intake
 from governance import rbac
-from tests.factories import (
+from tests.governance.factories import (
     ActionTypeFactory,
     ApprovalPolicyFactory,
     DecisionRoleFactory,

@@ -12,15 +12,14 @@ from standardwebhooks.webhooks import Webhook
 from decisions import integrations
 from decisions.lifecycle import signing
 from decisions.models import DecisionRequest, DecisionRequestUserObjectPermission, DecisionStatus, Escalation, EventKind
+from tests.decisions.factories import make_integration, submit
 from tests.e2e.harness import wait_until
-from tests.factories import (
+from tests.governance.factories import (
     ApprovalPolicyFactory,
     DecisionRoleFactory,
     EscalationChainFactory,
-    make_integration,
     make_signers,
     make_staffed_action_type,
-    submit,
 )
 from tests.webhook_receiver import Receiver
 

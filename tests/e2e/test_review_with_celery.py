@@ -7,13 +7,14 @@ import time
 import pytest
 from auditlog.models import LogEntry
 
-from decisions.lifecycle import signing
 from decisions.models import DecisionRequest, ReviewReport, ReviewSchedule
 from decisions.review.cycle import last_complete_period, review_sign_off
 from decisions.review.figures import review_figures
 from governance import rbac
+from tests.decisions.factories import submit
+from tests.decisions.scenarios import approve
 from tests.e2e.harness import wait_until
-from tests.factories import make_staffed_action_type, make_user_in_group, submit
+from tests.governance.factories import make_staffed_action_type, make_user_in_group
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -25,12 +26,6 @@ def _in_period(decision, period) -> None:
     DecisionRequest.objects.filter(pk=decision.pk).update(created_at=period.start + (period.end - period.start) / 2)
 
 
-def _approve(decision, signer) -> None:
-    signing.decision_sign_off(
-        decision=decision, actor=signer, verdict="approve", reason_code="evidence_sufficient", rationale="Checked."
-    )
-
-
 def test_beat_freezes_the_report_a_lead_signs_it_off_and_later_decisions_leave_it_as_frozen(
     send_tasks, celery_processes, now
 ):
@@ -39,7 +34,7 @@ def test_beat_freezes_the_report_a_lead_signs_it_off_and_later_decisions_leave_i
     period = last_complete_period(schedule, now=now)
     action_type, _role, (signer,) = make_staffed_action_type()
     decided, waiting = submit(action_type), submit(action_type)
-    _approve(decided, signer)
+    approve(decided, signer)
     _in_period(decided, period)
     _in_period(waiting, period)
     lead = make_user_in_group(rbac.GOVERNANCE_LEAD)
@@ -66,7 +61,7 @@ def test_beat_freezes_the_report_a_lead_signs_it_off_and_later_decisions_leave_i
     assert entry.changes_dict["signed_off_by"][1] == str(lead.pk)
     assert entry.changes_dict["signoff_notes"][1] == "Two decisions; one still open."
 
-    _approve(waiting, signer)  # the open decision of the period is decided after the freeze
+    approve(waiting, signer)  # the open decision of the period is decided after the freeze
     _in_period(submit(action_type), period)  # a late decision lands in the period
     submit(action_type)  # and one in the current period
     checks_before = beat.output().count(BEAT_SENDS)

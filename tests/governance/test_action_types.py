@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from governance.models import ActionType
-from tests.factories import ActionTypeFactory
+from tests.governance.factories import ActionTypeFactory
 
 pytestmark = pytest.mark.django_db
 

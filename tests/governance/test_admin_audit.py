@@ -6,15 +6,15 @@ from django.urls import reverse
 
 from governance import rbac
 from governance.models import ActionType, ApprovalPolicy, EscalationStep, OwnershipAssignment, RosterMember
-from tests.factories import (
+from tests.governance.factories import (
     DecisionRoleFactory,
     EscalationChainFactory,
     OwnershipAssignmentFactory,
     UserFactory,
-    admin_form_data,
     make_owned_action_type,
     make_user_in_group,
 )
+from tests.helpers import admin_form_data
 
 pytestmark = pytest.mark.django_db
 

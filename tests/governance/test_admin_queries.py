@@ -9,7 +9,7 @@ from django.utils import timezone
 from governance import rbac
 from governance.audit import acting_as, change_reason
 from governance.gaps import GapKind
-from tests.factories import (
+from tests.governance.factories import (
     ActionTypeFactory,
     ApprovalPolicyFactory,
     CertificationFactory,

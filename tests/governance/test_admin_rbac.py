@@ -5,14 +5,14 @@ from django.urls import reverse
 
 from governance import rbac
 from governance.models import ActionType, OwnershipAssignment
-from tests.factories import (
+from tests.governance.factories import (
     ActionTypeFactory,
     DecisionRoleFactory,
     OwnershipAssignmentFactory,
     RosterFactory,
-    admin_form_data,
     make_user_in_group,
 )
+from tests.helpers import admin_form_data
 
 pytestmark = pytest.mark.django_db
 

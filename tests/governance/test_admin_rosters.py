@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from governance import rbac
 from governance.models import Roster, RosterMember, RosterOverride
-from tests.factories import (
+from tests.governance.factories import (
     ActionTypeFactory,
     CertificationFactory,
     DecisionRoleFactory,
@@ -18,10 +18,10 @@ from tests.factories import (
     RosterFactory,
     RosterOverrideFactory,
     UserFactory,
-    admin_form_data,
     make_owned_action_type,
     make_user_in_group,
 )
+from tests.helpers import admin_form_data
 
 pytestmark = pytest.mark.django_db
 

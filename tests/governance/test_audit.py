@@ -13,7 +13,7 @@ from governance import models as governance_models
 from governance.audit import acting_as, change_reason
 from governance.models import ApprovalPolicy, RosterMember
 from governance.services import approval_policy_save, ownership_assign
-from tests.factories import (
+from tests.governance.factories import (
     ActionTypeFactory,
     DecisionRoleFactory,
     EscalationChainFactory,

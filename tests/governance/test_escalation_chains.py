@@ -6,7 +6,12 @@ from django.db import IntegrityError, transaction
 
 from governance.models import EscalationChain, EscalationStep
 from governance.services import escalation_chain_validate
-from tests.factories import ActionTypeFactory, ApprovalPolicyFactory, DecisionRoleFactory, EscalationChainFactory
+from tests.governance.factories import (
+    ActionTypeFactory,
+    ApprovalPolicyFactory,
+    DecisionRoleFactory,
+    EscalationChainFactory,
+)
 
 AUTO_APPROVE = EscalationChain.FinalOutcome.AUTO_APPROVE
 

@@ -12,7 +12,7 @@ from governance import rbac, services
 from governance.demo import GovernanceDemo
 from governance.gaps import Gap, GapKind, gaps_by_kind, ownership_gaps
 from governance.models import Criterion, EscalationChain, Level, OwnershipAssignment
-from tests.factories import (
+from tests.governance.factories import (
     ActionTypeFactory,
     ApprovalPolicyFactory,
     CertificationFactory,
@@ -23,10 +23,10 @@ from tests.factories import (
     RosterMemberFactory,
     RosterOverrideFactory,
     UserFactory,
-    admin_form_data,
     make_staffed_action_type,
     make_user_in_group,
 )
+from tests.helpers import admin_form_data
 
 pytestmark = pytest.mark.django_db
 

@@ -9,13 +9,8 @@ from django.db import IntegrityError, transaction
 from governance.models import OwnershipAssignment
 from governance.selectors import current_owner
 from governance.services import ownership_assign, ownership_save
-from tests.factories import (
-    ActionTypeFactory,
-    DecisionRoleFactory,
-    OwnershipAssignmentFactory,
-    UserFactory,
-    run_concurrently,
-)
+from tests.governance.factories import ActionTypeFactory, DecisionRoleFactory, OwnershipAssignmentFactory, UserFactory
+from tests.helpers import run_concurrently
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from governance.models import ApprovalPolicy, EscalationChain, Level
 from governance.services import approval_policy_save, approval_policy_validate
-from tests.factories import (
+from tests.governance.factories import (
     ActionTypeFactory,
     ApprovalPolicyFactory,
     EscalationChainFactory,
@@ -17,8 +17,8 @@ from tests.factories import (
     UserFactory,
     make_owned_action_type,
     make_role_with_members,
-    run_concurrently,
 )
+from tests.helpers import run_concurrently
 
 DAYS_30 = timedelta(days=30)
 CONFIDENCE_BAR = "may not match a high or critical blast radius"

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from governance.models import ActionType, ApprovalPolicy, Criterion, Level
 from governance.selectors import match_policy
-from tests.factories import ActionTypeFactory, ApprovalPolicyFactory
+from tests.governance.factories import ActionTypeFactory, ApprovalPolicyFactory
 
 
 def decide(

@@ -13,7 +13,7 @@ from governance.selectors import (
     on_call,
     role_coverage_gaps,
 )
-from tests.factories import (
+from tests.governance.factories import (
     ActionTypeFactory,
     CertificationFactory,
     DecisionRoleFactory,

@@ -10,7 +10,7 @@ from django.utils import timezone
 from governance import models as m
 from governance.selectors import current_owner, on_call
 from governance.snapshot import current_snapshot, current_token
-from tests.factories import (
+from tests.governance.factories import (
     ActionTypeFactory,
     ApprovalPolicyFactory,
     CertificationFactory,

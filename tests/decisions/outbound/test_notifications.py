@@ -9,13 +9,13 @@ from django.core import mail
 
 from decisions.escalation import services as escalation
 from decisions.models import DecisionStatus, Escalation, EventKind, NotificationPreference
-from tests.factories import (
+from tests.decisions.factories import submit
+from tests.governance.factories import (
     ApprovalPolicyFactory,
     DecisionRoleFactory,
     EscalationChainFactory,
     make_signers,
     make_staffed_action_type,
-    submit,
 )
 from tests.webhook_receiver import Receiver
 

@@ -15,16 +15,16 @@ from decisions.models import DecisionRequest, DecisionRequestUserObjectPermissio
 from decisions.queueing import Enqueue
 from decisions.tasks import escalate_when_due
 from governance import rbac
-from tests.factories import (
+from tests.decisions.factories import submit
+from tests.governance.factories import (
     ApprovalPolicyFactory,
     DecisionRoleFactory,
     EscalationChainFactory,
     make_signers,
     make_staffed_action_type,
     make_user_in_group,
-    run_concurrently,
-    submit,
 )
+from tests.helpers import run_concurrently
 
 WAIT = 60
 

@@ -36,17 +36,15 @@ from governance import rbac
 from governance.audit import acting_as
 from governance.gaps import GapKind, ownership_gaps
 from governance.models import ApprovalPolicy, Certification
-from tests.decisions.test_decision_log import tamper
-from tests.decisions.test_exports import certification_valid
-from tests.factories import (
+from tests.decisions.factories import make_integration, submit
+from tests.decisions.scenarios import certification_valid, tamper
+from tests.governance.factories import (
     ActionTypeFactory,
     ApprovalPolicyFactory,
     CertificationFactory,
     UserFactory,
-    make_integration,
     make_staffed_action_type,
     make_user_in_group,
-    submit,
 )
 
 pytestmark = pytest.mark.django_db

@@ -24,13 +24,14 @@ from schemathesis.specs.openapi.checks import (
 
 from decisions import integrations
 from decisions.api import throttling
-from decisions.lifecycle import signing
 from decisions.models import DecisionRequest, ReviewReport, ReviewSchedule
 from decisions.review.cycle import freeze_report, review_sign_off
 from decisions.review.figures import MAX_PERIOD_DAYS, Period, review_figures
 from governance import rbac
 from governance.gaps import GapKind, ownership_gaps
-from tests.factories import ActionTypeFactory, make_integration, make_staffed_action_type, make_user_in_group, submit
+from tests.decisions.factories import make_integration, submit
+from tests.decisions.scenarios import approve, without_computed_at
+from tests.governance.factories import ActionTypeFactory, make_staffed_action_type, make_user_in_group
 
 pytestmark = pytest.mark.django_db
 
@@ -76,15 +77,9 @@ def frozen(schedule, *, week: int) -> ReviewReport:
 
 def decided_in(day: datetime, action_type, signer) -> DecisionRequest:
     decision = submit(action_type)
-    signing.decision_sign_off(
-        decision=decision, actor=signer, verdict="approve", reason_code="evidence_sufficient", rationale="Checked."
-    )
+    approve(decision, signer)
     DecisionRequest.objects.filter(pk=decision.pk).update(created_at=day)
     return decision
-
-
-def without_computed_at(figures: dict) -> dict:
-    return {k: v for k, v in figures.items() if k != "computed_at"}
 
 
 # --- who may read -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 
 from decisions.lifecycle import signing
 from governance import rbac
-from tests.factories import make_user_in_group
+from tests.governance.factories import make_user_in_group
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,8 @@ from decisions.models import CERTIFY, DecisionRequest, DecisionRequestUserObject
 from governance.models import Certification, EscalationChain, RosterMember
 from governance.selectors import on_call
 from governance.services import approval_policy_save
-from tests.factories import (
+from tests.decisions.factories import decision_data, make_integration, submit
+from tests.governance.factories import (
     ActionTypeFactory,
     ApprovalPolicyFactory,
     DecisionRoleFactory,
@@ -22,12 +23,9 @@ from tests.factories import (
     OwnershipAssignmentFactory,
     RosterFactory,
     UserFactory,
-    decision_data,
-    make_integration,
     make_owned_action_type,
     make_signers,
     make_staffed_action_type,
-    submit,
 )
 
 pytestmark = pytest.mark.django_db

@@ -7,17 +7,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from decisions.lifecycle import signing
 from decisions.lifecycle.eligibility import quorum_met
 from decisions.models import DecisionStatus, SignOff
-from tests.factories import (
+from tests.decisions.factories import submit
+from tests.decisions.scenarios import approve
+from tests.governance.factories import (
     ApprovalPolicyFactory,
     CertificationFactory,
     DecisionRoleFactory,
     RosterFactory,
     make_signers,
     make_staffed_action_type,
-    submit,
 )
 
 OWNER, DEPUTY, PRIVACY, LEGAL = 1, 2, 3, 4
@@ -148,12 +148,6 @@ def test_more_approvals_never_undo_a_met_quorum(approvals, extra):
 
 
 # --- through the sign-off service ---------------------------------------------------------
-
-
-def approve(decision, user):
-    return signing.decision_sign_off(
-        decision=decision, actor=user, verdict="approve", reason_code="evidence_sufficient", rationale="Confirmed."
-    )
 
 
 def status_of(decision) -> str:

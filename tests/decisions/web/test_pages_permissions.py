@@ -21,7 +21,7 @@ from django.utils import timezone
 from decisions.models import DecisionStatus, SignOff
 from governance import rbac
 from governance.models import Certification
-from tests.factories import CertificationFactory, UserFactory, make_user_in_group
+from tests.governance.factories import CertificationFactory, UserFactory, make_user_in_group
 
 pytestmark = pytest.mark.django_db
 

@@ -2,8 +2,6 @@
 deletion is found (by ``verify_decision``, ``verify_all`` and the ``verify_decision_log``
 command), and on PostgreSQL the database itself refuses UPDATE and DELETE."""
 
-from contextlib import contextmanager
-
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -15,61 +13,11 @@ from decisions.lifecycle import cancellation, corrections, outcomes, signing
 from decisions.lifecycle.eventlog import GENESIS, event_hash, next_event, verify_all, verify_decision
 from decisions.lifecycle.writes import DecisionWrites
 from decisions.models import DecisionEvent, DecisionRequest, EventKind, OutcomeKind
-from tests.factories import (
-    ActionTypeFactory,
-    ApprovalPolicyFactory,
-    make_staffed_action_type,
-    submit,
-)
+from tests.decisions.factories import submit
+from tests.decisions.scenarios import approved_decision, tamper
+from tests.governance.factories import ActionTypeFactory, ApprovalPolicyFactory, make_staffed_action_type
 
 pytestmark = pytest.mark.django_db
-
-
-@contextmanager
-def triggers_off():
-    """Bypass the append-only trigger on PostgreSQL the way a superuser can (replica mode skips
-    triggers), for the tampering statement only: it silences every other trigger too."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET session_replication_role = replica")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET session_replication_role")
-
-
-class Tampered:
-    def __init__(self, events):
-        self.events = events
-
-    def update(self, **values):
-        with triggers_off():
-            return self.events.update(**values)
-
-    def delete(self):
-        with triggers_off():
-            return self.events.delete()
-
-
-def tamper(**lookup) -> Tampered:
-    """``tamper(decision=d, seq=2).update(...)`` / ``.delete()``: edit the log behind the
-    services' back, as an attacker with database access would."""
-    return Tampered(DecisionEvent.objects.filter(**lookup))
-
-
-def approved_decision():
-    """A decision with a full log: received, routed, granted, signed, decided, revoked."""
-    action_type, _role, (alice,) = make_staffed_action_type()
-    ApprovalPolicyFactory(action_types=[action_type])
-    decision = submit(action_type)
-    signing.decision_sign_off(
-        decision=decision, actor=alice, verdict="approve", reason_code="evidence_sufficient", rationale="Confirmed."
-    )
-    decision.refresh_from_db()
-    return decision
 
 
 def append(decision, **event) -> None:

@@ -4,7 +4,7 @@ same key with another body is a 422; concurrent retries still make exactly one d
 import pytest
 
 from decisions.models import DecisionEvent, DecisionRequest
-from tests.factories import run_concurrently
+from tests.helpers import run_concurrently
 
 LIST = "/api/v1/decisions/"
 KEY = {"Idempotency-Key": "soar-run-7781"}

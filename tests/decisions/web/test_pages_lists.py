@@ -8,7 +8,7 @@ from django.utils import timezone
 from decisions.lifecycle import signing
 from decisions.models import DecisionRequest
 from governance import rbac
-from tests.factories import make_user_in_group
+from tests.governance.factories import make_user_in_group
 
 pytestmark = pytest.mark.django_db
 

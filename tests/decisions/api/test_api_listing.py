@@ -9,7 +9,7 @@ from django.utils import timezone
 from decisions.lifecycle import cancellation, signing
 from decisions.models import DecisionRequest
 from governance import rbac
-from tests.factories import CertificationFactory, make_user_in_group
+from tests.governance.factories import CertificationFactory, make_user_in_group
 
 pytestmark = pytest.mark.django_db
 

@@ -29,15 +29,13 @@ from decisions.review.figures import Period
 from decisions.seeding.history import seed_history
 from governance import rbac
 from governance.models import Certification, Level
-from tests.decisions.test_decision_log import tamper
-from tests.factories import (
+from tests.decisions.factories import decision_data, make_integration, submit
+from tests.decisions.scenarios import certification_valid, tamper
+from tests.governance.factories import (
     ActionTypeFactory,
     ApprovalPolicyFactory,
-    decision_data,
-    make_integration,
     make_staffed_action_type,
     make_user_in_group,
-    submit,
 )
 
 pytestmark = pytest.mark.django_db
@@ -261,16 +259,6 @@ def expected_decision(d: DecisionRequest) -> dict:
         "event_count": d.event_count,
         "last_event_hash": d.last_event_hash,
     }
-
-
-def certification_valid(s: SignOff) -> bool:
-    c = Certification.objects.filter(pk=s.certification_id_at_signing).first()
-    return bool(
-        c
-        and c.user_id == s.signer_id
-        and c.is_valid_at(s.created_at)
-        and (c.role_id == s.signed_as_id or c.action_type_id == s.decision.action_type_id)
-    )
 
 
 def expected_signoff(s: SignOff) -> dict:

@@ -4,7 +4,7 @@ import pytest
 
 from decisions.models import DecisionStatus, Escalation, EventKind, NotificationPreference
 from governance import rbac
-from tests.factories import DecisionRoleFactory, make_signers, make_user_in_group
+from tests.governance.factories import DecisionRoleFactory, make_signers, make_user_in_group
 
 pytestmark = pytest.mark.django_db
 

@@ -27,55 +27,18 @@ from decisions.models import (
 )
 from governance import rbac
 from governance.models import Certification
-from tests.factories import (
+from tests.decisions.factories import make_integration, submit
+from tests.decisions.scenarios import NARROWER, approve, override, pending, reject
+from tests.governance.factories import (
     ActionTypeFactory,
     ApprovalPolicyFactory,
     CertificationFactory,
     UserFactory,
-    make_integration,
     make_staffed_action_type,
     make_user_in_group,
-    submit,
 )
 
 pytestmark = pytest.mark.django_db
-
-NARROWER = {"target": {"host": "fin-042.corp.example", "scope": "block outbound only"}}
-
-
-def pending(*, signers=1, required_approvals=1, **action_kwargs):
-    """A pending decision needing ``required_approvals`` and the people who may sign it."""
-    action_type, _role, people = make_staffed_action_type(signers=signers, **action_kwargs)
-    ApprovalPolicyFactory(action_types=[action_type], required_approvals=required_approvals)
-    return submit(action_type), people
-
-
-def approve(decision, user, **kwargs):
-    return signing.decision_sign_off(
-        decision=decision,
-        actor=user,
-        verdict="approve",
-        reason_code="evidence_sufficient",
-        rationale="Beaconing confirmed in EDR.",
-        **kwargs,
-    )
-
-
-def reject(decision, user):
-    return signing.decision_sign_off(
-        decision=decision, actor=user, verdict="reject", reason_code="false_positive", rationale="Known scanner."
-    )
-
-
-def override(decision, user, action=None):
-    return signing.decision_sign_off(
-        decision=decision,
-        actor=user,
-        verdict="override",
-        reason_code="scope_too_broad",
-        rationale="Block outbound traffic only; finance needs the laptop.",
-        override_action=action or NARROWER,
-    )
 
 
 def fresh(decision):

@@ -17,21 +17,15 @@ from decisions.models import (
     DecisionRequest,
     DecisionStatus,
     Escalation,
-    Outcome,
     OutcomeKind,
     ReasonCode,
     SignOff,
     Verdict,
 )
 from decisions.review.figures import Period, PeriodError, period_from_params, review_figures
-from tests.factories import (
-    ActionTypeFactory,
-    DecisionRoleFactory,
-    UserFactory,
-    make_integration,
-    make_past_decision,
-    make_signoff,
-)
+from tests.decisions.factories import make_integration, make_past_decision
+from tests.decisions.scenarios import outcome_row, signoff_row
+from tests.governance.factories import ActionTypeFactory, DecisionRoleFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -41,14 +35,6 @@ PERIOD = Period(start=T0, end=T0 + timedelta(days=5))
 
 def make_decision(integration, action_type, *, created=T0 + timedelta(hours=1), **fields):
     return make_past_decision(integration, action_type, created=created, **fields)
-
-
-def sign(decision, signer, role, verdict=Verdict.APPROVE, reason=ReasonCode.EVIDENCE_SUFFICIENT, *, after=5.0):
-    return make_signoff(decision, signer, role, verdict, reason, after_minutes=after)
-
-
-def outcome(decision, kind=OutcomeKind.TRUE_POSITIVE, *, reverted=False, by=None):
-    return Outcome.objects.create(decision=decision, kind=kind, reverted=reverted, reported_by=by)
 
 
 @pytest.fixture
@@ -99,7 +85,7 @@ def test_false_positive_rate_counts_reported_outcomes_only(world):
     i, prod = world["integration"], world["prod"]
     reporter = i.service_account
     for kind in [OutcomeKind.FALSE_POSITIVE, OutcomeKind.TRUE_POSITIVE, OutcomeKind.BENIGN]:
-        outcome(make_decision(i, prod), kind, by=reporter)
+        outcome_row(make_decision(i, prod), kind, by=reporter)
     make_decision(i, prod)  # no outcome yet
 
     totals = review_figures(PERIOD)["totals"]
@@ -111,12 +97,15 @@ def test_false_positive_rate_counts_reported_outcomes_only(world):
 def test_over_blocking_is_executed_containment_later_false_or_reverted(world):
     i, prod, enrich = world["integration"], world["prod"], world["enrich"]
     by = i.service_account
-    outcome(make_decision(i, prod), OutcomeKind.FALSE_POSITIVE, by=by)  # over-blocked
-    outcome(make_decision(i, prod, status=DecisionStatus.OVERRIDDEN), OutcomeKind.TRUE_POSITIVE, reverted=True, by=by)
-    outcome(make_decision(i, prod), OutcomeKind.TRUE_POSITIVE, by=by)  # executed, right
-    outcome(make_decision(i, prod, status=DecisionStatus.REJECTED), OutcomeKind.FALSE_POSITIVE, by=by)  # not executed
+    outcome_row(make_decision(i, prod), OutcomeKind.FALSE_POSITIVE, by=by)  # over-blocked
+    outcome_row(
+        make_decision(i, prod, status=DecisionStatus.OVERRIDDEN), OutcomeKind.TRUE_POSITIVE, reverted=True, by=by
+    )
+    outcome_row(make_decision(i, prod), OutcomeKind.TRUE_POSITIVE, by=by)  # executed, right
+    rejected = make_decision(i, prod, status=DecisionStatus.REJECTED)
+    outcome_row(rejected, OutcomeKind.FALSE_POSITIVE, by=by)  # not executed
     # Not containment: changes no production state.
-    outcome(make_decision(i, enrich, status=DecisionStatus.AUTO_APPROVED), OutcomeKind.FALSE_POSITIVE, by=by)
+    outcome_row(make_decision(i, enrich, status=DecisionStatus.AUTO_APPROVED), OutcomeKind.FALSE_POSITIVE, by=by)
 
     totals = review_figures(PERIOD)["totals"]
 
@@ -157,10 +146,10 @@ def test_approver_figures_ignore_voided_sign_offs(world):
     i, prod, role = world["integration"], world["prod"], world["role"]
     alice = UserFactory(username="alice", first_name="Alice", last_name="Ng")
     first = make_decision(i, prod)
-    sign(first, alice, role, after=4)
-    voided = sign(make_decision(i, prod, status=DecisionStatus.REJECTED), alice, role, after=1)
+    signoff_row(first, alice, role, after=4)
+    voided = signoff_row(make_decision(i, prod, status=DecisionStatus.REJECTED), alice, role, after=1)
     SignOff.objects.filter(pk=voided.pk).update(voided_at=timezone.now())
-    sign(
+    signoff_row(
         make_decision(i, prod, status=DecisionStatus.REJECTED),
         alice,
         role,
@@ -178,10 +167,10 @@ def test_approver_figures_ignore_voided_sign_offs(world):
 def test_reason_codes_of_overrides_and_rejections_are_counted(world):
     i, prod, role = world["integration"], world["prod"], world["role"]
     people = [UserFactory() for _ in range(4)]
-    sign(make_decision(i, prod), people[0], role, Verdict.APPROVE, ReasonCode.EVIDENCE_SUFFICIENT)
-    sign(make_decision(i, prod), people[1], role, Verdict.OVERRIDE, ReasonCode.SCOPE_TOO_BROAD)
+    signoff_row(make_decision(i, prod), people[0], role, Verdict.APPROVE, ReasonCode.EVIDENCE_SUFFICIENT, after=5.0)
+    signoff_row(make_decision(i, prod), people[1], role, Verdict.OVERRIDE, ReasonCode.SCOPE_TOO_BROAD, after=5.0)
     for person in people[2:]:
-        sign(make_decision(i, prod), person, role, Verdict.REJECT, ReasonCode.FALSE_POSITIVE)
+        signoff_row(make_decision(i, prod), person, role, Verdict.REJECT, ReasonCode.FALSE_POSITIVE, after=5.0)
 
     reasons = review_figures(PERIOD)["reason_codes"]
 
@@ -217,13 +206,13 @@ def _populate(world, count: int, rng: random.Random) -> None:
         if status in ("approved", "overridden", "rejected"):
             verdict = {"approved": Verdict.APPROVE, "overridden": Verdict.OVERRIDE, "rejected": Verdict.REJECT}[status]
             reason = {"approve": "other", "override": "wrong_target", "reject": "impact_too_high"}[verdict]
-            sign(d, people[n % 3], role, verdict, reason, after=rng.uniform(0.1, 300))
+            signoff_row(d, people[n % 3], role, verdict, reason, after=rng.uniform(0.1, 300))
         if rng.random() < 0.3:
             for step in range(rng.randrange(1, 3)):
                 Escalation.objects.create(decision=d, from_step=step, reason="timeout", at=T0)
         if status != "pending" and rng.random() < 0.6:
             kind = rng.choice(list(OutcomeKind.values))
-            outcome(d, kind, reverted=rng.random() < 0.2, by=i.service_account)
+            outcome_row(d, kind, reverted=rng.random() < 0.2, by=i.service_account)
 
 
 def _nearest_rank(values: list[float], p: int) -> float | None:

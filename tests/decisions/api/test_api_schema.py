@@ -13,7 +13,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from decisions import integrations
-from tests.factories import ApprovalPolicyFactory, make_owned_action_type
+from tests.governance.factories import ApprovalPolicyFactory, make_owned_action_type
 
 
 @pytest.fixture

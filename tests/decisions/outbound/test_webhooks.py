@@ -7,12 +7,13 @@ import pytest
 from django.db import transaction
 from standardwebhooks.webhooks import Webhook
 
-from decisions.lifecycle import signing
 from decisions.lifecycle.eventlog import verify_all
 from decisions.models import DecisionEvent, DecisionStatus, EventKind
 from decisions.outbound import webhooks
 from decisions.tasks import deliver_verdict_webhook
-from tests.factories import ApprovalPolicyFactory, make_integration, make_staffed_action_type, submit
+from tests.decisions.factories import make_integration, submit
+from tests.decisions.scenarios import approve
+from tests.governance.factories import ApprovalPolicyFactory, make_staffed_action_type
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.django_db
@@ -25,12 +26,6 @@ def _pending_with_webhook(url):
     integration.webhook_url = url
     integration.save(update_fields=["webhook_url"])
     return submit(action_type, integration=integration), signer, integration
-
-
-def _approve(decision, signer):
-    return signing.decision_sign_off(
-        decision=decision, actor=signer, verdict="approve", reason_code="evidence_sufficient", rationale="Confirmed."
-    )
 
 
 def _attempts(decision):
@@ -46,7 +41,7 @@ def test_an_approval_posts_a_verdict_whose_signature_verifies(django_capture_on_
         decision, signer, integration = _pending_with_webhook(receiver.url)
 
         with django_capture_on_commit_callbacks(execute=True):
-            _approve(decision, signer)
+            approve(decision, signer)
 
     (delivery,) = receiver.received
     payload = Webhook(integration.webhook_secret).verify(delivery.body, delivery.headers)
@@ -59,7 +54,7 @@ def test_a_tampered_body_does_not_verify(django_capture_on_commit_callbacks):
     with Receiver() as receiver:
         decision, signer, integration = _pending_with_webhook(receiver.url)
         with django_capture_on_commit_callbacks(execute=True):
-            _approve(decision, signer)
+            approve(decision, signer)
 
     (delivery,) = receiver.received
     forged = delivery.body.replace('"approved"', '"rejected"')
@@ -74,7 +69,7 @@ def test_a_receiver_failing_twice_gets_one_accepted_delivery_and_every_attempt_i
         decision, signer, integration = _pending_with_webhook(receiver.url)
 
         with django_capture_on_commit_callbacks(execute=True):
-            _approve(decision, signer)
+            approve(decision, signer)
 
     assert [r.answered for r in receiver.received] == [500, 503, 200]
     assert len(receiver.accepted) == 1
@@ -92,7 +87,7 @@ def test_a_second_delivery_of_the_task_after_success_sends_nothing(django_captur
     with Receiver() as receiver:
         decision, signer, integration = _pending_with_webhook(receiver.url)
         with django_capture_on_commit_callbacks(execute=True):
-            _approve(decision, signer)
+            approve(decision, signer)
 
         deliver_verdict_webhook.apply(args=[decision.pk])
 
@@ -107,7 +102,7 @@ def test_a_rolled_back_transaction_sends_nothing(django_capture_on_commit_callba
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             try:
                 with transaction.atomic():
-                    _approve(decision, signer)
+                    approve(decision, signer)
                     raise RuntimeError("the caller's transaction fails after the verdict")
             except RuntimeError:
                 pass
@@ -120,7 +115,7 @@ def test_a_rolled_back_transaction_sends_nothing(django_capture_on_commit_callba
 
 def test_an_unreachable_receiver_is_logged_as_failed_attempts_and_gives_up():
     decision, signer, _integration = _pending_with_webhook("http://127.0.0.1:9/unreachable")
-    _approve(decision, signer)
+    approve(decision, signer)
 
     deliver_verdict_webhook.apply(args=[decision.pk])
 
@@ -132,7 +127,7 @@ def test_an_unreachable_receiver_is_logged_as_failed_attempts_and_gives_up():
 
 def test_an_integration_without_a_webhook_url_is_not_called():
     decision, signer, integration = _pending_with_webhook("")
-    _approve(decision, signer)
+    approve(decision, signer)
 
     assert webhooks.deliver(decision.pk, attempt=1) is None
     assert _attempts(decision) == []
@@ -140,7 +135,7 @@ def test_an_integration_without_a_webhook_url_is_not_called():
 
 def test_the_payload_is_the_verdict_not_the_evidence():
     decision, signer, _integration = _pending_with_webhook("")
-    _approve(decision, signer)
+    approve(decision, signer)
     decision.refresh_from_db()
 
     payload = webhooks.verdict_payload(decision)

@@ -14,7 +14,7 @@ from decisions.lifecycle import signing
 from decisions.models import DecisionStatus, SignOff
 from governance import rbac
 from governance.models import Certification
-from tests.factories import CertificationFactory, make_user_in_group
+from tests.governance.factories import CertificationFactory, make_user_in_group
 
 pytestmark = pytest.mark.django_db
 

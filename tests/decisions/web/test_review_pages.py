@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from decisions.models import (
     DecisionStatus,
-    Outcome,
     OutcomeKind,
     ReasonCode,
     ReviewReport,
@@ -25,15 +24,9 @@ from decisions.review.cycle import freeze_report, last_complete_period
 from decisions.review.figures import Period, review_figures
 from governance import rbac
 from governance.gaps import GapKind
-from tests.factories import (
-    ActionTypeFactory,
-    DecisionRoleFactory,
-    UserFactory,
-    make_integration,
-    make_past_decision,
-    make_signoff,
-    make_user_in_group,
-)
+from tests.decisions.factories import make_integration, make_past_decision
+from tests.decisions.scenarios import outcome_row, signoff_row
+from tests.governance.factories import ActionTypeFactory, DecisionRoleFactory, UserFactory, make_user_in_group
 
 pytestmark = pytest.mark.django_db
 
@@ -48,16 +41,6 @@ def make_decision(integration, action_type, *, status=DecisionStatus.APPROVED, a
     return make_past_decision(integration, action_type, created=NOW - age, status=status, model=model, **fields)
 
 
-def sign(decision, signer, role, verdict=Verdict.APPROVE, reason=ReasonCode.EVIDENCE_SUFFICIENT):
-    return make_signoff(decision, signer, role, verdict, reason)
-
-
-def report_outcome(decision, kind=OutcomeKind.FALSE_POSITIVE, *, reverted=False):
-    return Outcome.objects.create(
-        decision=decision, kind=kind, reverted=reverted, reported_by=decision.integration.service_account
-    )
-
-
 @pytest.fixture
 def scene():
     """Isolate-host decisions owned by Tier-3: two approved (one later a false positive), one
@@ -67,13 +50,13 @@ def scene():
     integration = make_integration(isolate)
     nadia = UserFactory(username="nadia", first_name="Nadia", last_name="Rahman")
     approved = make_decision(integration, isolate, owner_role=role, minutes=4)
-    sign(approved, nadia, role)
-    report_outcome(approved, OutcomeKind.FALSE_POSITIVE)
+    signoff_row(approved, nadia, role)
+    outcome_row(approved, OutcomeKind.FALSE_POSITIVE)
     second = make_decision(integration, isolate, owner_role=role, minutes=8)
-    sign(second, nadia, role)
-    report_outcome(second, OutcomeKind.TRUE_POSITIVE)
+    signoff_row(second, nadia, role)
+    outcome_row(second, OutcomeKind.TRUE_POSITIVE)
     rejected = make_decision(integration, isolate, owner_role=role, status=DecisionStatus.REJECTED, minutes=30)
-    sign(rejected, nadia, role, Verdict.REJECT, ReasonCode.INSUFFICIENT_EVIDENCE)
+    signoff_row(rejected, nadia, role, Verdict.REJECT, ReasonCode.INSUFFICIENT_EVIDENCE)
     make_decision(integration, isolate, owner_role=role, status=DecisionStatus.PENDING)
     return {"role": role, "action_type": isolate, "integration": integration, "signer": nadia}
 
@@ -645,9 +628,9 @@ def _history_of(decisions: int) -> None:
         decision = make_decision(
             integration, action_types[n % 4], status=status, owner_role=role, model_version=f"v{n % 5}", minutes=n + 1
         )
-        sign(decision, people[n % 5], role, verdict, reason)
+        signoff_row(decision, people[n % 5], role, verdict, reason)
         if n % 2:
-            report_outcome(decision, OutcomeKind.FALSE_POSITIVE if n % 4 == 1 else OutcomeKind.TRUE_POSITIVE)
+            outcome_row(decision, OutcomeKind.FALSE_POSITIVE if n % 4 == 1 else OutcomeKind.TRUE_POSITIVE)
 
 
 @pytest.mark.parametrize("decisions", [1, 40])

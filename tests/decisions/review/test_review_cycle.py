@@ -23,7 +23,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from decisions.admin import next_period_end
-from decisions.lifecycle import signing
 from decisions.models import DecisionRequest, ReviewCadence, ReviewReport, ReviewSchedule
 from decisions.review import cycle as review_cycle
 from decisions.review.cycle import (
@@ -43,13 +42,10 @@ from decisions.tasks import freeze_due_reviews, notify_review_leads
 from governance import rbac
 from governance.gaps import GapKind
 from portal.celery import app as celery_app
-from tests.factories import (
-    admin_form_data,
-    make_staffed_action_type,
-    make_user_in_group,
-    run_concurrently,
-    submit,
-)
+from tests.decisions.factories import submit
+from tests.decisions.scenarios import approve, without_computed_at
+from tests.governance.factories import make_staffed_action_type, make_user_in_group
+from tests.helpers import admin_form_data, run_concurrently
 
 BERLIN = ZoneInfo("Europe/Berlin")
 _names = itertools.count(1)
@@ -75,21 +71,11 @@ def frozen_fields(report: ReviewReport) -> dict:
     return {name: getattr(report, name) for name in names}
 
 
-def without_computed_at(figures: dict) -> dict:
-    return {k: v for k, v in figures.items() if k != "computed_at"}
-
-
 def decision_in(period: Period, action_type, **fields) -> DecisionRequest:
     """A pending decision submitted (backdated) a day into ``period``."""
     decision = submit(action_type, **fields)
     DecisionRequest.objects.filter(pk=decision.pk).update(created_at=period.start + timedelta(days=1))
     return decision
-
-
-def approve(decision, signer) -> None:
-    signing.decision_sign_off(
-        decision=decision, actor=signer, verdict="approve", reason_code="evidence_sufficient", rationale="Checked."
-    )
 
 
 # --- periods ----------------------------------------------------------------------------------

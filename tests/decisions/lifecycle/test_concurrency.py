@@ -3,43 +3,20 @@ decision takes its row lock, so concurrent calls are serialised into one verdict
 approval and an intact log."""
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from decisions.errors import AlreadySigned, DecisionClosed
-from decisions.lifecycle import cancellation, corrections, intake, signing
+from decisions.lifecycle import cancellation, corrections, intake
 from decisions.lifecycle.eventlog import verify_all
 from decisions.models import DecisionRequest, DecisionStatus, EventKind, SignOff
-from tests.factories import (
-    ApprovalPolicyFactory,
-    decision_data,
-    make_integration,
-    make_staffed_action_type,
-    run_concurrently,
-    submit,
-)
-
-User = get_user_model()
+from tests.decisions.factories import decision_data, make_integration
+from tests.decisions.scenarios import approve_by_pk, pending, reject_by_pk
+from tests.governance.factories import ApprovalPolicyFactory, make_staffed_action_type
+from tests.helpers import run_concurrently
 
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
 ]
-
-
-def pending(*, signers, required_approvals=1):
-    action_type, _role, people = make_staffed_action_type(signers=signers)
-    ApprovalPolicyFactory(action_types=[action_type], required_approvals=required_approvals)
-    return submit(action_type), people
-
-
-def approve(decision_pk, user_pk):
-    return signing.decision_sign_off(
-        decision=DecisionRequest.objects.get(pk=decision_pk),
-        actor=User.objects.get(pk=user_pk),
-        verdict="approve",
-        reason_code="evidence_sufficient",
-        rationale="Confirmed.",
-    )
 
 
 def errors(outcomes) -> list[type]:
@@ -53,7 +30,7 @@ def decided_events(decision) -> int:
 def test_eight_people_approving_a_single_approval_decision_at_once_give_one_verdict():
     decision, people = pending(signers=8)
 
-    outcomes = run_concurrently(lambda i: approve(decision.pk, people[i].pk), threads=8)
+    outcomes = run_concurrently(lambda i: approve_by_pk(decision.pk, people[i].pk), threads=8)
 
     decision.refresh_from_db()
     assert errors(outcomes) == [DecisionClosed] * 7
@@ -66,7 +43,7 @@ def test_eight_people_approving_a_single_approval_decision_at_once_give_one_verd
 def test_two_people_approving_a_single_approval_decision_at_once_give_one_verdict():
     decision, (alice, bob) = pending(signers=2)
 
-    outcomes = run_concurrently(lambda i: approve(decision.pk, (alice, bob)[i].pk), threads=2)
+    outcomes = run_concurrently(lambda i: approve_by_pk(decision.pk, (alice, bob)[i].pk), threads=2)
 
     decision.refresh_from_db()
     assert errors(outcomes) == [DecisionClosed]
@@ -78,7 +55,7 @@ def test_two_people_approving_a_single_approval_decision_at_once_give_one_verdic
 def test_one_person_approving_twice_at_once_counts_once():
     decision, (alice, _bob) = pending(signers=2, required_approvals=2)
 
-    outcomes = run_concurrently(lambda i: approve(decision.pk, alice.pk), threads=2)
+    outcomes = run_concurrently(lambda i: approve_by_pk(decision.pk, alice.pk), threads=2)
 
     decision.refresh_from_db()
     assert errors(outcomes) == [AlreadySigned]
@@ -90,7 +67,7 @@ def test_one_person_approving_twice_at_once_counts_once():
 def test_two_people_approving_a_two_approval_decision_at_once_both_count():
     decision, (alice, bob) = pending(signers=2, required_approvals=2)
 
-    outcomes = run_concurrently(lambda i: approve(decision.pk, (alice, bob)[i].pk), threads=2)
+    outcomes = run_concurrently(lambda i: approve_by_pk(decision.pk, (alice, bob)[i].pk), threads=2)
 
     decision.refresh_from_db()
     assert errors(outcomes) == []
@@ -106,14 +83,8 @@ def test_approve_racing_reject_gives_exactly_one_verdict():
 
     def act(index):
         if index == 0:
-            return approve(decision.pk, alice.pk)
-        return signing.decision_sign_off(
-            decision=DecisionRequest.objects.get(pk=decision.pk),
-            actor=User.objects.get(pk=bob.pk),
-            verdict="reject",
-            reason_code="false_positive",
-            rationale="Known scanner.",
-        )
+            return approve_by_pk(decision.pk, alice.pk)
+        return reject_by_pk(decision.pk, bob.pk)
 
     outcomes = run_concurrently(act, threads=2)
 
@@ -130,7 +101,7 @@ def test_cancel_racing_approve_gives_exactly_one_verdict():
 
     def act(index):
         if index == 0:
-            return approve(decision.pk, alice.pk)
+            return approve_by_pk(decision.pk, alice.pk)
         return cancellation.decision_cancel(
             decision=DecisionRequest.objects.get(pk=decision.pk),
             integration=integration,
@@ -148,12 +119,12 @@ def test_cancel_racing_approve_gives_exactly_one_verdict():
 
 def test_payload_change_racing_an_approval_never_lets_a_stale_approval_count():
     decision, (alice, bob) = pending(signers=2, required_approvals=2)
-    approve(decision.pk, alice.pk)
+    approve_by_pk(decision.pk, alice.pk)
     integration = decision.integration
 
     def act(index):
         if index == 0:
-            return approve(decision.pk, bob.pk)
+            return approve_by_pk(decision.pk, bob.pk)
         return corrections.decision_update_payload(
             decision=DecisionRequest.objects.get(pk=decision.pk),
             integration=integration,

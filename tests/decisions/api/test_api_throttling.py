@@ -5,7 +5,7 @@ from django.core.cache import cache
 
 from decisions.lifecycle import cancellation
 from decisions.models import DecisionRequest
-from tests.factories import run_concurrently
+from tests.helpers import run_concurrently
 
 LIST = "/api/v1/decisions/"
 

@@ -14,7 +14,8 @@ from decisions.models import (
     SignOff,
 )
 from governance import rbac
-from tests.factories import make_user_in_group
+from tests.decisions.scenarios import approve
+from tests.governance.factories import make_user_in_group
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +33,7 @@ def kinds_after(decision, seq: int) -> list[str]:
 
 @pytest.fixture
 def approved(decision, signer):
-    signing.decision_sign_off(decision=decision, actor=signer, **APPROVE)
+    approve(decision, signer)
     return decision
 
 
