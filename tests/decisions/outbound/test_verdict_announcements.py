@@ -5,7 +5,8 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from decisions.models import DecisionStatus
-from tests.factories import ActionTypeFactory, ApprovalPolicyFactory, make_integration, submit
+from tests.decisions.factories import make_integration, submit
+from tests.governance.factories import ActionTypeFactory, ApprovalPolicyFactory
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.django_db
