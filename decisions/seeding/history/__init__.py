@@ -28,10 +28,7 @@ Everything is closed: nothing is left pending, and grants (which routing revokes
 are not written. Deterministic: the same ``seed`` and ``now`` against the same governance rows
 give the same rows, public ids included (so seeding twice with both equal is refused).
 
-Certifications count exactly as routing counts them (from their start until they expire or are
-revoked); the demo files them, and its ownership, a year back, so a history of up to a year
-is signed by people certified at the time. One liberty: an action type whose ownership starts
-after an instant is taken as owned by its first owner then.
+Who is on call, certified and owning at an instant: see ``history.world``.
 """
 
 from __future__ import annotations
@@ -59,11 +56,8 @@ from django.utils import timezone
 from decisions.lifecycle.eligibility import quorum_met
 from decisions.lifecycle.eventlog import GENESIS, event_hash
 from decisions.lifecycle.snapshots import (
-    Requirements,
-    chain_entry,
     recommended_action,
     role_entry,
-    signer_entry,
     snapshot_of,
 )
 from decisions.models import (
@@ -100,9 +94,10 @@ from decisions.seeding.history.tables import (
     draw_target,
     slowness,
 )
+from decisions.seeding.history.world import World, held
 from governance.demo import GovernanceDemo
-from governance.models import ActionType, Certification, DecisionRole, EscalationChain, OwnershipAssignment
-from governance.selectors import OnCall, Signer, match_policy
+from governance.models import DecisionRole, EscalationChain
+from governance.selectors import Signer
 from governance.snapshot import GovernanceSnapshot, pinned_snapshot
 
 BATCH = 1000
@@ -156,75 +151,6 @@ class _Rows:
     outcome: SimpleNamespace | None = None
 
 
-def _held(cert: Certification, at: datetime) -> bool:
-    """Valid at ``at``, as routing and the evidence pack check it (start, expiry, revocation)."""
-    return cert.valid_from <= at < cert.valid_until and (cert.revoked_at is None or cert.revoked_at > at)
-
-
-class _Listed:
-    def __init__(self, items: list) -> None:
-        self.items = items
-
-    def all(self) -> list:
-        return self.items
-
-
-class _PolicyView:
-    """An approval policy as ``match_policy`` reads it, its action types listed once: building
-    the real many-to-many manager on every access costs more than the whole match."""
-
-    def __init__(self, policy) -> None:
-        self.policy = policy
-        self.action_types = _Listed(list(policy.action_types.all()))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.policy, name)
-
-
-class _OnCallIndex:
-    """Who is on call for a role at an instant, resolved once per interval between two change
-    points (hand-offs, coverage edges, overrides, certification starts, expiries and
-    revocations) instead of once per decision: within an interval nothing the answer depends on
-    changes."""
-
-    def __init__(self, snapshot: GovernanceSnapshot, start: datetime, end: datetime) -> None:
-        self.snapshot = snapshot
-        self.start, self.end = start - timedelta(days=2), end + timedelta(days=2)
-        self.certification_points = {
-            instant
-            for certifications in snapshot.certifications.values()
-            for c in certifications
-            for instant in (c.valid_from, c.valid_until, c.revoked_at)
-            if instant is not None
-        }
-        self.points: dict[int, list[datetime]] = {}
-        self.cache: dict[tuple[int, int], list[OnCall]] = {}
-
-    def segment(self, role: DecisionRole, at: datetime) -> int:
-        points = self.points.get(role.id)
-        if points is None:
-            plans = self.snapshot.plans.get(role.id, [])
-            found = set().union(
-                self.certification_points, *(plan.change_points(self.start, self.end) for plan in plans)
-            )
-            points = self.points[role.id] = sorted(found)
-        return bisect.bisect_right(points, at)
-
-    def on_call(self, role: DecisionRole, at: datetime) -> list[OnCall]:
-        key = (role.id, self.segment(role, at))
-        found = self.cache.get(key)
-        if found is None:
-            found, seen = [], set()
-            for plan in self.snapshot.plans.get(role.id, []):  # as selectors.on_call_for_roles
-                slot = plan.on_call(at)
-                if slot is None or not slot[0].is_active or slot[0].id in seen:
-                    continue
-                seen.add(slot[0].id)
-                found.append(OnCall(user=slot[0], role=plan.roster.role, roster=plan.roster, source=slot[1]))
-            self.cache[key] = found
-        return found
-
-
 class _Generator:
     def __init__(
         self, *, rng: random.Random, start: datetime, now: datetime, integration, snapshot: GovernanceSnapshot
@@ -234,77 +160,11 @@ class _Generator:
         self.midpoint = start + (now - start) / 2
         self.integration = integration
         self.submitter = integration.service_account
-        self.snapshot = snapshot
-        self.on_call = _OnCallIndex(snapshot, start, now)
+        self.world = World(snapshot, start, now)
         self.action_types = [snapshot.action_types[slug] for slug in ACTION_MIX]
         self.action_weights = list(itertools.accumulate(ACTION_MIX.values()))
         self.models = [m for m in MODELS if m.version not in SUPERSEDES.values()]
         self.model_weights = list(itertools.accumulate(m.weight for m in self.models))
-        self.entries: dict[tuple, dict[str, Any]] = {}
-        self.signer_cache: dict[tuple, list[Signer]] = {}
-        self.chains: dict[int | None, dict[str, Any]] = {}
-        self.assignments = snapshot.assignments
-        self.policies = [_PolicyView(p) for p in snapshot.policies]
-        self.cosigner_roles = {p.id: list(p.cosigner_roles.all()) for p in snapshot.policies}
-
-    def requirements(self, decision: SimpleNamespace) -> Requirements:
-        """As ``routing.requirements_for``, over the policy views."""
-        match = match_policy(
-            action_type=decision.action_type,
-            severity=decision.severity,
-            blast_radius=decision.blast_radius,
-            ai_confidence=decision.ai_confidence,
-            regulated_data=decision.affects_regulated_data,
-            customer_impact=decision.customer_impact,
-            policies=self.policies,
-        )
-        if match is None:
-            return Requirements.fail_safe()
-        policy = match.policy.policy
-        return Requirements.of(policy, match.reasons, self.cosigner_roles[policy.id])
-
-    # --- who may sign ---------------------------------------------------------------------
-
-    def signers(self, action_type: ActionType, role: DecisionRole, at: datetime, *, deputy=False) -> list[Signer]:
-        """As ``selectors.certified_signers``, over the on-call index and ``_held`` (the same
-        answer within one of the index's intervals)."""
-        key = (role.id, action_type.id, deputy, self.on_call.segment(role, at))
-        found = self.signer_cache.get(key)
-        if found is None:
-            found = self.signer_cache[key] = self._signers(action_type, role, at, deputy=deputy)
-        return found
-
-    def _signers(self, action_type: ActionType, role: DecisionRole, at: datetime, *, deputy: bool) -> list[Signer]:
-        found = []
-        for person in self.on_call.on_call(role, at):
-            certs = [
-                c
-                for c in self.snapshot.certifications.get(person.user.id, [])
-                if (c.role_id == role.id or c.action_type_id == action_type.id) and _held(c, at)
-            ]
-            if certs:  # certifications are ordered by valid_until, latest first
-                found.append(Signer(person.user, role, person.roster, person.source, certs[0], via_deputy=deputy))
-        return found
-
-    def owner(self, action_type: ActionType, at: datetime) -> OwnershipAssignment | None:
-        assignments = self.assignments.get(action_type.id, [])
-        current = next((a for a in assignments if a.is_current(at)), None)
-        if current is None and assignments and assignments[0].effective_from > at:
-            return assignments[0]  # see the module docstring
-        return current
-
-    def entry(self, signer: Signer) -> dict[str, Any]:
-        key = (signer.user.id, signer.role.id, signer.roster.id, signer.source, signer.certification.id)
-        key += (signer.via_deputy,)
-        if key not in self.entries:
-            self.entries[key] = signer_entry(signer)
-        return self.entries[key]
-
-    def chain(self, chain: EscalationChain | None) -> dict[str, Any]:
-        key = chain.id if chain is not None else None
-        if key not in self.chains:
-            self.chains[key] = chain_entry(chain)
-        return self.chains[key]
 
     # --- one decision ---------------------------------------------------------------------
 
@@ -369,14 +229,14 @@ class _Generator:
                 "request_fingerprint": decision.request_fingerprint,
             },
         )
-        req = self.requirements(decision)
-        owner = self.owner(action_type, created)
+        req = self.world.requirements(decision)
+        owner = self.world.owner(action_type, created)
         decision.policy_id = req.policy.id if req.policy else None
         decision.policy_version = req.policy.version if req.policy else None
         decision.owner_role = owner.owner_role if owner else None
         decision.owner_role_id = owner.owner_role_id if owner else None
         decision.required_approvals = req.required_approvals
-        decision.snapshot = snapshot_of(req, owner, routed_at=created, chain=self.chain(req.chain))
+        decision.snapshot = snapshot_of(req, owner, routed_at=created, chain=self.world.chain(req.chain))
         policy_entry = decision.snapshot["policy"]
         if req.policy is None:
             log.add(EventKind.NO_POLICY, created, self.submitter.id, {"reason": req.reasons[0]})
@@ -405,15 +265,15 @@ class _Generator:
         stages: list[_Stage] = []
         signers = []
         if owner is not None and rng.random() >= GAP_PROBABILITY:
-            signers = self.signers(action_type, owner.owner_role, at)
+            signers = self.world.signers(action_type, owner.owner_role, at)
             if not signers and owner.deputy_role is not None:
-                signers = self.signers(action_type, owner.deputy_role, at, deputy=True)
+                signers = self.world.signers(action_type, owner.deputy_role, at, deputy=True)
         role = signers[0].role if signers else (owner.owner_role if owner else None)
         steps = decision.snapshot["chain"]["steps"]
         for step in range(len(steps) + 1):
             if step:
-                role = self.snapshot.roles[steps[step - 1]["role_id"]]
-                signers = self.signers(action_type, role, at)
+                role = self.world.role(steps[step - 1]["role_id"])
+                signers = self.world.signers(action_type, role, at)
             wait = req.time_to_act_seconds if step == 0 else steps[step - 1]["wait_seconds"]
             reason = "routing" if step == 0 else Escalation.Reason(stages[-1].escalation).label
             stage = _Stage(step=step, role=role, start=at, signers=signers, reason=reason)
@@ -434,10 +294,10 @@ class _Generator:
         created, action_type = decision.created_at, decision.action_type
         cosigners: list[tuple[DecisionRole, list[Signer]]] = []
         for role in req.cosigner_roles:
-            signers = self.signers(action_type, role, created)
+            signers = self.world.signers(action_type, role, created)
             cosigners.append((role, signers))
             decision.snapshot["cosigners"].append(
-                {"role": role_entry(role), "eligible": [self.entry(s) for s in signers]}
+                {"role": role_entry(role), "eligible": [self.world.entry(s) for s in signers]}
             )
             if not signers:
                 log.add(
@@ -537,7 +397,7 @@ class _Generator:
                 "role": role_entry(stage.role),
                 "reason": stage.reason,
                 "at": stage.start.isoformat(),
-                "eligible": [self.entry(s) for s in stage.signers],
+                "eligible": [self.world.entry(s) for s in stage.signers],
             }
         )
         if not stage.signers:
@@ -823,7 +683,7 @@ class _Generator:
 
 def _still_held(signers: list[Signer], at: datetime) -> list[Signer]:
     """The signers whose certification (valid when they were made eligible) still holds at ``at``."""
-    return [s for s in signers if _held(s.certification, at)]
+    return [s for s in signers if held(s.certification, at)]
 
 
 def _step_at(stages: list[_Stage], at: datetime) -> int:
