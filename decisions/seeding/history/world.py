@@ -167,3 +167,8 @@ class World:
         if key not in self.chains:
             self.chains[key] = chain_entry(chain)
         return self.chains[key]
+
+
+def still_held(signers: list[Signer], at: datetime) -> list[Signer]:
+    """The signers whose certification (valid when they were made eligible) still holds at ``at``."""
+    return [s for s in signers if held(s.certification, at)]

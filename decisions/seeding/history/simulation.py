@@ -1,0 +1,622 @@
+"""The simulation of one past decision, in memory, as routing, escalation and sign-off would
+have produced it.
+
+What the simulation decides, and how:
+- arrivals spread over the last ``days`` days, busier in office hours (UTC) and on weekdays;
+- the action type, the AI model (versions with different false-positive rates; the newer
+  triage-agent version takes over halfway through the period), blast radius, severity,
+  confidence, and whether the recommendation was in truth a false positive;
+- the timeline the routing would have produced: the owner (or deputy) stage, a stage per
+  chain step each time nobody acted in time (late by a few hundred milliseconds, as the
+  deadline tasks are) or nobody was available (on leave, an ownership gap), the chain's final
+  outcome at the end;
+- a verdict (mostly approved; false positives are rejected more often) at a log-normal time in
+  minutes (slower at night and at weekends), given by people on call and certified at that
+  moment, distinct people up to the policy's quorum; a verdict that cannot reach its quorum in
+  time becomes an expiry;
+- an outcome reported later for a good share of them (false positive, true positive, benign;
+  reverted for some executed false positives), when it falls before ``now``.
+
+The decision log is hash-chained as ``eventlog.next_event`` chains it, so
+``verify_decision_log`` passes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+from decisions.lifecycle.eligibility import quorum_met
+from decisions.lifecycle.eventlog import GENESIS, event_hash
+from decisions.lifecycle.snapshots import recommended_action, role_entry, snapshot_of
+from decisions.models import DecisionStatus, Escalation, EventKind, OutcomeKind, Verdict
+from decisions.seeding.history.records import Rows, Stage, decision_record, step_at
+from decisions.seeding.history.tables import (
+    ACTION_MIX,
+    BLAST_RADIUS,
+    CANCEL_REASONS,
+    EXECUTED,
+    GAP_PROBABILITY,
+    LEVELS,
+    MODELS,
+    OUTCOME_NOTES,
+    OUTCOME_SHARE,
+    RATIONALES,
+    REASON_WEIGHTS,
+    SEVERITY,
+    SUPERSEDES,
+    VERDICTS,
+    VERDICTS_FALSE,
+    VERDICTS_TRUE,
+    ModelProfile,
+    draw_target,
+    slowness,
+)
+from decisions.seeding.history.world import World, still_held
+from governance.models import DecisionRole, EscalationChain
+from governance.selectors import Signer
+from governance.snapshot import GovernanceSnapshot
+
+
+class Generator:
+    def __init__(
+        self, *, rng: random.Random, start: datetime, now: datetime, integration, snapshot: GovernanceSnapshot
+    ) -> None:
+        self.rng = rng
+        self.start, self.now = start, now
+        self.midpoint = start + (now - start) / 2
+        self.integration = integration
+        self.submitter = integration.service_account
+        self.world = World(snapshot, start, now)
+        self.action_types = [snapshot.action_types[slug] for slug in ACTION_MIX]
+        self.action_weights = list(itertools.accumulate(ACTION_MIX.values()))
+        self.models = [m for m in MODELS if m.version not in SUPERSEDES.values()]
+        self.model_weights = list(itertools.accumulate(m.weight for m in self.models))
+
+    # --- one decision ---------------------------------------------------------------------
+
+    def decision(self, created: datetime) -> Rows:
+        """A closed decision submitted at ``created`` (earlier if its verdict would fall after now)."""
+        for _attempt in range(8):
+            rows = self._simulate(created)
+            if rows.decision.decided_at < self.now:
+                break
+            created -= rows.decision.decided_at - self.now + timedelta(seconds=self.rng.uniform(60, 900))
+        return rows
+
+    def _model(self, created: datetime) -> ModelProfile:
+        model = self.rng.choices(self.models, cum_weights=self.model_weights)[0]
+        if model.version in SUPERSEDES and created < self.midpoint:
+            return next(m for m in MODELS if m.name == model.name and m.version == SUPERSEDES[model.version])
+        return model
+
+    def _simulate(self, created: datetime) -> Rows:
+        rng = self.rng
+        action_type = rng.choices(self.action_types, cum_weights=self.action_weights)[0]
+        model = self._model(created)
+        false_positive = rng.random() < model.false_positive_rate
+        confidence = rng.betavariate(5, 3) if false_positive else rng.betavariate(9, 1.6)
+        incident = f"INC-{rng.randrange(10000, 99999)}"
+        title, recommendation, target = draw_target(action_type.slug, rng, incident)
+        decision = decision_record(
+            public_id=uuid.UUID(int=rng.getrandbits(128), version=4),
+            integration_id=self.integration.pk,
+            submitted_by_id=self.submitter.id,
+            request_fingerprint=f"{rng.getrandbits(256):064x}",
+            action_type=action_type,
+            action_type_id=action_type.id,
+            title=title,
+            recommendation=recommendation,
+            target=target,
+            ai_confidence=Decimal(f"{min(max(confidence, 0.05), 0.999):.3f}"),
+            blast_radius=rng.choices(LEVELS, cum_weights=BLAST_RADIUS)[0],
+            severity=rng.choices(LEVELS, cum_weights=SEVERITY)[0],
+            affects_regulated_data=rng.random() < 0.04,
+            customer_impact=rng.random() < 0.08,
+            incident_ref=incident,
+            evidence={"alerts": [f"ALR-{rng.randrange(100000, 999999)}" for _ in range(rng.randrange(1, 4))]},
+            model_name=model.name,
+            model_version=model.version,
+            created_at=created,
+            deadline=created,
+        )
+        rows = Rows(decision=decision)
+        log = Log(rows)
+        log.add(
+            EventKind.RECEIVED,
+            created,
+            self.submitter.id,
+            {
+                "integration": self.integration.name,
+                "action_type": action_type.slug,
+                "ai_confidence": str(decision.ai_confidence),
+                "blast_radius": decision.blast_radius,
+                "severity": decision.severity,
+                "model": {"name": decision.model_name, "version": decision.model_version},
+                "request_fingerprint": decision.request_fingerprint,
+            },
+        )
+        req = self.world.requirements(decision)
+        owner = self.world.owner(action_type, created)
+        decision.policy_id = req.policy.id if req.policy else None
+        decision.policy_version = req.policy.version if req.policy else None
+        decision.owner_role = owner.owner_role if owner else None
+        decision.owner_role_id = owner.owner_role_id if owner else None
+        decision.required_approvals = req.required_approvals
+        decision.snapshot = snapshot_of(req, owner, routed_at=created, chain=self.world.chain(req.chain))
+        policy_entry = decision.snapshot["policy"]
+        if req.policy is None:
+            log.add(EventKind.NO_POLICY, created, self.submitter.id, {"reason": req.reasons[0]})
+        if action_type.system_owned and req.policy is not None and req.policy.allow_auto_approval:
+            decision.status = DecisionStatus.AUTO_APPROVED
+            decision.decided_at = created
+            decision.final_action = recommended_action(decision)
+            log.add(
+                EventKind.AUTO_APPROVED,
+                created,
+                self.submitter.id,
+                {"policy": policy_entry, "because": req.reasons},
+            )
+        else:
+            self._human(rows, log, req, owner, policy_entry, false_positive)
+        self._outcome(rows, log, false_positive)
+        decision.event_count = log.seq
+        decision.last_event_hash = log.prev
+        decision.updated_at = log.last_at
+        return rows
+
+    def _timeline(self, decision: SimpleNamespace, req, owner) -> tuple[list[Stage], datetime]:
+        """Every stage routing and escalation would open if nobody signed, and the instant of the
+        chain's final outcome."""
+        rng, at, action_type = self.rng, decision.created_at, decision.action_type
+        stages: list[Stage] = []
+        signers = []
+        if owner is not None and rng.random() >= GAP_PROBABILITY:
+            signers = self.world.signers(action_type, owner.owner_role, at)
+            if not signers and owner.deputy_role is not None:
+                signers = self.world.signers(action_type, owner.deputy_role, at, deputy=True)
+        role = signers[0].role if signers else (owner.owner_role if owner else None)
+        steps = decision.snapshot["chain"]["steps"]
+        for step in range(len(steps) + 1):
+            if step:
+                role = self.world.role(steps[step - 1]["role_id"])
+                signers = self.world.signers(action_type, role, at)
+            wait = req.time_to_act_seconds if step == 0 else steps[step - 1]["wait_seconds"]
+            reason = "routing" if step == 0 else Escalation.Reason(stages[-1].escalation).label
+            stage = Stage(step=step, role=role, start=at, signers=signers, reason=reason)
+            if signers:
+                stage.deadline = at + timedelta(seconds=wait)
+                stage.lateness_ms = max(1, int(rng.lognormvariate(math.log(350), 0.9)))
+                stage.end = stage.deadline + timedelta(milliseconds=stage.lateness_ms)
+                stage.escalation = Escalation.Reason.TIMEOUT
+                stage.token = f"{rng.getrandbits(64):016x}"
+            else:
+                stage.end, stage.escalation = at, Escalation.Reason.NOBODY_ELIGIBLE
+            stages.append(stage)
+            at = stage.end
+        return stages, at
+
+    def _human(self, rows: Rows, log: Log, req, owner, policy_entry, false_positive: bool) -> None:
+        rng, decision = self.rng, rows.decision
+        created, action_type = decision.created_at, decision.action_type
+        cosigners: list[tuple[DecisionRole, list[Signer]]] = []
+        for role in req.cosigner_roles:
+            signers = self.world.signers(action_type, role, created)
+            cosigners.append((role, signers))
+            decision.snapshot["cosigners"].append(
+                {"role": role_entry(role), "eligible": [self.world.entry(s) for s in signers]}
+            )
+            if not signers:
+                log.add(
+                    EventKind.OWNERSHIP_GAP,
+                    created,
+                    self.submitter.id,
+                    {"role": role_entry(role), "slot": "co-signer", "reason": "nobody on call and certified"},
+                )
+        log.add(
+            EventKind.ROUTED,
+            created,
+            self.submitter.id,
+            {
+                "policy": policy_entry,
+                "because": req.reasons,
+                "owner_role": role_entry(decision.owner_role),
+                "required_approvals": req.required_approvals,
+            },
+        )
+        if owner is None:
+            log.add(
+                EventKind.OWNERSHIP_GAP,
+                created,
+                self.submitter.id,
+                {"slot": "owner", "reason": f"{action_type.name} has no current owner"},
+            )
+        stages, final_at = self._timeline(decision, req, owner)
+        verdict = rng.choices(VERDICTS, cum_weights=VERDICTS_FALSE if false_positive else VERDICTS_TRUE)
+        status, end, signed, final = self._verdict(verdict[0], decision, stages, cosigners, final_at)
+
+        # Replay what happened up to the end, in time order, into the log and the rows.
+        if final:
+            happened, escalated = stages, stages
+        else:
+            current = step_at(stages, end)
+            happened, escalated = stages[: current + 1], stages[:current]
+        timed: list[tuple[datetime, int, str, Any]] = []
+        for stage in happened:
+            timed.append((stage.start, len(timed), "stage", stage))
+        for stage in escalated:
+            timed.append((stage.end, len(timed), "escalation", stage))
+        for signoff in signed:
+            timed.append((signoff.created_at, len(timed), "signed", signoff))
+        timed.sort(key=lambda item: (item[0], item[1]))
+        granted = dict.fromkeys(s.user.id for _, signers in cosigners for s in signers)
+        for at, _, what, item in timed:
+            if what == "stage":
+                self._open(rows, log, item, stages)
+                granted.update(dict.fromkeys(s.user.id for s in item.signers))
+            elif what == "escalation":
+                rows.escalations.append(
+                    SimpleNamespace(
+                        from_step=item.step,
+                        reason=item.escalation,
+                        at=at,
+                        lateness_ms=item.lateness_ms,
+                    )
+                )
+            else:
+                rows.signoffs.append(item)
+                log.add(
+                    EventKind.SIGNED,
+                    at,
+                    item.signer_id,
+                    {
+                        "signoff": str(item.public_id),
+                        "verdict": item.verdict,
+                        "reason_code": item.reason_code,
+                        "rationale": item.rationale,
+                        "signed_as_role_id": item.signed_as_id,
+                        "override_action": item.override_action,
+                        "step": item.step,
+                    },
+                )
+        self._close(rows, log, status=status, end=end, signed=signed, final=final, stages=stages, grants=len(granted))
+
+    def _open(self, rows: Rows, log: Log, stage: Stage, stages: list[Stage]) -> None:
+        decision = rows.decision
+        actor = self.submitter.id if stage.step == 0 else None
+        if stage.step:
+            previous = stages[stage.step - 1]
+            log.add(
+                EventKind.ESCALATED,
+                stage.start,
+                None,
+                {
+                    "from_step": previous.step,
+                    "to_step": stage.step,
+                    "role": decision.snapshot["chain"]["steps"][stage.step - 1]["role"],
+                    "reason": stage.reason,
+                },
+            )
+        decision.current_step = stage.step
+        decision.snapshot["stages"].append(
+            {
+                "step": stage.step,
+                "role": role_entry(stage.role),
+                "reason": stage.reason,
+                "at": stage.start.isoformat(),
+                "eligible": [self.world.entry(s) for s in stage.signers],
+            }
+        )
+        if not stage.signers:
+            if stage.role is not None:
+                log.add(
+                    EventKind.OWNERSHIP_GAP,
+                    stage.start,
+                    actor,
+                    {"step": stage.step, "role": role_entry(stage.role), "reason": "nobody on call and certified"},
+                )
+            return
+        decision.deadline = stage.deadline
+        decision.deadline_token = stage.token
+        log.add(
+            EventKind.GRANTED,
+            stage.start,
+            actor,
+            {
+                "step": stage.step,
+                "role": role_entry(stage.role),
+                "users": [{"id": s.user.id, "username": s.user.get_username(), "why": s.why()} for s in stage.signers],
+                "deadline": stage.deadline.isoformat(),
+            },
+        )
+
+    def _close(self, rows: Rows, log: Log, *, status, end, signed, final, stages, grants: int) -> None:
+        """The verdict (or the chain's final outcome, or the cancellation) and the revocation."""
+        decision = rows.decision
+        decision.status = status
+        decision.decided_at = end
+        actor = signed[-1].signer_id if signed and not final else None
+        if final:
+            decision.final_action = recommended_action(decision) if status == DecisionStatus.AUTO_APPROVED else None
+            data = {
+                "status": status,
+                "final_action": decision.final_action,
+                "reason": Escalation.Reason(stages[-1].escalation).label,
+                "final_outcome": decision.snapshot["chain"]["final_outcome"],
+            }
+        elif status == DecisionStatus.CANCELLED:
+            actor = self.submitter.id
+            data = {"status": status, "final_action": None, "reason": self.rng.choice(CANCEL_REASONS)}
+        elif status == DecisionStatus.REJECTED:
+            data = {"status": status, "final_action": None, "by": actor}
+        else:
+            if status == DecisionStatus.OVERRIDDEN:
+                override = next(s.override_action for s in signed if s.verdict == Verdict.OVERRIDE)
+                decision.final_action = {**recommended_action(decision), **override, "overridden": True}
+            else:
+                decision.final_action = recommended_action(decision)
+            data = {"status": status, "final_action": decision.final_action, "approvals": len(signed)}
+        kind = {DecisionStatus.EXPIRED: EventKind.EXPIRED, DecisionStatus.CANCELLED: EventKind.CANCELLED}.get(
+            status, EventKind.DECIDED
+        )
+        log.add(kind, end, actor, data)
+        log.add(EventKind.REVOKED, end, actor, {"grants_revoked": grants})
+
+    # --- the verdict ----------------------------------------------------------------------
+
+    def _verdict(
+        self, verdict: str, decision, stages, cosigners, final_at
+    ) -> tuple[str, datetime, list[SimpleNamespace], bool]:
+        """(status, closing instant, sign-offs in time order, whether the chain's final outcome
+        closed it) for the verdict drawn; the final outcome when no quorum can be reached before it."""
+        rng = self.rng
+        created = decision.created_at
+        window = (final_at - created).total_seconds()
+        if window > 2 and verdict != "expire":
+            elapsed = rng.lognormvariate(math.log(300 * slowness(created)), 1.05)
+            if elapsed >= window - 1:
+                elapsed = window * rng.uniform(0.5, 0.97)
+            at = created + timedelta(seconds=max(elapsed, 1.0))
+            if verdict == "cancel":
+                return DecisionStatus.CANCELLED, at, [], False
+            if verdict == "reject":
+                found = self._reject(decision, stages, cosigners, at)
+                if found is not None:
+                    return DecisionStatus.REJECTED, at, found, False
+            else:
+                found = self._approve(decision, stages, cosigners, at, final_at, override=verdict == "override")
+                if found is not None:
+                    status = DecisionStatus.OVERRIDDEN if verdict == "override" else DecisionStatus.APPROVED
+                    return status, found[-1].created_at, found, False
+        return self._final_outcome(decision), final_at, self._partial(decision, stages, cosigners, final_at), True
+
+    def _final_outcome(self, decision: SimpleNamespace) -> str:
+        outcome = decision.snapshot["chain"]["final_outcome"]
+        risky = decision.action_type.changes_production_state or decision.action_type.touches_regulated_data
+        if outcome == EscalationChain.FinalOutcome.AUTO_APPROVE and not risky:
+            return DecisionStatus.AUTO_APPROVED
+        if outcome == EscalationChain.FinalOutcome.REJECT:
+            return DecisionStatus.REJECTED
+        return DecisionStatus.EXPIRED
+
+    def _available(self, stages, cosigners, at) -> tuple[int, dict[int, dict[int, tuple[Signer, datetime]]]]:
+        """The stage current at ``at`` and everyone who may sign then: person -> role -> (signer, since).
+
+        Only people whose certification still holds at ``at`` (the sign-off service checks it at
+        signing): held when their stage opened and at ``at``, it holds at every instant between."""
+        current = step_at(stages, at)
+        people: dict[int, dict[int, tuple[Signer, datetime]]] = {}
+        created = stages[0].start
+        for role, signers in cosigners:
+            for s in still_held(signers, at):
+                people.setdefault(s.user.id, {}).setdefault(role.id, (s, created))
+        for stage in stages[: current + 1]:
+            for s in still_held(stage.signers, at):
+                people.setdefault(s.user.id, {}).setdefault(s.role.id, (s, stage.start))
+        return current, people
+
+    def _signoff(self, decision, stages, people, user_pk, role_pk, verdict, at, override=None) -> SimpleNamespace:
+        rng = self.rng
+        signer, _since = people[user_pk][role_pk]
+        codes, weights = zip(*REASON_WEIGHTS[verdict], strict=True)
+        code = rng.choices(codes, weights=weights)[0]
+        return SimpleNamespace(
+            public_id=uuid.UUID(int=rng.getrandbits(128), version=4),
+            signer_id=signer.user.id,
+            signed_as_id=role_pk,
+            eligible_role_ids=[
+                role_pk,
+                *sorted(r for r, (_, since) in people[user_pk].items() if r != role_pk and since <= at),
+            ],
+            verdict=verdict,
+            reason_code=code.value,
+            rationale=RATIONALES[code],
+            override_action=override,
+            step=step_at(stages, at),
+            payload_version=decision.payload_version,
+            certification_id_at_signing=signer.certification.id,
+            created_at=at,
+        )
+
+    def _quorum(self, decision, stages, cosigners, at) -> list[tuple[int, int]] | None:
+        """(person, role) pairs that make the quorum at ``at``, the acting stage's signer first."""
+        rng = self.rng
+        current, people = self._available(stages, cosigners, at)
+        acting = still_held(stages[current].signers, at) if current >= 0 else []
+        if not acting:
+            return None
+        owner_roles = {s.role.id for s in stages[: current + 1] if s.role is not None}
+        cosigner_ids = [role.id for role, _ in cosigners]
+        first = rng.choice(acting)
+        chosen = [(first.user.id, first.role.id)]
+        for role_pk in dict.fromkeys(cosigner_ids):
+            if role_pk in owner_roles:
+                continue
+            options = sorted(u for u, roles in people.items() if role_pk in roles and u not in dict(chosen))
+            if not options:
+                return None
+            chosen.append((rng.choice(options), role_pk))
+        while len(chosen) < decision.required_approvals:
+            options = sorted(u for u in people if u not in dict(chosen))
+            if not options:
+                return None
+            person = rng.choice(options)
+            chosen.append((person, min(people[person])))
+        approvals = [(u, set(people[u])) for u, _ in chosen]
+        if not quorum_met(
+            approvals=approvals,
+            required=decision.required_approvals,
+            owner_roles=owner_roles,
+            cosigner_roles=cosigner_ids,
+        ):
+            return None
+        return chosen
+
+    def _approve(self, decision, stages, cosigners, at, final_at, *, override: bool) -> list[SimpleNamespace] | None:
+        """Approvals (the first an override when ``override``) reaching the quorum at ``at``, or at
+        the start of a later stage when it cannot be reached earlier; None if never before the end."""
+        rng = self.rng
+        current = step_at(stages, at)
+        for index in range(current, len(stages)):
+            stage = stages[index]
+            if index > current:
+                if not stage.signers:
+                    continue
+                limit = (stage.end or final_at) - stage.start
+                at = stage.start + min(timedelta(seconds=rng.lognormvariate(math.log(120), 0.8)), limit * 0.9)
+            chosen = self._quorum(decision, stages, cosigners, at)
+            if chosen is None:
+                continue
+            _, people = self._available(stages, cosigners, at)
+            times = []
+            for person, role in chosen:
+                since = people[person][role][1]
+                times.append((since + (at - since) * rng.uniform(0.05, 0.95), person, role))
+            times.sort()
+            signed = []
+            for position, (when, person, role) in enumerate(times):
+                when = at if position == len(times) - 1 else when
+                verdict = Verdict.OVERRIDE if override and position == 0 else Verdict.APPROVE
+                action = self._override_action(decision) if verdict == Verdict.OVERRIDE else None
+                signed.append(self._signoff(decision, stages, people, person, role, verdict, when, action))
+            return signed
+        return None
+
+    def _reject(self, decision, stages, cosigners, at) -> list[SimpleNamespace] | None:
+        rng = self.rng
+        current, people = self._available(stages, cosigners, at)
+        acting = still_held(stages[current].signers, at) if current >= 0 else []
+        if not acting:
+            return None
+        rejecter = rng.choice(acting)
+        signed = []
+        others = sorted(u for u in people if u != rejecter.user.id)
+        if decision.required_approvals > 1 and others and rng.random() < 0.4:
+            person = rng.choice(others)
+            role = min(people[person])
+            since = people[person][role][1]
+            signed.append(
+                self._signoff(decision, stages, people, person, role, Verdict.APPROVE, since + (at - since) * 0.5)
+            )
+        signed.append(self._signoff(decision, stages, people, rejecter.user.id, rejecter.role.id, Verdict.REJECT, at))
+        return signed
+
+    def _partial(self, decision, stages, cosigners, final_at) -> list[SimpleNamespace]:
+        """Before an expiry of a multi-approver decision, sometimes one approval that did not suffice."""
+        rng = self.rng
+        if decision.required_approvals < 2 or rng.random() >= 0.3:
+            return []
+        at = final_at - timedelta(seconds=1)
+        _, people = self._available(stages, cosigners, at)
+        if not people:
+            return []
+        person = rng.choice(sorted(people))
+        role = min(people[person])
+        since = people[person][role][1]
+        when = since + (at - since) * rng.uniform(0.1, 0.9)
+        signoff = self._signoff(decision, stages, people, person, role, Verdict.APPROVE, when)
+        approvals = [(person, set(people[person]))]
+        owner_roles = {s.role.id for s in stages if s.role is not None}
+        cosigner_ids = [role.id for role, _ in cosigners]
+        if quorum_met(
+            approvals=approvals,
+            required=decision.required_approvals,
+            owner_roles=owner_roles,
+            cosigner_roles=cosigner_ids,
+        ):
+            return []
+        return [signoff]
+
+    def _override_action(self, decision: SimpleNamespace) -> dict[str, Any]:
+        rng = self.rng
+        return {
+            "target": {**decision.target, "scope": rng.choice(("single asset", "named mailbox", "one session"))},
+            "parameters": {"duration_minutes": rng.choice((30, 60, 240))},
+        }
+
+    # --- later feedback -------------------------------------------------------------------
+
+    def _outcome(self, rows: Rows, log: Log, false_positive: bool) -> None:
+        rng, decision = self.rng, rows.decision
+        share = OUTCOME_SHARE.get(decision.status, 0)
+        if not share or rng.random() >= share:
+            return
+        reported_at = decision.decided_at + timedelta(hours=rng.lognormvariate(math.log(8), 1.1))
+        if reported_at >= self.now:
+            return
+        if false_positive:
+            kind = OutcomeKind.FALSE_POSITIVE
+        else:
+            kind = rng.choices((OutcomeKind.TRUE_POSITIVE, OutcomeKind.BENIGN), weights=(0.75, 0.25))[0]
+        executed = decision.status in EXECUTED and decision.action_type.changes_production_state
+        reverted = executed and rng.random() < (0.55 if false_positive else 0.03)
+        signers = [s.signer_id for s in rows.signoffs]
+        reporter = signers[-1] if signers and rng.random() < 0.2 else self.submitter.id
+        notes = OUTCOME_NOTES[kind] + (" Action reverted." if reverted else "")
+        rows.outcome = SimpleNamespace(
+            kind=kind.value,
+            reverted=reverted,
+            notes=notes,
+            reported_by_id=reporter,
+            reported_at=reported_at,
+        )
+        log.add(
+            EventKind.OUTCOME_REPORTED,
+            reported_at,
+            reporter,
+            {"kind": kind.value, "reverted": reverted, "notes": notes},
+        )
+
+
+class Log:
+    """The decision's hash chain, built as ``eventlog.next_event`` builds it."""
+
+    __slots__ = ("rows", "pid", "seq", "prev", "last_at")
+
+    def __init__(self, rows: Rows) -> None:
+        self.rows = rows
+        self.pid = str(rows.decision.public_id)
+        self.seq = 0
+        self.prev = GENESIS
+        self.last_at: datetime | None = None
+
+    def add(self, kind: str, at: datetime, actor_id: int | None, data: dict[str, Any]) -> None:
+        self.seq += 1
+        digest = event_hash(
+            decision_public_id=self.pid,
+            seq=self.seq,
+            kind=kind,
+            at=at,
+            actor_id=actor_id,
+            data=data,
+            prev_hash=self.prev,
+        )
+        self.rows.events.append((self.seq, kind, at, actor_id, data, self.prev, digest))
+        self.prev = digest
+        self.last_at = at
