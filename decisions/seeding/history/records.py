@@ -39,8 +39,8 @@ _DECISION_DEFAULTS = {
 
 def decision_record(**fields: Any) -> SimpleNamespace:
     """A decision as its column values (by attname) plus ``action_type`` and ``owner_role``:
-    what the simulation reads and ``_write`` inserts. A model instance costs ten times more to
-    build; ``_write`` makes them only where bulk_create needs them."""
+    what the simulation reads and ``history.writer`` inserts. A model instance costs ten times
+    more to build; the writer makes them only where bulk_create needs them."""
     return SimpleNamespace(**{**_DECISION_DEFAULTS, "proposed_chain": [], "owner_role": None, **fields})
 
 
