@@ -33,7 +33,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from decisions.lifecycle.eventlog import GENESIS, event_hash
-from decisions.lifecycle.snapshots import recommended_action, role_entry, snapshot_of
+from decisions.lifecycle.snapshots import Requirements, recommended_action, role_entry, snapshot_of
 from decisions.models import DecisionStatus, Escalation, EventKind, OutcomeKind, Verdict
 from decisions.seeding.history.records import Rows, Stage, decision_record, step_at
 from decisions.seeding.history.tables import (
@@ -56,7 +56,7 @@ from decisions.seeding.history.tables import (
 )
 from decisions.seeding.history.verdicts import Verdicts
 from decisions.seeding.history.world import World
-from governance.models import DecisionRole
+from governance.models import DecisionRole, OwnershipAssignment
 from governance.selectors import Signer
 from governance.snapshot import GovernanceSnapshot
 
@@ -95,6 +95,35 @@ class Generator:
         return model
 
     def _simulate(self, created: datetime) -> Rows:
+        decision, false_positive = self._submission(created)
+        rows = Rows(decision=decision)
+        log = Log(rows)
+        log.add(EventKind.RECEIVED, created, self.submitter.id, self._received(decision))
+        req, owner = self._route(decision)
+        policy_entry = decision.snapshot["policy"]
+        if req.policy is None:
+            log.add(EventKind.NO_POLICY, created, self.submitter.id, {"reason": req.reasons[0]})
+        if decision.action_type.system_owned and req.policy is not None and req.policy.allow_auto_approval:
+            decision.status = DecisionStatus.AUTO_APPROVED
+            decision.decided_at = created
+            decision.final_action = recommended_action(decision)
+            log.add(
+                EventKind.AUTO_APPROVED,
+                created,
+                self.submitter.id,
+                {"policy": policy_entry, "because": req.reasons},
+            )
+        else:
+            self._human(rows, log, req, owner, policy_entry, false_positive)
+        self._outcome(rows, log, false_positive)
+        decision.event_count = log.seq
+        decision.last_event_hash = log.prev
+        decision.updated_at = log.last_at
+        return rows
+
+    def _submission(self, created: datetime) -> tuple[SimpleNamespace, bool]:
+        """The decision as the AI submitted it at ``created``, and whether its recommendation is
+        in truth a false positive."""
         rng = self.rng
         action_type = rng.choices(self.action_types, cum_weights=self.action_weights)[0]
         model = self._model(created)
@@ -124,50 +153,32 @@ class Generator:
             created_at=created,
             deadline=created,
         )
-        rows = Rows(decision=decision)
-        log = Log(rows)
-        log.add(
-            EventKind.RECEIVED,
-            created,
-            self.submitter.id,
-            {
-                "integration": self.integration.name,
-                "action_type": action_type.slug,
-                "ai_confidence": str(decision.ai_confidence),
-                "blast_radius": decision.blast_radius,
-                "severity": decision.severity,
-                "model": {"name": decision.model_name, "version": decision.model_version},
-                "request_fingerprint": decision.request_fingerprint,
-            },
-        )
+        return decision, false_positive
+
+    def _received(self, decision: SimpleNamespace) -> dict[str, Any]:
+        """The data of the decision's first event, as intake logs it."""
+        return {
+            "integration": self.integration.name,
+            "action_type": decision.action_type.slug,
+            "ai_confidence": str(decision.ai_confidence),
+            "blast_radius": decision.blast_radius,
+            "severity": decision.severity,
+            "model": {"name": decision.model_name, "version": decision.model_version},
+            "request_fingerprint": decision.request_fingerprint,
+        }
+
+    def _route(self, decision: SimpleNamespace) -> tuple[Requirements, OwnershipAssignment | None]:
+        """The policy's requirements and the owner at submission, frozen into the decision and its
+        snapshot as routing freezes them."""
         req = self.world.requirements(decision)
-        owner = self.world.owner(action_type, created)
+        owner = self.world.owner(decision.action_type, decision.created_at)
         decision.policy_id = req.policy.id if req.policy else None
         decision.policy_version = req.policy.version if req.policy else None
         decision.owner_role = owner.owner_role if owner else None
         decision.owner_role_id = owner.owner_role_id if owner else None
         decision.required_approvals = req.required_approvals
-        decision.snapshot = snapshot_of(req, owner, routed_at=created, chain=self.world.chain(req.chain))
-        policy_entry = decision.snapshot["policy"]
-        if req.policy is None:
-            log.add(EventKind.NO_POLICY, created, self.submitter.id, {"reason": req.reasons[0]})
-        if action_type.system_owned and req.policy is not None and req.policy.allow_auto_approval:
-            decision.status = DecisionStatus.AUTO_APPROVED
-            decision.decided_at = created
-            decision.final_action = recommended_action(decision)
-            log.add(
-                EventKind.AUTO_APPROVED,
-                created,
-                self.submitter.id,
-                {"policy": policy_entry, "because": req.reasons},
-            )
-        else:
-            self._human(rows, log, req, owner, policy_entry, false_positive)
-        self._outcome(rows, log, false_positive)
-        decision.event_count = log.seq
-        decision.last_event_hash = log.prev
-        decision.updated_at = log.last_at
-        return rows
+        decision.snapshot = snapshot_of(req, owner, routed_at=decision.created_at, chain=self.world.chain(req.chain))
+        return req, owner
 
     def _timeline(self, decision: SimpleNamespace, req, owner) -> tuple[list[Stage], datetime]:
         """Every stage routing and escalation would open if nobody signed, and the instant of the
@@ -201,25 +212,13 @@ class Generator:
         return stages, at
 
     def _human(self, rows: Rows, log: Log, req, owner, policy_entry, false_positive: bool) -> None:
-        rng, decision = self.rng, rows.decision
-        created, action_type = decision.created_at, decision.action_type
-        cosigners: list[tuple[DecisionRole, list[Signer]]] = []
-        for role in req.cosigner_roles:
-            signers = self.world.signers(action_type, role, created)
-            cosigners.append((role, signers))
-            decision.snapshot["cosigners"].append(
-                {"role": role_entry(role), "eligible": [self.world.entry(s) for s in signers]}
-            )
-            if not signers:
-                log.add(
-                    EventKind.OWNERSHIP_GAP,
-                    created,
-                    self.submitter.id,
-                    {"role": role_entry(role), "slot": "co-signer", "reason": "nobody on call and certified"},
-                )
+        """A decision people sign: routed to the owner and co-signers, escalated along the chain
+        while nobody acts, closed by the verdict drawn (or the chain's final outcome)."""
+        decision = rows.decision
+        cosigners = self._cosigners(log, decision, req)
         log.add(
             EventKind.ROUTED,
-            created,
+            decision.created_at,
             self.submitter.id,
             {
                 "policy": policy_entry,
@@ -231,59 +230,80 @@ class Generator:
         if owner is None:
             log.add(
                 EventKind.OWNERSHIP_GAP,
-                created,
+                decision.created_at,
                 self.submitter.id,
-                {"slot": "owner", "reason": f"{action_type.name} has no current owner"},
+                {"slot": "owner", "reason": f"{decision.action_type.name} has no current owner"},
             )
         stages, final_at = self._timeline(decision, req, owner)
-        verdict = rng.choices(VERDICTS, cum_weights=VERDICTS_FALSE if false_positive else VERDICTS_TRUE)
+        verdict = self.rng.choices(VERDICTS, cum_weights=VERDICTS_FALSE if false_positive else VERDICTS_TRUE)
         status, end, signed, final = self.verdicts.sign(verdict[0], decision, stages, cosigners, final_at)
+        grants = self._replay(rows, log, stages, cosigners, signed, end=end, final=final)
+        self._close(rows, log, status=status, end=end, signed=signed, final=final, stages=stages, grants=grants)
 
-        # Replay what happened up to the end, in time order, into the log and the rows.
-        if final:
-            happened, escalated = stages, stages
-        else:
-            current = step_at(stages, end)
-            happened, escalated = stages[: current + 1], stages[:current]
-        timed: list[tuple[datetime, int, str, Any]] = []
-        for stage in happened:
-            timed.append((stage.start, len(timed), "stage", stage))
-        for stage in escalated:
-            timed.append((stage.end, len(timed), "escalation", stage))
-        for signoff in signed:
-            timed.append((signoff.created_at, len(timed), "signed", signoff))
-        timed.sort(key=lambda item: (item[0], item[1]))
+    def _cosigners(
+        self, log: Log, decision: SimpleNamespace, req: Requirements
+    ) -> list[tuple[DecisionRole, list[Signer]]]:
+        """Each co-signer role with who may sign for it at submission, frozen into the snapshot
+        (a gap logged for a role nobody can take)."""
+        created = decision.created_at
+        cosigners: list[tuple[DecisionRole, list[Signer]]] = []
+        for role in req.cosigner_roles:
+            signers = self.world.signers(decision.action_type, role, created)
+            cosigners.append((role, signers))
+            decision.snapshot["cosigners"].append(
+                {"role": role_entry(role), "eligible": [self.world.entry(s) for s in signers]}
+            )
+            if not signers:
+                log.add(
+                    EventKind.OWNERSHIP_GAP,
+                    created,
+                    self.submitter.id,
+                    {"role": role_entry(role), "slot": "co-signer", "reason": "nobody on call and certified"},
+                )
+        return cosigners
+
+    def _replay(
+        self,
+        rows: Rows,
+        log: Log,
+        stages: list[Stage],
+        cosigners: list[tuple[DecisionRole, list[Signer]]],
+        signed: list[SimpleNamespace],
+        *,
+        end: datetime,
+        final: bool,
+    ) -> int:
+        """Replay what happened up to the end, in time order, into the log and the rows; returns
+        how many people were granted access (co-signers and every opened stage's signers)."""
         granted = dict.fromkeys(s.user.id for _, signers in cosigners for s in signers)
-        for at, _, what, item in timed:
-            if what == "stage":
+        for at, _, what, item in _happenings(stages, signed, end=end, final=final):
+            if isinstance(item, SimpleNamespace):
+                self._signed(rows, log, item, at)
+            elif what == "opened":
                 self._open(rows, log, item, stages)
                 granted.update(dict.fromkeys(s.user.id for s in item.signers))
-            elif what == "escalation":
-                rows.escalations.append(
-                    SimpleNamespace(
-                        from_step=item.step,
-                        reason=item.escalation,
-                        at=at,
-                        lateness_ms=item.lateness_ms,
-                    )
-                )
             else:
-                rows.signoffs.append(item)
-                log.add(
-                    EventKind.SIGNED,
-                    at,
-                    item.signer_id,
-                    {
-                        "signoff": str(item.public_id),
-                        "verdict": item.verdict,
-                        "reason_code": item.reason_code,
-                        "rationale": item.rationale,
-                        "signed_as_role_id": item.signed_as_id,
-                        "override_action": item.override_action,
-                        "step": item.step,
-                    },
+                rows.escalations.append(
+                    SimpleNamespace(from_step=item.step, reason=item.escalation, at=at, lateness_ms=item.lateness_ms)
                 )
-        self._close(rows, log, status=status, end=end, signed=signed, final=final, stages=stages, grants=len(granted))
+        return len(granted)
+
+    def _signed(self, rows: Rows, log: Log, signoff: SimpleNamespace, at: datetime) -> None:
+        rows.signoffs.append(signoff)
+        log.add(
+            EventKind.SIGNED,
+            at,
+            signoff.signer_id,
+            {
+                "signoff": str(signoff.public_id),
+                "verdict": signoff.verdict,
+                "reason_code": signoff.reason_code,
+                "rationale": signoff.rationale,
+                "signed_as_role_id": signoff.signed_as_id,
+                "override_action": signoff.override_action,
+                "step": signoff.step,
+            },
+        )
 
     def _open(self, rows: Rows, log: Log, stage: Stage, stages: list[Stage]) -> None:
         decision = rows.decision
@@ -398,6 +418,27 @@ class Generator:
             reporter,
             {"kind": kind.value, "reverted": reverted, "notes": notes},
         )
+
+
+def _happenings(
+    stages: list[Stage], signed: list[SimpleNamespace], *, end: datetime, final: bool
+) -> list[tuple[datetime, int, str, Stage | SimpleNamespace]]:
+    """(instant, order, what, item) for each stage opened, each escalation out of a stage and
+    each sign-off up to the end, in time order (at one instant in that order)."""
+    if final:
+        opened, escalated = stages, stages
+    else:
+        current = step_at(stages, end)
+        opened, escalated = stages[: current + 1], stages[:current]
+    happenings: list[tuple[datetime, int, str, Stage | SimpleNamespace]] = []
+    for stage in opened:
+        happenings.append((stage.start, len(happenings), "opened", stage))
+    for stage in escalated:
+        happenings.append((stage.end, len(happenings), "escalated", stage))
+    for signoff in signed:
+        happenings.append((signoff.created_at, len(happenings), "signed", signoff))
+    happenings.sort(key=lambda item: (item[0], item[1]))
+    return happenings
 
 
 class Log:
