@@ -71,7 +71,7 @@ def seed_history(*, decisions: int, days: int = 90, seed: int = 0, now: datetime
     integration = demo_integration(actor=system, action_types=list(action_types.values()))
     rng = random.Random(f"countersign-history:{seed}:{now.isoformat()}")  # noqa: S311 - not security
     statuses: Counter[str] = Counter()
-    counts = Counter()
+    counts: Counter[str] = Counter()
     with pinned_snapshot() as snapshot:
         generator = Generator(rng=rng, start=start, now=now, integration=integration, snapshot=snapshot)
         arrivals = draw_arrivals(rng, start, now, decisions)

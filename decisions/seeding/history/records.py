@@ -7,25 +7,33 @@ import bisect
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeAlias
 
 from decisions.models import DecisionRequest
 from governance.models import DecisionRole
 from governance.selectors import Signer
 
+# One event of the decision log: (seq, kind, at, actor_id, data, prev_hash, hash).
+Event: TypeAlias = tuple[int, str, datetime, int | None, dict[str, Any], str, str]
+# Each co-signer role with the people who may sign for it at submission.
+Cosigners: TypeAlias = list[tuple[DecisionRole, list[Signer]]]
+
 
 @dataclass
 class Stage:
-    """One step of a decision's timeline: who could sign, from when to when."""
+    """One step of a decision's timeline: who could sign, from when to when.
+
+    A stage somebody could take has a deadline, the escalation task's lateness past it and the
+    deadline token; a stage nobody could take has none of them and lasts no time."""
 
     step: int
     role: DecisionRole | None
     start: datetime
     signers: list[Signer]
     reason: str
+    end: datetime  # when the decision moved on (escalation), or the chain's final outcome for the last
+    escalation: str  # Escalation.Reason of that move
     deadline: datetime | None = None
-    end: datetime | None = None  # when the decision moved on (escalation), None for the last
-    escalation: str | None = None  # Escalation.Reason of that move
     lateness_ms: int | None = None
     token: str = ""
 
@@ -49,7 +57,7 @@ class Rows:
     """One decision and everything written with it."""
 
     decision: SimpleNamespace
-    events: list[tuple] = field(default_factory=list)  # (seq, kind, at, actor_id, data, prev, hash)
+    events: list[Event] = field(default_factory=list)
     # Sign-offs, escalations and the outcome as their fields (model instances cost more to build).
     signoffs: list[SimpleNamespace] = field(default_factory=list)
     escalations: list[SimpleNamespace] = field(default_factory=list)

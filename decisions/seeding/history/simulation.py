@@ -30,12 +30,20 @@ import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from decisions.lifecycle.eventlog import GENESIS, event_hash
 from decisions.lifecycle.snapshots import Requirements, recommended_action, role_entry, snapshot_of
-from decisions.models import DecisionStatus, Escalation, EventKind, OutcomeKind, Verdict
-from decisions.seeding.history.records import Rows, Stage, decision_record, step_at
+from decisions.models import (
+    DecisionRequest,
+    DecisionStatus,
+    Escalation,
+    EventKind,
+    Integration,
+    OutcomeKind,
+    Verdict,
+)
+from decisions.seeding.history.records import Cosigners, Rows, Stage, decision_record, step_at
 from decisions.seeding.history.tables import (
     ACTION_MIX,
     BLAST_RADIUS,
@@ -62,8 +70,18 @@ from governance.snapshot import GovernanceSnapshot
 
 
 class Generator:
+    """Simulates closed decisions submitted by ``integration`` between ``start`` and ``now``,
+    against the governance ``snapshot``, drawing everything from ``rng`` (in a fixed order, so
+    the same seed gives the same decisions)."""
+
     def __init__(
-        self, *, rng: random.Random, start: datetime, now: datetime, integration, snapshot: GovernanceSnapshot
+        self,
+        *,
+        rng: random.Random,
+        start: datetime,
+        now: datetime,
+        integration: Integration,
+        snapshot: GovernanceSnapshot,
     ) -> None:
         self.rng = rng
         self.start, self.now = start, now
@@ -106,7 +124,7 @@ class Generator:
         if decision.action_type.system_owned and req.policy is not None and req.policy.allow_auto_approval:
             decision.status = DecisionStatus.AUTO_APPROVED
             decision.decided_at = created
-            decision.final_action = recommended_action(decision)
+            decision.final_action = _recommended_action(decision)
             log.add(
                 EventKind.AUTO_APPROVED,
                 created,
@@ -180,12 +198,14 @@ class Generator:
         decision.snapshot = snapshot_of(req, owner, routed_at=decision.created_at, chain=self.world.chain(req.chain))
         return req, owner
 
-    def _timeline(self, decision: SimpleNamespace, req, owner) -> tuple[list[Stage], datetime]:
+    def _timeline(
+        self, decision: SimpleNamespace, req: Requirements, owner: OwnershipAssignment | None
+    ) -> tuple[list[Stage], datetime]:
         """Every stage routing and escalation would open if nobody signed, and the instant of the
         chain's final outcome."""
         rng, at, action_type = self.rng, decision.created_at, decision.action_type
         stages: list[Stage] = []
-        signers = []
+        signers: list[Signer] = []
         if owner is not None and rng.random() >= GAP_PROBABILITY:
             signers = self.world.signers(action_type, owner.owner_role, at)
             if not signers and owner.deputy_role is not None:
@@ -198,20 +218,50 @@ class Generator:
                 signers = self.world.signers(action_type, role, at)
             wait = req.time_to_act_seconds if step == 0 else steps[step - 1]["wait_seconds"]
             reason = "routing" if step == 0 else Escalation.Reason(stages[-1].escalation).label
-            stage = Stage(step=step, role=role, start=at, signers=signers, reason=reason)
-            if signers:
-                stage.deadline = at + timedelta(seconds=wait)
-                stage.lateness_ms = max(1, int(rng.lognormvariate(math.log(350), 0.9)))
-                stage.end = stage.deadline + timedelta(milliseconds=stage.lateness_ms)
-                stage.escalation = Escalation.Reason.TIMEOUT
-                stage.token = f"{rng.getrandbits(64):016x}"
-            else:
-                stage.end, stage.escalation = at, Escalation.Reason.NOBODY_ELIGIBLE
+            stage = self._stage(step, role, at, signers, reason=reason, wait=wait)
             stages.append(stage)
             at = stage.end
         return stages, at
 
-    def _human(self, rows: Rows, log: Log, req, owner, policy_entry, false_positive: bool) -> None:
+    def _stage(
+        self, step: int, role: DecisionRole | None, at: datetime, signers: list[Signer], *, reason: str, wait: int
+    ) -> Stage:
+        """The stage opened at ``at``: with signers, it times out past its deadline (as late as the
+        deadline task runs); without, it moves on at once."""
+        if not signers:
+            return Stage(
+                step=step,
+                role=role,
+                start=at,
+                signers=signers,
+                reason=reason,
+                end=at,
+                escalation=Escalation.Reason.NOBODY_ELIGIBLE,
+            )
+        deadline = at + timedelta(seconds=wait)
+        lateness_ms = max(1, int(self.rng.lognormvariate(math.log(350), 0.9)))
+        return Stage(
+            step=step,
+            role=role,
+            start=at,
+            signers=signers,
+            reason=reason,
+            end=deadline + timedelta(milliseconds=lateness_ms),
+            escalation=Escalation.Reason.TIMEOUT,
+            deadline=deadline,
+            lateness_ms=lateness_ms,
+            token=f"{self.rng.getrandbits(64):016x}",
+        )
+
+    def _human(
+        self,
+        rows: Rows,
+        log: Log,
+        req: Requirements,
+        owner: OwnershipAssignment | None,
+        policy_entry: dict[str, Any] | None,
+        false_positive: bool,
+    ) -> None:
         """A decision people sign: routed to the owner and co-signers, escalated along the chain
         while nobody acts, closed by the verdict drawn (or the chain's final outcome)."""
         decision = rows.decision
@@ -240,13 +290,11 @@ class Generator:
         grants = self._replay(rows, log, stages, cosigners, signed, end=end, final=final)
         self._close(rows, log, status=status, end=end, signed=signed, final=final, stages=stages, grants=grants)
 
-    def _cosigners(
-        self, log: Log, decision: SimpleNamespace, req: Requirements
-    ) -> list[tuple[DecisionRole, list[Signer]]]:
+    def _cosigners(self, log: Log, decision: SimpleNamespace, req: Requirements) -> Cosigners:
         """Each co-signer role with who may sign for it at submission, frozen into the snapshot
         (a gap logged for a role nobody can take)."""
         created = decision.created_at
-        cosigners: list[tuple[DecisionRole, list[Signer]]] = []
+        cosigners: Cosigners = []
         for role in req.cosigner_roles:
             signers = self.world.signers(decision.action_type, role, created)
             cosigners.append((role, signers))
@@ -267,7 +315,7 @@ class Generator:
         rows: Rows,
         log: Log,
         stages: list[Stage],
-        cosigners: list[tuple[DecisionRole, list[Signer]]],
+        cosigners: Cosigners,
         signed: list[SimpleNamespace],
         *,
         end: datetime,
@@ -331,7 +379,7 @@ class Generator:
                 "eligible": [self.world.entry(s) for s in stage.signers],
             }
         )
-        if not stage.signers:
+        if stage.deadline is None:  # nobody could take the stage
             if stage.role is not None:
                 log.add(
                     EventKind.OWNERSHIP_GAP,
@@ -354,14 +402,26 @@ class Generator:
             },
         )
 
-    def _close(self, rows: Rows, log: Log, *, status, end, signed, final, stages, grants: int) -> None:
+    def _close(
+        self,
+        rows: Rows,
+        log: Log,
+        *,
+        status: DecisionStatus,
+        end: datetime,
+        signed: list[SimpleNamespace],
+        final: bool,
+        stages: list[Stage],
+        grants: int,
+    ) -> None:
         """The verdict (or the chain's final outcome, or the cancellation) and the revocation."""
         decision = rows.decision
         decision.status = status
         decision.decided_at = end
         actor = signed[-1].signer_id if signed and not final else None
+        data: dict[str, Any]
         if final:
-            decision.final_action = recommended_action(decision) if status == DecisionStatus.AUTO_APPROVED else None
+            decision.final_action = _recommended_action(decision) if status == DecisionStatus.AUTO_APPROVED else None
             data = {
                 "status": status,
                 "final_action": decision.final_action,
@@ -376,9 +436,9 @@ class Generator:
         else:
             if status == DecisionStatus.OVERRIDDEN:
                 override = next(s.override_action for s in signed if s.verdict == Verdict.OVERRIDE)
-                decision.final_action = {**recommended_action(decision), **override, "overridden": True}
+                decision.final_action = {**_recommended_action(decision), **override, "overridden": True}
             else:
-                decision.final_action = recommended_action(decision)
+                decision.final_action = _recommended_action(decision)
             data = {"status": status, "final_action": decision.final_action, "approvals": len(signed)}
         kind = {DecisionStatus.EXPIRED: EventKind.EXPIRED, DecisionStatus.CANCELLED: EventKind.CANCELLED}.get(
             status, EventKind.DECIDED
@@ -420,6 +480,13 @@ class Generator:
         )
 
 
+def _recommended_action(decision: SimpleNamespace) -> dict[str, Any]:
+    """``snapshots.recommended_action`` of a decision record."""
+    # A stand-in for the DecisionRequest it takes: it reads only the action type, the target,
+    # the recommendation and the proposed chain, which the record has.
+    return recommended_action(cast("DecisionRequest", decision))
+
+
 def _happenings(
     stages: list[Stage], signed: list[SimpleNamespace], *, end: datetime, final: bool
 ) -> list[tuple[datetime, int, str, Stage | SimpleNamespace]]:
@@ -451,7 +518,7 @@ class Log:
         self.pid = str(rows.decision.public_id)
         self.seq = 0
         self.prev = GENESIS
-        self.last_at: datetime | None = None
+        self.last_at: datetime = rows.decision.created_at  # the instant of the last event
 
     def add(self, kind: str, at: datetime, actor_id: int | None, data: dict[str, Any]) -> None:
         self.seq += 1

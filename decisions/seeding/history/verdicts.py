@@ -10,15 +10,18 @@ import random
 import uuid
 from datetime import datetime, timedelta
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeAlias
 
 from decisions.lifecycle.eligibility import quorum_met
 from decisions.models import DecisionStatus, Verdict
-from decisions.seeding.history.records import step_at
+from decisions.seeding.history.records import Cosigners, Stage, step_at
 from decisions.seeding.history.tables import RATIONALES, REASON_WEIGHTS, slowness
 from decisions.seeding.history.world import still_held
 from governance.models import EscalationChain
 from governance.selectors import Signer
+
+# Everyone who may sign at an instant: person -> role -> (signer, since when).
+_People: TypeAlias = dict[int, dict[int, tuple[Signer, datetime]]]
 
 
 class Verdicts:
@@ -28,8 +31,8 @@ class Verdicts:
         self.rng = rng
 
     def sign(
-        self, verdict: str, decision, stages, cosigners, final_at
-    ) -> tuple[str, datetime, list[SimpleNamespace], bool]:
+        self, verdict: str, decision: SimpleNamespace, stages: list[Stage], cosigners: Cosigners, final_at: datetime
+    ) -> tuple[DecisionStatus, datetime, list[SimpleNamespace], bool]:
         """(status, closing instant, sign-offs in time order, whether the chain's final outcome
         closed it) for the verdict drawn; the final outcome when no quorum can be reached before it."""
         rng = self.rng
@@ -53,13 +56,13 @@ class Verdicts:
                     return status, found[-1].created_at, found, False
         return _final_outcome(decision), final_at, self._partial(decision, stages, cosigners, final_at), True
 
-    def _available(self, stages, cosigners, at) -> tuple[int, dict[int, dict[int, tuple[Signer, datetime]]]]:
+    def _available(self, stages: list[Stage], cosigners: Cosigners, at: datetime) -> tuple[int, _People]:
         """The stage current at ``at`` and everyone who may sign then: person -> role -> (signer, since).
 
         Only people whose certification still holds at ``at`` (the sign-off service checks it at
         signing): held when their stage opened and at ``at``, it holds at every instant between."""
         current = step_at(stages, at)
-        people: dict[int, dict[int, tuple[Signer, datetime]]] = {}
+        people: _People = {}
         created = stages[0].start
         for role, signers in cosigners:
             for s in still_held(signers, at):
@@ -69,7 +72,17 @@ class Verdicts:
                 people.setdefault(s.user.id, {}).setdefault(s.role.id, (s, stage.start))
         return current, people
 
-    def _signoff(self, decision, stages, people, user_pk, role_pk, verdict, at, override=None) -> SimpleNamespace:
+    def _signoff(
+        self,
+        decision: SimpleNamespace,
+        stages: list[Stage],
+        people: _People,
+        user_pk: int,
+        role_pk: int,
+        verdict: Verdict,
+        at: datetime,
+        override: dict[str, Any] | None = None,
+    ) -> SimpleNamespace:
         rng = self.rng
         signer, _since = people[user_pk][role_pk]
         codes, weights = zip(*REASON_WEIGHTS[verdict], strict=True)
@@ -92,7 +105,9 @@ class Verdicts:
             created_at=at,
         )
 
-    def _quorum(self, decision, stages, cosigners, at) -> list[tuple[int, int]] | None:
+    def _quorum(
+        self, decision: SimpleNamespace, stages: list[Stage], cosigners: Cosigners, at: datetime
+    ) -> list[tuple[int, int]] | None:
         """(person, role) pairs that make the quorum at ``at``, the acting stage's signer first."""
         rng = self.rng
         current, people = self._available(stages, cosigners, at)
@@ -116,7 +131,7 @@ class Verdicts:
                 return None
             person = rng.choice(options)
             chosen.append((person, min(people[person])))
-        approvals = [(u, set(people[u])) for u, _ in chosen]
+        approvals: list[tuple[int, int | set[int]]] = [(u, set(people[u])) for u, _ in chosen]
         if not quorum_met(
             approvals=approvals,
             required=decision.required_approvals,
@@ -126,7 +141,16 @@ class Verdicts:
             return None
         return chosen
 
-    def _approve(self, decision, stages, cosigners, at, final_at, *, override: bool) -> list[SimpleNamespace] | None:
+    def _approve(
+        self,
+        decision: SimpleNamespace,
+        stages: list[Stage],
+        cosigners: Cosigners,
+        at: datetime,
+        final_at: datetime,
+        *,
+        override: bool,
+    ) -> list[SimpleNamespace] | None:
         """Approvals (the first an override when ``override``) reaching the quorum at ``at``, or at
         the start of a later stage when it cannot be reached earlier; None if never before the end."""
         rng = self.rng
@@ -136,7 +160,7 @@ class Verdicts:
             if index > current:
                 if not stage.signers:
                     continue
-                limit = (stage.end or final_at) - stage.start
+                limit = stage.end - stage.start
                 at = stage.start + min(timedelta(seconds=rng.lognormvariate(math.log(120), 0.8)), limit * 0.9)
             chosen = self._quorum(decision, stages, cosigners, at)
             if chosen is None:
@@ -156,7 +180,9 @@ class Verdicts:
             return signed
         return None
 
-    def _reject(self, decision, stages, cosigners, at) -> list[SimpleNamespace] | None:
+    def _reject(
+        self, decision: SimpleNamespace, stages: list[Stage], cosigners: Cosigners, at: datetime
+    ) -> list[SimpleNamespace] | None:
         rng = self.rng
         current, people = self._available(stages, cosigners, at)
         acting = still_held(stages[current].signers, at) if current >= 0 else []
@@ -175,7 +201,9 @@ class Verdicts:
         signed.append(self._signoff(decision, stages, people, rejecter.user.id, rejecter.role.id, Verdict.REJECT, at))
         return signed
 
-    def _partial(self, decision, stages, cosigners, final_at) -> list[SimpleNamespace]:
+    def _partial(
+        self, decision: SimpleNamespace, stages: list[Stage], cosigners: Cosigners, final_at: datetime
+    ) -> list[SimpleNamespace]:
         """Before an expiry of a multi-approver decision, sometimes one approval that did not suffice."""
         rng = self.rng
         if decision.required_approvals < 2 or rng.random() >= 0.3:
@@ -189,7 +217,7 @@ class Verdicts:
         since = people[person][role][1]
         when = since + (at - since) * rng.uniform(0.1, 0.9)
         signoff = self._signoff(decision, stages, people, person, role, Verdict.APPROVE, when)
-        approvals = [(person, set(people[person]))]
+        approvals: list[tuple[int, int | set[int]]] = [(person, set(people[person]))]
         owner_roles = {s.role.id for s in stages if s.role is not None}
         cosigner_ids = [role.id for role, _ in cosigners]
         if quorum_met(
@@ -209,7 +237,7 @@ class Verdicts:
         }
 
 
-def _final_outcome(decision: SimpleNamespace) -> str:
+def _final_outcome(decision: SimpleNamespace) -> DecisionStatus:
     outcome = decision.snapshot["chain"]["final_outcome"]
     risky = decision.action_type.changes_production_state or decision.action_type.touches_regulated_data
     if outcome == EscalationChain.FinalOutcome.AUTO_APPROVE and not risky:

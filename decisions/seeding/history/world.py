@@ -14,10 +14,17 @@ from __future__ import annotations
 import bisect
 from datetime import datetime, timedelta
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from decisions.lifecycle.snapshots import Requirements, chain_entry, signer_entry
-from governance.models import ActionType, Certification, DecisionRole, EscalationChain, OwnershipAssignment
+from governance.models import (
+    ActionType,
+    ApprovalPolicy,
+    Certification,
+    DecisionRole,
+    EscalationChain,
+    OwnershipAssignment,
+)
 from governance.selectors import OnCall, Signer, match_policy
 from governance.snapshot import GovernanceSnapshot
 
@@ -28,10 +35,12 @@ def held(cert: Certification, at: datetime) -> bool:
 
 
 class _Listed:
-    def __init__(self, items: list) -> None:
+    """A prefetched relation as ``.all()`` answers it."""
+
+    def __init__(self, items: list[ActionType]) -> None:
         self.items = items
 
-    def all(self) -> list:
+    def all(self) -> list[ActionType]:
         return self.items
 
 
@@ -39,7 +48,7 @@ class _PolicyView:
     """An approval policy as ``match_policy`` reads it, its action types listed once: building
     the real many-to-many manager on every access costs more than the whole match."""
 
-    def __init__(self, policy) -> None:
+    def __init__(self, policy: ApprovalPolicy) -> None:
         self.policy = policy
         self.action_types = _Listed(list(policy.action_types.all()))
 
@@ -97,17 +106,17 @@ class World:
     and cached, since thousands of decisions ask the same questions."""
 
     def __init__(self, snapshot: GovernanceSnapshot, start: datetime, end: datetime) -> None:
-        self.snapshot = snapshot
-        self.on_call = _OnCallIndex(snapshot, start, end)
-        self.assignments = snapshot.assignments
-        self.policies = [_PolicyView(p) for p in snapshot.policies]
-        self.cosigner_roles = {p.id: list(p.cosigner_roles.all()) for p in snapshot.policies}
-        self.entries: dict[tuple, dict[str, Any]] = {}
-        self.signer_cache: dict[tuple, list[Signer]] = {}
-        self.chains: dict[int | None, dict[str, Any]] = {}
+        self._snapshot = snapshot
+        self._on_call = _OnCallIndex(snapshot, start, end)
+        self._policies = {p.id: p for p in snapshot.policies}
+        self._policy_views = [_PolicyView(p) for p in snapshot.policies]
+        self._cosigner_roles = {p.id: list(p.cosigner_roles.all()) for p in snapshot.policies}
+        self._entries: dict[tuple[int, int, int, str, int, bool], dict[str, Any]] = {}
+        self._signer_cache: dict[tuple[int, int, bool, int], list[Signer]] = {}
+        self._chains: dict[int | None, dict[str, Any]] = {}
 
     def role(self, pk: int) -> DecisionRole:
-        return self.snapshot.roles[pk]
+        return self._snapshot.roles[pk]
 
     def requirements(self, decision: SimpleNamespace) -> Requirements:
         """As ``routing.requirements_for``, over the policy views."""
@@ -118,30 +127,34 @@ class World:
             ai_confidence=decision.ai_confidence,
             regulated_data=decision.affects_regulated_data,
             customer_impact=decision.customer_impact,
-            policies=self.policies,
+            # Stand-ins for the policies: match_policy reads only their fields and
+            # ``action_types.all()``, which a view answers; the match names a view.
+            policies=cast("list[ApprovalPolicy]", self._policy_views),
         )
         if match is None:
             return Requirements.fail_safe()
-        policy = match.policy.policy
-        return Requirements.of(policy, match.reasons, self.cosigner_roles[policy.id])
+        policy = self._policies[match.policy.id]
+        return Requirements.of(policy, match.reasons, self._cosigner_roles[policy.id])
 
     # --- who may sign ---------------------------------------------------------------------
 
-    def signers(self, action_type: ActionType, role: DecisionRole, at: datetime, *, deputy=False) -> list[Signer]:
+    def signers(
+        self, action_type: ActionType, role: DecisionRole, at: datetime, *, deputy: bool = False
+    ) -> list[Signer]:
         """As ``selectors.certified_signers``, over the on-call index and ``held`` (the same
         answer within one of the index's intervals)."""
-        key = (role.id, action_type.id, deputy, self.on_call.segment(role, at))
-        found = self.signer_cache.get(key)
+        key = (role.id, action_type.id, deputy, self._on_call.segment(role, at))
+        found = self._signer_cache.get(key)
         if found is None:
-            found = self.signer_cache[key] = self._signers(action_type, role, at, deputy=deputy)
+            found = self._signer_cache[key] = self._signers(action_type, role, at, deputy=deputy)
         return found
 
     def _signers(self, action_type: ActionType, role: DecisionRole, at: datetime, *, deputy: bool) -> list[Signer]:
         found = []
-        for person in self.on_call.on_call(role, at):
+        for person in self._on_call.on_call(role, at):
             certs = [
                 c
-                for c in self.snapshot.certifications.get(person.user.id, [])
+                for c in self._snapshot.certifications.get(person.user.id, [])
                 if (c.role_id == role.id or c.action_type_id == action_type.id) and held(c, at)
             ]
             if certs:  # certifications are ordered by valid_until, latest first
@@ -149,24 +162,34 @@ class World:
         return found
 
     def owner(self, action_type: ActionType, at: datetime) -> OwnershipAssignment | None:
-        assignments = self.assignments.get(action_type.id, [])
+        """The ownership current at ``at``, as ``selectors.current_owner`` finds it (with the
+        liberty the module docstring states)."""
+        assignments = self._snapshot.assignments.get(action_type.id, [])
         current = next((a for a in assignments if a.is_current(at)), None)
         if current is None and assignments and assignments[0].effective_from > at:
             return assignments[0]  # see the module docstring
         return current
 
     def entry(self, signer: Signer) -> dict[str, Any]:
-        key = (signer.user.id, signer.role.id, signer.roster.id, signer.source, signer.certification.id)
-        key += (signer.via_deputy,)
-        if key not in self.entries:
-            self.entries[key] = signer_entry(signer)
-        return self.entries[key]
+        """``snapshots.signer_entry``, once per signer."""
+        key = (
+            signer.user.id,
+            signer.role.id,
+            signer.roster.id,
+            signer.source,
+            signer.certification.id,
+            signer.via_deputy,
+        )
+        if key not in self._entries:
+            self._entries[key] = signer_entry(signer)
+        return self._entries[key]
 
     def chain(self, chain: EscalationChain | None) -> dict[str, Any]:
+        """``snapshots.chain_entry``, once per chain."""
         key = chain.id if chain is not None else None
-        if key not in self.chains:
-            self.chains[key] = chain_entry(chain)
-        return self.chains[key]
+        if key not in self._chains:
+            self._chains[key] = chain_entry(chain)
+        return self._chains[key]
 
 
 def still_held(signers: list[Signer], at: datetime) -> list[Signer]:

@@ -10,7 +10,10 @@ import contextlib
 import json
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any, Protocol, TypeAlias
 
 from django.db import connection, models, transaction
 
@@ -43,9 +46,21 @@ def explicit_timestamps() -> Iterator[None]:
 
 
 EVENT_COLUMNS = ("decision_id", "seq", "kind", "at", "actor_id", "data", "prev_hash", "hash")
+# An event as written: the decision's id, then the event (``records.Event``).
+EventRow: TypeAlias = tuple[int, int, str, datetime, int | None, dict[str, Any], str, str]
 
 
-def _copy(model: type[models.Model], rows: list[tuple], columns: list[str]) -> None:
+class BatchWriter(Protocol):
+    """Writes batches of simulated decisions; ``events`` counts the events written so far."""
+
+    events: int
+
+    def put(self, batch: list[Rows]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _copy(model: type[models.Model], rows: Iterable[Sequence[Any]], columns: Sequence[str]) -> None:
     """PostgreSQL: COPY ``rows`` (values in ``columns`` order) into ``model``'s table."""
     table = connection.ops.quote_name(model._meta.db_table)
     names = ", ".join(connection.ops.quote_name(c) for c in columns)
@@ -54,15 +69,15 @@ def _copy(model: type[models.Model], rows: list[tuple], columns: list[str]) -> N
             copy.write_row(row)
 
 
-def _copy_objects(model: type[models.Model], objs: list, *, with_pk: bool) -> None:
-    """PostgreSQL: COPY model instances or records of their fields (the missing ones take their
-    defaults), JSON fields as JSON text, as Django would store them."""
+def _copy_records(model: type[models.Model], records: Sequence[SimpleNamespace], *, with_pk: bool) -> None:
+    """PostgreSQL: COPY records of a model's fields (the missing ones take their defaults), JSON
+    fields as JSON text, as Django would store them."""
     fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
     defaults = {f.attname: f.get_default() for f in fields if not (f.has_default() and callable(f.default))}
     json_at = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
     rows = []
-    for obj in objs:
-        values = vars(obj)
+    for record in records:
+        values = vars(record)
         row = [values[f.attname] if f.attname in values else defaults[f.attname] for f in fields]
         for i in json_at:
             if row[i] is not None:
@@ -99,29 +114,36 @@ def _write(batch: list[Rows]) -> int:
         if postgres:
             for decision, pk in zip(decisions, _reserve_ids(DecisionRequest, len(decisions)), strict=True):
                 decision.id = pk
-            _copy_objects(DecisionRequest, decisions, with_pk=True)
+            _copy_records(DecisionRequest, decisions, with_pk=True)
         else:
-            attnames = [f.attname for f in DecisionRequest._meta.concrete_fields if not f.primary_key]
-            objs = [DecisionRequest(**{name: getattr(d, name) for name in attnames}) for d in decisions]
-            DecisionRequest.objects.bulk_create(objs, batch_size=BATCH)
-            for decision, obj in zip(decisions, objs, strict=True):
-                decision.id = obj.pk
+            _bulk_create_decisions(decisions)
         for r in batch:
             for child in (*r.escalations, *r.signoffs, *([r.outcome] if r.outcome else [])):
                 child.decision_id = r.decision.id
-        events = [(r.decision.id, *event) for r in batch for event in r.events]
+        events: list[EventRow] = [(r.decision.id, *event) for r in batch for event in r.events]
         if postgres:
-            for model, objs in ((Escalation, escalations), (SignOff, signoffs), (Outcome, outcomes)):
-                _copy_objects(model, objs, with_pk=False)
-            _copy(DecisionEvent, [(*e[:5], json.dumps(e[5]), *e[6:]) for e in events], list(EVENT_COLUMNS))
+            _copy_records(Escalation, escalations, with_pk=False)
+            _copy_records(SignOff, signoffs, with_pk=False)
+            _copy_records(Outcome, outcomes, with_pk=False)
+            _copy(DecisionEvent, [(*e[:5], json.dumps(e[5]), *e[6:]) for e in events], EVENT_COLUMNS)
         else:
-            for model, records in ((Escalation, escalations), (SignOff, signoffs), (Outcome, outcomes)):
-                model.objects.bulk_create([model(**vars(record)) for record in records], batch_size=BATCH)
+            Escalation.objects.bulk_create([Escalation(**vars(r)) for r in escalations], batch_size=BATCH)
+            SignOff.objects.bulk_create([SignOff(**vars(r)) for r in signoffs], batch_size=BATCH)
+            Outcome.objects.bulk_create([Outcome(**vars(r)) for r in outcomes], batch_size=BATCH)
             _insert_rows(DecisionEvent, events)
     return len(events)
 
 
-def _insert_rows(model: type[models.Model], events: list[tuple]) -> None:
+def _bulk_create_decisions(decisions: list[SimpleNamespace]) -> None:
+    """Other databases: the decisions with bulk_create, their ids set on the records."""
+    attnames = [f.attname for f in DecisionRequest._meta.concrete_fields if not f.primary_key]
+    instances = [DecisionRequest(**{name: getattr(d, name) for name in attnames}) for d in decisions]
+    DecisionRequest.objects.bulk_create(instances, batch_size=BATCH)
+    for decision, instance in zip(decisions, instances, strict=True):
+        decision.id = instance.pk
+
+
+def _insert_rows(model: type[models.Model], events: list[EventRow]) -> None:
     """Other databases: events with ``executemany``, values adapted as Django's backend does."""
     table = connection.ops.quote_name(model._meta.db_table)
     names = ", ".join(connection.ops.quote_name(c) for c in EVENT_COLUMNS)
@@ -184,7 +206,7 @@ class _ThreadWriter:
             raise self.error
 
 
-def open_writer() -> _InlineWriter | _ThreadWriter:
+def open_writer() -> BatchWriter:
     """The writer for the caller's connection: a thread of its own on PostgreSQL outside any
     transaction, else inline. ``close()`` it when done (it raises a failed write)."""
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
