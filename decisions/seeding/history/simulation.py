@@ -107,12 +107,14 @@ class Generator:
         return rows
 
     def _model(self, created: datetime) -> ModelProfile:
+        """The model that submitted at ``created`` (a superseded version in the first half)."""
         model = self.rng.choices(self.models, cum_weights=self.model_weights)[0]
         if model.version in SUPERSEDES and created < self.midpoint:
             return next(m for m in MODELS if m.name == model.name and m.version == SUPERSEDES[model.version])
         return model
 
     def _simulate(self, created: datetime) -> Rows:
+        """One decision submitted at ``created``, from intake to its outcome, with its log."""
         decision, false_positive = self._submission(created)
         rows = Rows(decision=decision)
         log = Log(rows)
@@ -337,6 +339,7 @@ class Generator:
         return len(granted)
 
     def _signed(self, rows: Rows, log: Log, signoff: SimpleNamespace, at: datetime) -> None:
+        """A sign-off, and its event as the sign-off service logs it."""
         rows.signoffs.append(signoff)
         log.add(
             EventKind.SIGNED,
@@ -354,6 +357,8 @@ class Generator:
         )
 
     def _open(self, rows: Rows, log: Log, stage: Stage, stages: list[Stage]) -> None:
+        """A stage opening: the escalation into it, its snapshot entry, and the grant to its
+        signers (or the gap when nobody could take it)."""
         decision = rows.decision
         actor = self.submitter.id if stage.step == 0 else None
         if stage.step:
@@ -449,6 +454,8 @@ class Generator:
     # --- later feedback -------------------------------------------------------------------
 
     def _outcome(self, rows: Rows, log: Log, false_positive: bool) -> None:
+        """For a share of the decisions, the outcome reported some hours after the verdict (when
+        that falls before now)."""
         rng, decision = self.rng, rows.decision
         share = OUTCOME_SHARE.get(decision.status, 0)
         if not share or rng.random() >= share:

@@ -18,6 +18,9 @@ from governance.models import Level
 
 @dataclass(frozen=True)
 class ModelProfile:
+    """An AI model version that submits recommendations: how often (relative weight) and how
+    often wrongly."""
+
     name: str
     version: str
     weight: float
@@ -59,6 +62,7 @@ VERDICTS = ("approve", "override", "reject", "expire", "cancel")
 VERDICTS_TRUE = list(itertools.accumulate((0.80, 0.07, 0.04, 0.06, 0.03)))
 VERDICTS_FALSE = list(itertools.accumulate((0.38, 0.10, 0.40, 0.08, 0.04)))
 GAP_PROBABILITY = 0.02  # the owner stage's people are unavailable (leave, sickness): nobody eligible
+# The share of decisions of each status that get an outcome reported later.
 OUTCOME_SHARE = {
     DecisionStatus.APPROVED: 0.7,
     DecisionStatus.OVERRIDDEN: 0.7,
@@ -66,6 +70,7 @@ OUTCOME_SHARE = {
     DecisionStatus.AUTO_APPROVED: 0.35,
     DecisionStatus.EXPIRED: 0.3,
 }
+# The statuses whose action ran (so an outcome may report it reverted).
 EXECUTED = frozenset({DecisionStatus.APPROVED, DecisionStatus.OVERRIDDEN, DecisionStatus.AUTO_APPROVED})
 
 RATIONALES = {
@@ -139,6 +144,7 @@ def draw_target(slug: str, rng: random.Random, incident: str) -> tuple[str, str,
 
 
 def _hour_weight(at: datetime) -> float:
+    """How busy the hour starting at ``at`` is (UTC), relative to the others."""
     hour, weekday = at.hour, at.weekday()
     if 8 <= hour < 18:
         weight = 3.0

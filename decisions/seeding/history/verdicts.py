@@ -83,6 +83,7 @@ class Verdicts:
         at: datetime,
         override: dict[str, Any] | None = None,
     ) -> SimpleNamespace:
+        """The sign-off of ``user_pk`` as ``role_pk`` at ``at``, with a reason drawn for the verdict."""
         rng = self.rng
         signer, _since = people[user_pk][role_pk]
         codes, weights = zip(*REASON_WEIGHTS[verdict], strict=True)
@@ -183,6 +184,8 @@ class Verdicts:
     def _reject(
         self, decision: SimpleNamespace, stages: list[Stage], cosigners: Cosigners, at: datetime
     ) -> list[SimpleNamespace] | None:
+        """A rejection at ``at`` by someone of the acting stage (sometimes after one approval that
+        did not suffice); None if nobody can act then."""
         rng = self.rng
         current, people = self._available(stages, cosigners, at)
         acting = still_held(stages[current].signers, at) if current >= 0 else []

@@ -76,6 +76,7 @@ class _OnCallIndex:
         self.cache: dict[tuple[int, int], list[OnCall]] = {}
 
     def segment(self, role: DecisionRole, at: datetime) -> int:
+        """Which of ``role``'s intervals ``at`` falls in (answers are cached by it)."""
         points = self.points.get(role.id)
         if points is None:
             plans = self.snapshot.plans.get(role.id, [])
@@ -86,6 +87,7 @@ class _OnCallIndex:
         return bisect.bisect_right(points, at)
 
     def on_call(self, role: DecisionRole, at: datetime) -> list[OnCall]:
+        """Who is on call for ``role`` at ``at``, as ``selectors.on_call_for_roles`` finds them."""
         key = (role.id, self.segment(role, at))
         found = self.cache.get(key)
         if found is None:
@@ -116,6 +118,7 @@ class World:
         self._chains: dict[int | None, dict[str, Any]] = {}
 
     def role(self, pk: int) -> DecisionRole:
+        """The decision role with id ``pk`` (a chain step names its role by id)."""
         return self._snapshot.roles[pk]
 
     def requirements(self, decision: SimpleNamespace) -> Requirements:
