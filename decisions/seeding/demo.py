@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from decisions import integrations
 from decisions.models import Integration
+from governance.models import ActionType
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 DEMO_INTEGRATION = "SOAR playbooks (demo)"
 
 
-def demo_integration(*, actor, action_types: list) -> Integration:
+def demo_integration(*, actor: User | None, action_types: list[ActionType]) -> Integration:
     """The demo integration, created (allowed to submit ``action_types``) when missing."""
     integration = Integration.objects.filter(name=DEMO_INTEGRATION).first()
     if integration is None:
