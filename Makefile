@@ -5,7 +5,7 @@ PORT ?= 8000
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test install install-dev lint typecheck imports format check clean bench-intake bench-escalation bench-review
+.PHONY: run test install install-dev lint typecheck imports format check clean bench-intake bench-escalation bench-review bench-ledger
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,7 @@ install-dev: install
 run: install
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py ledger_keygen --if-missing
 	$(PY) manage.py seed_demo
 	$(PY) manage.py seed_history --decisions 2000 --days 60 --if-empty
 	$(PY) manage.py collectstatic --noinput --verbosity 0
@@ -60,6 +61,7 @@ format: install
 check: install
 	$(PY) manage.py makemigrations --check --dry-run
 	SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))') \
+	  LEDGER_SIGNING_KEY=$$($(PY) -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())') \
 	  DJANGO_SETTINGS_MODULE=portal.settings.production $(PY) manage.py check --deploy --fail-level WARNING
 
 clean:
@@ -76,3 +78,7 @@ bench-escalation: install
 ## make bench-review: the review figures over 100,000 seeded decisions (PostgreSQL), against a plain COUNT.
 bench-review: install
 	$(PY) -m bench.review
+
+## make bench-ledger: the record at a million events (PostgreSQL): sequencing, full and incremental verification, the evidence pack.
+bench-ledger: install
+	$(PY) -m bench.ledger

@@ -60,3 +60,10 @@ class PendingCapReached(DecisionError):
 class InvalidInput(DecisionError):
     status = 400
     code = "invalid"
+
+
+class NotYetProvable(DecisionError):
+    """The decision's newest events are not in a signed checkpoint yet."""
+
+    status = 409
+    code = "not_in_a_checkpoint_yet"

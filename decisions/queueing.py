@@ -34,6 +34,10 @@ DELIVER_VERDICT_WEBHOOK = "decisions.tasks.deliver_verdict_webhook"
 NOTIFY_ELIGIBLE = "decisions.tasks.notify_eligible"
 FREEZE_DUE_REVIEWS = "decisions.tasks.freeze_due_reviews"
 NOTIFY_REVIEW_LEADS = "decisions.tasks.notify_review_leads"
+SEQUENCE_LEDGER = "decisions.tasks.sequence_ledger"
+CHECKPOINT_LEDGER = "decisions.tasks.checkpoint_ledger"
+PUBLISH_CHECKPOINT = "decisions.tasks.publish_checkpoint"
+VERIFY_LEDGER = "decisions.tasks.verify_ledger"
 
 
 def task(name: str) -> Task:

@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from decisions import queueing
 from decisions.escalation import sweep
+from decisions.ledger import alerts, checkpoints, keys, sequencer
+from decisions.ledger import verification as ledger_verification
 from decisions.models import DecisionRequest, DecisionStatus
 from decisions.outbound import notifications, webhooks
 from decisions.review import cycle
@@ -104,8 +106,8 @@ def notify_eligible(self: Task, channel: str, decision_id: int, step: int, role_
         raise self.retry(exc=NotificationNotSent(channel), countdown=10 * 2**self.request.retries)
 
 
-# Verifying the whole decision log takes ~19 s per 300,000 events on PostgreSQL: the limits leave
-# room for tens of millions of events (see README, "Periodic review").
+# The freeze verifies the log incrementally (decisions.ledger), so it stays fast; the limits are
+# generous because a schedule re-enabled after a long outage catches up many periods at once.
 @shared_task(base=DecisionTask, reject_on_worker_lost=False, soft_time_limit=3300, time_limit=3600)
 def freeze_due_reviews() -> int:
     """Run by celery beat every REVIEW_FREEZE_CHECK_SECONDS: freeze a ReviewReport for every
@@ -129,3 +131,43 @@ def notify_review_leads(self: Task, report_id: int) -> None:
     except OSError as exc:  # smtplib.SMTPException included
         logger.warning("review report %s: the leads could not be emailed (%s); retrying", report_id, exc)
         raise self.retry(exc=exc, countdown=60 * 2**self.request.retries) from exc
+
+
+@shared_task(base=DecisionTask, reject_on_worker_lost=False, soft_time_limit=240, time_limit=300)
+def sequence_ledger() -> int:
+    """Run by beat every LEDGER_SEQUENCE_SECONDS: move written events into the log's tree."""
+    return sequencer.sequence_pending()
+
+
+@shared_task(base=DecisionTask, reject_on_worker_lost=False, soft_time_limit=240, time_limit=300)
+def checkpoint_ledger() -> str:
+    """Run by beat every LEDGER_CHECKPOINT_SECONDS: sign and publish a checkpoint of the log if
+    it grew, then verify it incrementally (the evidence pack shows when it was last proven)."""
+    checkpoint = None
+    try:
+        checkpoint = checkpoints.checkpoint_now()
+    except checkpoints.LedgerInconsistent:
+        logger.exception("the decision log no longer extends its last signed checkpoint: NOT signed")
+    except keys.SigningKeyMissing:
+        logger.error("no ledger signing key is configured: the decision log is NOT being checkpointed")
+    verification = ledger_verification.verify_ledger()
+    if not verification.intact:
+        alerts.log_broken(verification)
+    return f"checkpoint {checkpoint.tree_size if checkpoint else '-'}, intact {verification.intact}"
+
+
+@shared_task(base=DecisionTask, reject_on_worker_lost=False, soft_time_limit=3300, time_limit=3600)
+def verify_ledger(full: bool = False) -> bool:
+    """Verify the log (beat runs it in full once a day, LEDGER_FULL_VERIFY_SECONDS)."""
+    verification = ledger_verification.verify_ledger(full=full)
+    if not verification.intact:
+        alerts.log_broken(verification)
+    return verification.intact
+
+
+@shared_task(bind=True, base=DecisionTask, max_retries=6)
+def publish_checkpoint(self: Task, checkpoint_id: int) -> None:
+    """Deliver a checkpoint to the configured witnesses beyond the file: the auditors' inbox and
+    a witness URL (Standard Webhooks signed). Retries with backoff while a channel fails."""
+    if not alerts.publish(checkpoint_id):
+        raise self.retry(countdown=30 * 2**self.request.retries)

@@ -42,3 +42,10 @@ def _fresh_content_types():
     from django.contrib.contenttypes.models import ContentType
 
     ContentType.objects.clear_cache()
+
+
+@pytest.fixture(autouse=True)
+def _own_witness(settings, tmp_path):
+    """Each test's checkpoints go to a witness file of its own: the database is new for every
+    test, and a witness remembering another test's log would (rightly) call this one rewritten."""
+    settings.LEDGER_WITNESS_FILE = str(tmp_path / "witness" / "checkpoints.jsonl")

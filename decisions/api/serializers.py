@@ -308,6 +308,7 @@ class DecisionSerializer(serializers.Serializer):
             "cancel": reverse("api:decision-cancel", args=[pid]),
             "outcome": reverse("api:decision-outcome", args=[pid]),
             "signoffs": reverse("api:decision-signoffs", args=[pid]),
+            "receipt": reverse("api:decision-receipt", args=[pid]),
         }
 
 

@@ -30,6 +30,8 @@ from decisions.api.serializers import (
     SignOffRequestSerializer,
     SignOffSerializer,
 )
+from decisions.errors import NotYetProvable
+from decisions.ledger import receipts
 from decisions.lifecycle import cancellation, corrections, intake, outcomes, signing
 from decisions.models import DecisionRequest, DecisionStatus, IntegrationAPIKey
 from governance.snapshot import pinned_snapshot
@@ -227,6 +229,28 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         decision = self.get_object()
         events = selectors.decision_events(decision=decision)
         return Response(DecisionEventSerializer(events, many=True).data)
+
+    @extend_schema(
+        summary="The decision's receipt",
+        parameters=[DECISION_ID],
+        description=(
+            "Its events, each with its inclusion proof in the log of all decisions, the signed checkpoint the "
+            "proofs lead to and the signing public key: verify it offline with `python decisions/verifier.py "
+            "receipt.json --trusted-key <key>` (no Django, no database)."
+        ),
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="The receipt (format countersign-receipt/1)."),
+            409: OpenApiResponse(ErrorSerializer, description="Its newest events are not in a signed checkpoint yet."),
+            **_errors(401, 404, 429),
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def receipt(self, request, public_id=None):
+        decision = self.get_object()
+        try:
+            return Response(receipts.receipt_for(decision))
+        except receipts.ReceiptNotReady as exc:
+            raise NotYetProvable(str(exc)) from exc
 
     @extend_schema(
         summary="Cancel a pending decision",

@@ -1,25 +1,26 @@
-"""The tamper-evident decision log: append events, verify the chain.
+"""Each decision's hash-chained log: build the next event, verify one decision's chain.
 
 Each event's hash is SHA-256 over the canonical JSON of its content (decision id, sequence
-number, kind, instant, actor, data) and the previous event's hash. The decision row keeps the
-count and the newest hash, so deleting the newest events is detectable as well as editing
-or deleting any other one.
+number, kind, instant, actor, data) and the previous event's hash (``decisions.verifier``, the
+same code the offline receipt verifier runs). The decision row keeps the count and the newest
+hash. Every event is also a leaf of the one log over all decisions (``decisions.ledger``), whose
+signed checkpoints prove completeness and order against someone with database access.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
 from decisions.models import DecisionEvent, DecisionRequest
+from decisions.verifier import GENESIS, event_hash
 
-GENESIS = "0" * 64
+__all__ = ["GENESIS", "Break", "event_hash", "next_event", "to_json_data", "verify_all", "verify_decision"]
 
 
 def to_json_data(data: dict[str, Any]) -> dict[str, Any]:
@@ -37,22 +38,6 @@ def _as_jsonb_returns_it(value: Any) -> Any:
     if isinstance(value, list):
         return [_as_jsonb_returns_it(item) for item in value]
     return value
-
-
-def event_hash(
-    *, decision_public_id: str, seq: int, kind: str, at: datetime, actor_id: int | None, data: dict, prev_hash: str
-) -> str:
-    body = {
-        "decision": str(decision_public_id),
-        "seq": seq,
-        "kind": kind,
-        "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
-        "actor": actor_id,
-        "data": data,
-        "prev": prev_hash,
-    }
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def next_event(
@@ -120,11 +105,15 @@ def verify_decision(decision: DecisionRequest, events: list[DecisionEvent]) -> B
     return None
 
 
-def verify_all(batch_size: int = 500) -> Iterator[Break]:
-    """Every break across all decisions, streamed in batches (constant memory)."""
+def verify_all(batch_size: int = 500, *, decision_ids: Iterable[int] | None = None) -> Iterator[Break]:
+    """Every break across all decisions (or those of ``decision_ids``), streamed in batches
+    (constant memory)."""
     last_id = 0
+    scope = (
+        DecisionRequest.objects.all() if decision_ids is None else DecisionRequest.objects.filter(pk__in=decision_ids)
+    )
     while True:
-        decisions = list(DecisionRequest.objects.filter(id__gt=last_id).order_by("id")[:batch_size])
+        decisions = list(scope.filter(id__gt=last_id).order_by("id")[:batch_size])
         if not decisions:
             return
         by_decision: dict[int, list[DecisionEvent]] = {d.id: [] for d in decisions}

@@ -83,7 +83,14 @@ def _auto_approve(plan: DecisionWrites, req: Requirements, *, now: datetime, act
         EventKind.AUTO_APPROVED,
         at=now,
         actor=actor,
-        data={"policy": decision.snapshot["policy"], "because": req.reasons},
+        data={
+            "policy": decision.snapshot["policy"],
+            "because": req.reasons,
+            # What an auditor reads of the row, in the log too (decisions.ledger.state replays it).
+            "status": decision.status,
+            "final_action": decision.final_action,
+            "owner_role": role_entry(decision.owner_role),
+        },
     )
     plan.announce_verdict()
 

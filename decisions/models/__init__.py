@@ -3,6 +3,15 @@ periodic review. One module per concern; every model is importable from ``decisi
 
 from decisions.models.events import DecisionEvent, EventKind
 from decisions.models.integrations import Integration, IntegrationAPIKey, PersonalToken
+from decisions.models.ledger import (
+    LedgerCheckpoint,
+    LedgerHead,
+    LedgerLeaf,
+    LedgerNode,
+    LedgerPending,
+    LedgerVerification,
+    VerificationMode,
+)
 from decisions.models.requests import (
     CERTIFY,
     REASONS_BY_VERDICT,
@@ -32,6 +41,12 @@ __all__ = [
     "EventKind",
     "Integration",
     "IntegrationAPIKey",
+    "LedgerCheckpoint",
+    "LedgerHead",
+    "LedgerLeaf",
+    "LedgerNode",
+    "LedgerPending",
+    "LedgerVerification",
     "NotificationPreference",
     "Outcome",
     "OutcomeKind",
@@ -42,4 +57,5 @@ __all__ = [
     "ReviewSchedule",
     "SignOff",
     "Verdict",
+    "VerificationMode",
 ]

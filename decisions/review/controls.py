@@ -238,7 +238,8 @@ AI_RMF_GOVERN = Control(
     summary=(
         "Policies, processes and accountability for AI risk exist, are transparent and work in practice. "
         "Here, every change to who owns what and to the approval rules is recorded with the person who "
-        "made it, and the log of each AI-assisted decision is hash-chained so that any later edit shows."
+        "made it, and every AI-assisted decision's events are leaves of one signed log, checkpointed "
+        "outside the database, so that any later edit, deletion or reordering shows."
     ),
     rule=(
         "Met when the decision log verifies intact now and every audit-log entry of the period names the "
@@ -256,6 +257,9 @@ AI_RMF_GOVERN = Control(
         figure("log_intact", "Decision log intact", f.verification["intact"]),
         figure("log_first_break", "First break", f.verification["first_break"]),
         figure("log_events", "Events verified", f.verification["events"]),
+        figure("log_checkpoint_size", "… in the newest signed checkpoint", f.verification.get("checkpoint_size", 0)),
+        figure("log_unsequenced", "… newer, proven by their own chains", f.verification.get("unsequenced", 0)),
+        figure("log_last_full", "Last full verification", f.verification.get("last_full_verified_at") or "never"),
         figure("audit_entries", "Audit-log entries in the period", f.audit["entries"]),
         figure("audit_without_actor", "… without a named person", f.audit["without_actor"]),
         figure("audit_reviews_frozen", "… review reports frozen by the system", f.audit["reviews_frozen_by_system"]),

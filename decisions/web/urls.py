@@ -8,6 +8,7 @@ urlpatterns = [
     path("all/", views.all_decisions, name="all"),
     path("<uuid:public_id>/", views.detail, name="detail"),
     path("<uuid:public_id>/escalate/", views.escalate, name="escalate"),
+    path("<uuid:public_id>/receipt.json", views.receipt, name="receipt"),
     path("<uuid:public_id>/reassign/", views.reassign, name="reassign"),
     path("settings/notifications/", views.notification_settings, name="notifications"),
 ]

@@ -7,6 +7,7 @@ by ``signing.decision_sign_off`` under the decision's row lock.
 
 from __future__ import annotations
 
+import json
 from uuid import UUID
 
 from django.contrib import messages
@@ -22,6 +23,7 @@ from decisions import selectors
 from decisions.actors import SignedInRequest
 from decisions.errors import AlreadySigned, DecisionClosed, DecisionError, NotAllowed
 from decisions.escalation import services as escalation
+from decisions.ledger import receipts
 from decisions.lifecycle import eligibility, signing
 from decisions.models import (
     REASONS_BY_VERDICT,
@@ -85,6 +87,23 @@ def detail(request: SignedInRequest, public_id: UUID) -> HttpResponse:
         return _render_detail(request, decision, signoffs, form=form, blocked=None, status=400)
     messages.success(request, _signed_message(signoff))
     return redirect("decisions:detail", public_id=decision.public_id)
+
+
+@login_required
+@require_GET
+def receipt(request: SignedInRequest, public_id: UUID) -> HttpResponse:
+    """The decision's receipt (its events, their proofs, the signed checkpoint), to verify offline."""
+    try:
+        decision = selectors.decision_visible_to(user=request.user, public_id=public_id)
+    except DecisionRequest.DoesNotExist:
+        return _gone_or_404(request, public_id)
+    try:
+        body = receipts.receipt_for(decision)
+    except receipts.ReceiptNotReady as exc:
+        return render(request, "409.html", {"message": str(exc)}, status=409)
+    response = HttpResponse(json.dumps(body, indent=1), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="countersign-receipt-{decision.public_id}.json"'
+    return response
 
 
 @login_required

@@ -202,6 +202,40 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
 }
 
+# The record (decisions.ledger): one Merkle log over every decision event, signed checkpoints.
+# The signing key and the witness are outside the database (see README, "The record").
+LEDGER_ORIGIN = env.str("LEDGER_ORIGIN", default="countersign/decision-log")
+LEDGER_SIGNING_KEY = env.str("LEDGER_SIGNING_KEY", default="")
+LEDGER_SIGNING_KEY_FILE = env.str("LEDGER_SIGNING_KEY_FILE", default=str(VAR_DIR / "ledger-signing-key"))
+LEDGER_TRUSTED_KEYS = env.list("LEDGER_TRUSTED_KEYS", default=[])
+LEDGER_WITNESS_FILE = env.str("LEDGER_WITNESS_FILE", default=str(VAR_DIR / "witness" / "checkpoints.jsonl"))
+LEDGER_WITNESS_EMAILS = env.list("LEDGER_WITNESS_EMAILS", default=[])
+LEDGER_WITNESS_URL = env.str("LEDGER_WITNESS_URL", default="")
+LEDGER_WITNESS_SECRET = env.str("LEDGER_WITNESS_SECRET", default="")
+LEDGER_SEQUENCE_SECONDS = env.float("LEDGER_SEQUENCE_SECONDS", default=5.0)
+LEDGER_CHECKPOINT_SECONDS = env.float("LEDGER_CHECKPOINT_SECONDS", default=60.0)
+LEDGER_FULL_VERIFY_SECONDS = env.float("LEDGER_FULL_VERIFY_SECONDS", default=86400.0)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "sequence-ledger": {
+            "task": "decisions.tasks.sequence_ledger",
+            "schedule": LEDGER_SEQUENCE_SECONDS,
+            "options": {"expires": LEDGER_SEQUENCE_SECONDS * 2},
+        },
+        "checkpoint-ledger": {
+            "task": "decisions.tasks.checkpoint_ledger",
+            "schedule": LEDGER_CHECKPOINT_SECONDS,
+            "options": {"expires": LEDGER_CHECKPOINT_SECONDS},
+        },
+        "verify-ledger-full": {
+            "task": "decisions.tasks.verify_ledger",
+            "schedule": LEDGER_FULL_VERIFY_SECONDS,
+            "args": [True],
+            "options": {"expires": LEDGER_FULL_VERIFY_SECONDS},
+        },
+    }
+)
+
 # The horizon over which roster coverage gaps are looked for (admin warnings, gap reports).
 COVERAGE_HORIZON_DAYS = env.int("COVERAGE_HORIZON_DAYS", default=14)
 

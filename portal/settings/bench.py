@@ -10,3 +10,9 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 INSTALLED_APPS = [*INSTALLED_APPS, "bench.baseline"]
 ROOT_URLCONF = "bench.urls"
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "ERROR"}}
+# Benchmarks sign with a fixed key and keep their witness apart from the demo's.
+LEDGER_SIGNING_KEY = env.str("LEDGER_SIGNING_KEY", default="YmVuY2gtb25seS1sZWRnZXIta2V5LTAwMDAwMDAwMDA=")
+LEDGER_WITNESS_FILE = env.str(
+    "LEDGER_WITNESS_FILE",
+    default=str(VAR_DIR / "bench-witness" / "checkpoints.jsonl"),  # noqa: F405
+)

@@ -11,6 +11,12 @@ if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("countersign-") or len(set(SECR
         "(python -c 'import secrets; print(secrets.token_urlsafe(64))')."
     )
 
+if not env.str("LEDGER_SIGNING_KEY", default="") and not env.str("LEDGER_SIGNING_KEY_FILE", default=""):
+    raise ImproperlyConfigured(
+        "Set LEDGER_SIGNING_KEY or LEDGER_SIGNING_KEY_FILE: checkpoints of the decision log are signed with a key "
+        "kept outside the database (manage.py ledger_keygen PATH writes one)."
+    )
+
 DEBUG = False
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

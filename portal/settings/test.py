@@ -21,3 +21,9 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = False
 # whitenoise warns once per test client when STATIC_ROOT is missing (collectstatic never runs here).
 Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # noqa: F405
+
+# A fixed signing key (test only); each test gets its own witness file (tests/conftest.py).
+LEDGER_SIGNING_KEY = "Q291bnRlcnNpZ24tdGVzdC1sZWRnZXIta2V5LTAwMDA="  # noqa: S105 - the test suite's own key
+LEDGER_WITNESS_FILE = env.str("LEDGER_WITNESS_FILE", default=str(VAR_DIR / "test-witness" / "checkpoints.jsonl"))  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    DATABASES["default"]["ENGINE"] = "tests.pgbackend"  # noqa: F405 - flushes with the record's triggers off

@@ -13,6 +13,7 @@ from decisions.lifecycle import intake
 from decisions.models import DecisionRequest, DecisionStatus, SignOff, Verdict
 from governance import models as m
 from governance import rbac
+from tests.helpers import force_update
 
 _integration_numbers = itertools.count(1)
 
@@ -86,7 +87,7 @@ def make_past_decision(
         decided_at=None if status == DecisionStatus.PENDING else created + timedelta(minutes=minutes),
         **fields,
     )
-    DecisionRequest.objects.filter(pk=decision.pk).update(created_at=created)  # auto_now_add: set the past
+    force_update(DecisionRequest.objects.filter(pk=decision.pk), created_at=created)  # auto_now_add: set the past
     decision.created_at = created
     return decision
 
@@ -106,5 +107,7 @@ def make_signoff(decision, signer, role, verdict="approve", reason="evidence_suf
         certification_id_at_signing=1,
     )
     if after_minutes is not None:
-        SignOff.objects.filter(pk=signoff.pk).update(created_at=decision.created_at + timedelta(minutes=after_minutes))
+        force_update(
+            SignOff.objects.filter(pk=signoff.pk), created_at=decision.created_at + timedelta(minutes=after_minutes)
+        )
     return signoff

@@ -2,16 +2,24 @@
 rows written straight to the tables (for figures computed over history), and the decision log
 edited behind the services' back."""
 
-from contextlib import contextmanager
-
 from django.contrib.auth import get_user_model
 from django.db import connection
 
 from decisions.lifecycle import signing
-from decisions.models import DecisionEvent, DecisionRequest, Outcome, OutcomeKind, ReasonCode, SignOff, Verdict
+from decisions.models import (
+    DecisionEvent,
+    DecisionRequest,
+    LedgerPending,
+    Outcome,
+    OutcomeKind,
+    ReasonCode,
+    SignOff,
+    Verdict,
+)
 from governance.models import Certification
 from tests.decisions.factories import make_signoff, submit
 from tests.governance.factories import ApprovalPolicyFactory, make_staffed_action_type
+from tests.helpers import triggers_off
 
 User = get_user_model()
 
@@ -95,22 +103,6 @@ def outcome_row(decision, kind=OutcomeKind.TRUE_POSITIVE, *, reverted=False, by=
 # --- behind the services' back --------------------------------------------------------------
 
 
-@contextmanager
-def triggers_off():
-    """Bypass the append-only trigger on PostgreSQL the way a superuser can (replica mode skips
-    triggers), for the tampering statement only: it silences every other trigger too."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET session_replication_role = replica")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET session_replication_role")
-
-
 class Tampered:
     """Decision events about to be edited or deleted with the append-only trigger off."""
 
@@ -122,8 +114,14 @@ class Tampered:
             return self.events.update(**values)
 
     def delete(self):
-        with triggers_off():
-            return self.events.delete()
+        """A plain SQL DELETE, as an attacker would send it (the ORM would refuse: the log's
+        leaves and queue protect their events)."""
+        ids = list(self.events.values_list("pk", flat=True))
+        marks = ", ".join(["%s"] * len(ids))
+        with triggers_off(), connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {LedgerPending._meta.db_table} WHERE event_id IN ({marks})", ids)  # noqa: S608
+            cursor.execute(f"DELETE FROM {DecisionEvent._meta.db_table} WHERE id IN ({marks})", ids)  # noqa: S608
+            return cursor.rowcount
 
 
 def tamper(**lookup) -> Tampered:

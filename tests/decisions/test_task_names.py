@@ -18,6 +18,10 @@ NAMES_IN_BROKERS = {
     "decisions.tasks.notify_eligible",
     "decisions.tasks.freeze_due_reviews",
     "decisions.tasks.notify_review_leads",
+    "decisions.tasks.sequence_ledger",
+    "decisions.tasks.checkpoint_ledger",
+    "decisions.tasks.publish_checkpoint",
+    "decisions.tasks.verify_ledger",
 }
 
 

@@ -58,7 +58,7 @@ def send_tasks(broker, settings, monkeypatch) -> Iterator[TaskSending]:
 
 
 @pytest.fixture
-def celery_processes(request, transactional_db, broker, tmp_path) -> Iterator[CeleryLauncher]:
+def celery_processes(request, transactional_db, broker, tmp_path, settings) -> Iterator[CeleryLauncher]:
     """``celery_processes.start("worker" | "beat")``. Requests ``transactional_db`` so that every
     process is gone before pytest-django flushes the database."""
     env = {
@@ -72,6 +72,8 @@ def celery_processes(request, transactional_db, broker, tmp_path) -> Iterator[Ce
         "CONN_MAX_AGE": "0",
         "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
+        # The test's own witness (tests/conftest.py), shared with the processes it starts.
+        "LEDGER_WITNESS_FILE": settings.LEDGER_WITNESS_FILE,
     }
     launcher = CeleryLauncher(env=env, directory=tmp_path)
     yield launcher

@@ -15,6 +15,7 @@ from tests.decisions.factories import submit
 from tests.decisions.scenarios import approve
 from tests.e2e.harness import wait_until
 from tests.governance.factories import make_staffed_action_type, make_user_in_group
+from tests.helpers import force_update
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -23,7 +24,8 @@ BEAT_SENDS = "Sending due task freeze-due-reviews"
 
 
 def _in_period(decision, period) -> None:
-    DecisionRequest.objects.filter(pk=decision.pk).update(created_at=period.start + (period.end - period.start) / 2)
+    middle = period.start + (period.end - period.start) / 2
+    force_update(DecisionRequest.objects.filter(pk=decision.pk), created_at=middle)
 
 
 def test_beat_freezes_the_report_a_lead_signs_it_off_and_later_decisions_leave_it_as_frozen(

@@ -131,7 +131,13 @@ class Generator:
                 EventKind.AUTO_APPROVED,
                 created,
                 self.submitter.id,
-                {"policy": policy_entry, "because": req.reasons},
+                {
+                    "policy": policy_entry,
+                    "because": req.reasons,
+                    "status": decision.status,
+                    "final_action": decision.final_action,
+                    "owner_role": role_entry(decision.owner_role) if decision.owner_role else None,
+                },
             )
         else:
             self._human(rows, log, req, owner, policy_entry, false_positive)

@@ -80,6 +80,7 @@ def test_submission_links_to_the_decision_and_its_actions(api_client, body):
         "cancel": f"{decision_url}cancel/",
         "outcome": f"{decision_url}outcome/",
         "signoffs": f"{decision_url}signoffs/",
+        "receipt": f"{decision_url}receipt/",
     }
 
 

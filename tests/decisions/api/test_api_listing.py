@@ -10,6 +10,7 @@ from decisions.lifecycle import cancellation, signing
 from decisions.models import DecisionRequest
 from governance import rbac
 from tests.governance.factories import CertificationFactory, make_user_in_group
+from tests.helpers import force_update
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,7 @@ def public_ids(*decisions) -> set[str]:
 
 
 def created_at(decision, when: datetime) -> None:
-    DecisionRequest.objects.filter(pk=decision.pk).update(created_at=when)
+    force_update(DecisionRequest.objects.filter(pk=decision.pk), created_at=when)
 
 
 # --- Who sees what --------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from governance.gaps import GapKind, ownership_gaps
 from tests.decisions.factories import make_integration, submit
 from tests.decisions.scenarios import approve, without_computed_at
 from tests.governance.factories import ActionTypeFactory, make_staffed_action_type, make_user_in_group
+from tests.helpers import force_update
 
 pytestmark = pytest.mark.django_db
 
@@ -78,7 +79,7 @@ def frozen(schedule, *, week: int) -> ReviewReport:
 def decided_in(day: datetime, action_type, signer) -> DecisionRequest:
     decision = submit(action_type)
     approve(decision, signer)
-    DecisionRequest.objects.filter(pk=decision.pk).update(created_at=day)
+    force_update(DecisionRequest.objects.filter(pk=decision.pk), created_at=day)
     return decision
 
 

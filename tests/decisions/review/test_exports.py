@@ -37,6 +37,7 @@ from tests.governance.factories import (
     make_staffed_action_type,
     make_user_in_group,
 )
+from tests.helpers import force_update
 
 pytestmark = pytest.mark.django_db
 
@@ -199,7 +200,7 @@ def test_export_is_streamed(client, auditor, history):
 
 def test_period_selects_decisions_by_submission_time(client, auditor, history):
     old = history.first()
-    DecisionRequest.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
+    force_update(DecisionRequest.objects.filter(pk=old.pk), created_at=timezone.now() - timedelta(days=40))
 
     decisions = exported(client, "decisions", days=30)["rows"]
     signoffs = exported(client, "signoffs", days=30)["rows"]

@@ -45,7 +45,7 @@ from portal.celery import app as celery_app
 from tests.decisions.factories import submit
 from tests.decisions.scenarios import approve, without_computed_at
 from tests.governance.factories import make_staffed_action_type, make_user_in_group
-from tests.helpers import admin_form_data, run_concurrently
+from tests.helpers import admin_form_data, force_update, run_concurrently
 
 BERLIN = ZoneInfo("Europe/Berlin")
 _names = itertools.count(1)
@@ -74,7 +74,7 @@ def frozen_fields(report: ReviewReport) -> dict:
 def decision_in(period: Period, action_type, **fields) -> DecisionRequest:
     """A pending decision submitted (backdated) a day into ``period``."""
     decision = submit(action_type, **fields)
-    DecisionRequest.objects.filter(pk=decision.pk).update(created_at=period.start + timedelta(days=1))
+    force_update(DecisionRequest.objects.filter(pk=decision.pk), created_at=period.start + timedelta(days=1))
     return decision
 
 

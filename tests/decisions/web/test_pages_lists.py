@@ -9,6 +9,7 @@ from decisions.lifecycle import signing
 from decisions.models import DecisionRequest
 from governance import rbac
 from tests.governance.factories import make_user_in_group
+from tests.helpers import force_update
 
 pytestmark = pytest.mark.django_db
 
@@ -158,8 +159,8 @@ def test_all_decisions_filters_whole_days_in_the_display_time_zone(
     settings.TIME_ZONE = "Europe/Berlin"
     late = make_decision(caller.integration, staffed.action_type, title="Late on the 14th, Berlin time")
     early = make_decision(caller.integration, staffed.action_type, title="Early on the 15th, Berlin time")
-    DecisionRequest.objects.filter(pk=late.pk).update(created_at=datetime(2031, 1, 14, 22, 30, tzinfo=UTC))
-    DecisionRequest.objects.filter(pk=early.pk).update(created_at=datetime(2031, 1, 14, 23, 30, tzinfo=UTC))
+    force_update(DecisionRequest.objects.filter(pk=late.pk), created_at=datetime(2031, 1, 14, 22, 30, tzinfo=UTC))
+    force_update(DecisionRequest.objects.filter(pk=early.pk), created_at=datetime(2031, 1, 14, 23, 30, tzinfo=UTC))
 
     day = auditor_client.get("/decisions/all/?created_from=2031-01-15&created_to=2031-01-15")
     before = auditor_client.get("/decisions/all/?created_to=2031-01-14")
