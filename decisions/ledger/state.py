@@ -4,7 +4,12 @@ outcome are replayed from its events and compared with the rows.
 
 ``replay`` derives the state from one decision's events; ``compare`` names every row that
 disagrees. ``sql_mismatches`` runs the same comparison for every decision at once in a few
-PostgreSQL queries (the incremental verification's fast path); elsewhere it replays in Python.
+PostgreSQL queries; elsewhere it replays in Python.
+
+The incremental verification replays only what may have changed: on PostgreSQL every row
+written since a transaction (its ``xmin`` is newer: no SQL can fake it, a superuser's edit with
+the triggers off included), and, should any row have disappeared (the counts of decisions,
+sign-offs and outcomes no longer match their events'), every row at once.
 """
 
 from __future__ import annotations
@@ -211,4 +216,63 @@ def sql_mismatches() -> list[str]:
                 found.append(f"sign-off {signoff} of decision {decision}: its verdict differs from the log's")
         cursor.execute(_OUTCOMES_SQL)
         found.extend(f"decision {public_id}: its outcome differs from the log's" for (public_id,) in cursor.fetchall())
+    return found
+
+
+_CHANGED_SQL = """
+SELECT id FROM decisions_decisionrequest WHERE age(xmin) <= %(delta)s
+UNION ALL SELECT decision_id FROM decisions_signoff WHERE age(xmin) <= %(delta)s
+UNION ALL SELECT decision_id FROM decisions_outcome WHERE age(xmin) <= %(delta)s
+"""
+_PARITY_SQL = """
+SELECT (SELECT count(*) FROM decisions_decisionrequest),
+       (SELECT count(*) FROM decisions_decisionevent WHERE kind = 'received'),
+       (SELECT count(*) FROM decisions_signoff),
+       (SELECT count(*) FROM decisions_decisionevent WHERE kind = 'signed'),
+       (SELECT count(*) FROM decisions_outcome),
+       (SELECT count(*) FROM decisions_decisionevent WHERE kind = 'outcome_reported')
+"""
+_MISSING_DECISIONS_SQL = """
+SELECT DISTINCT l.decision_public_id::text
+FROM decisions_ledgerleaf l
+LEFT JOIN decisions_decisionrequest d ON d.public_id = l.decision_public_id
+WHERE d.id IS NULL
+"""
+MAX_DELTA = 2**31 - 1  # xids wrap at 2^32: beyond this age, every row is read
+
+
+def current_xid() -> int:
+    """This transaction's id (PostgreSQL), or 0 where there is none to record."""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_xact_id()::text::bigint")
+        return int(cursor.fetchone()[0])
+
+
+def changed_since(xid: int) -> set[int] | None:
+    """Decisions whose row, sign-offs or outcome were written since transaction ``xid``, or None
+    when that cannot be told (not PostgreSQL, no earlier run, or too long ago): then read all."""
+    now = current_xid()
+    if not xid or not now or now - xid > MAX_DELTA:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(_CHANGED_SQL, {"delta": now - xid})
+        return {pk for (pk,) in cursor.fetchall()}
+
+
+def parity_problems() -> list[str]:
+    """Rows missing or added where the log says otherwise, by count (PostgreSQL)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_PARITY_SQL)
+        decisions, received, signoffs, signed, outcomes, reported = cursor.fetchone()
+        found = []
+        if decisions != received:
+            found.append(f"{decisions} decision rows, {received} decisions in the log")
+            cursor.execute(_MISSING_DECISIONS_SQL)
+            found.extend(f"decision {pk}: in the log, not in the database" for (pk,) in cursor.fetchall())
+        if signoffs != signed:
+            found.append(f"{signoffs} sign-off rows, {signed} sign-offs in the log")
+        if outcomes != reported:
+            found.append(f"{outcomes} outcome rows, {reported} outcomes in the log")
     return found

@@ -30,7 +30,7 @@ from datetime import datetime
 from django.db.models import Max
 from django.utils import timezone
 
-from decisions.ledger import keys
+from decisions.ledger import keys, state
 from decisions.ledger.checkpoints import (
     LedgerInconsistent,
     Witnessed,
@@ -39,7 +39,6 @@ from decisions.ledger.checkpoints import (
     witnessed,
 )
 from decisions.ledger.sequencer import BATCH
-from decisions.ledger.state import check_decisions, sql_mismatches
 from decisions.ledger.tree import StoredTree
 from decisions.lifecycle.eventlog import verify_all
 from decisions.models import (
@@ -84,6 +83,7 @@ def verify_ledger(*, full: bool = False, record: bool = True, sample: int = SAMP
     """Verify the log (see the module docstring); returns the run, saved when ``record``."""
     started = timezone.now()
     clock = time.perf_counter()
+    xid = state.current_xid()
     run = Run(mode=VerificationMode.FULL if full else VerificationMode.INCREMENTAL)
     history = _signed_history(run)
     _compare_database_copies(run, history)
@@ -101,12 +101,11 @@ def verify_ledger(*, full: bool = False, record: bool = True, sample: int = SAMP
         _check_leaves(run, base.tree_size if base else 0, head_size, rehash=True)
         _check_unsequenced(run)
         _sample_older(run, base.tree_size if base else 0, sample)
-    unsequenced = _check_counts(run, head_size, checked_to)
+    unsequenced, events = _check_counts(run, head_size, checked_to)
     if full:
-        run.extend(check_decisions(DecisionRequest.objects.values_list("pk", flat=True)))
+        run.extend(state.check_decisions(DecisionRequest.objects.values_list("pk", flat=True)))
     else:
-        run.extend(sql_mismatches())
-        run.extend(check_decisions(run.touched))
+        _check_state_since(run, last_proven())
     verification = LedgerVerification(
         mode=run.mode,
         started_at=started,
@@ -118,8 +117,9 @@ def verify_ledger(*, full: bool = False, record: bool = True, sample: int = SAMP
         from_size=0 if full or base is None else min(base.tree_size, checked_to),
         events_checked=run.events_checked,
         decisions=DecisionRequest.objects.count(),
-        events=DecisionEvent.objects.count(),
+        events=events,
         unsequenced=unsequenced,
+        xid=xid,
     )
     if record:
         verification.save()
@@ -310,9 +310,24 @@ def _sample_older(run: Run, before: int, count: int) -> None:
         _rehash(run, where, str(decision), event, previous)
 
 
-def _check_counts(run: Run, head_size: int, checkpoint_size: int) -> int:
+def _check_state_since(run: Run, proven: LedgerVerification | None) -> None:
+    """The rows against the log: those written since the last proven run (and the decisions
+    whose events were read here), or every row when that cannot be told or a row went missing."""
+    changed = state.changed_since(proven.xid if proven else 0)
+    if changed is None:
+        run.extend(state.sql_mismatches())
+    else:
+        missing = state.parity_problems()
+        if missing:
+            run.extend(missing)
+            run.extend(state.sql_mismatches())
+        run.touched |= changed
+    run.extend(state.check_decisions(run.touched))
+
+
+def _check_counts(run: Run, head_size: int, checkpoint_size: int) -> tuple[int, int]:
     """Every event is a leaf or pending, and every position below the head is a leaf. Returns
-    how many events no signed checkpoint covers yet."""
+    how many events no signed checkpoint covers yet, and how many events there are."""
     events = DecisionEvent.objects.count()
     leaves = LedgerLeaf.objects.count()
     pending = LedgerPending.objects.count()
@@ -323,7 +338,7 @@ def _check_counts(run: Run, head_size: int, checkpoint_size: int) -> int:
         run.add(f"{events} events in the database, {leaves} in the log and {pending} waiting: events were deleted")
     if head_size < checkpoint_size:
         run.add(f"the log holds {head_size} leaves, fewer than the {checkpoint_size} a checkpoint signed")
-    return max(events - checkpoint_size, 0)
+    return max(events - checkpoint_size, 0), events
 
 
 def newest_checkpoint() -> LedgerCheckpoint | None:

@@ -133,6 +133,9 @@ class LedgerVerification(models.Model):
     decisions = models.BigIntegerField(default=0)
     events = models.BigIntegerField(default=0)
     unsequenced = models.BigIntegerField(default=0, help_text="Events not yet in a signed checkpoint.")
+    xid = models.BigIntegerField(
+        default=0, help_text="PostgreSQL: the transaction the run started in (rows written later are re-read next)."
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]
