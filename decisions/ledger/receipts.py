@@ -9,7 +9,7 @@ import base64
 from typing import Any
 
 from decisions.ledger import keys
-from decisions.ledger.checkpoints import checkpoint_now
+from decisions.ledger.checkpoints import LedgerInconsistent, checkpoint_now
 from decisions.ledger.state import CLOSING
 from decisions.ledger.tree import StoredTree
 from decisions.ledger.verification import newest_checkpoint
@@ -26,7 +26,10 @@ def _covering_checkpoint(positions: list[int | None]) -> LedgerCheckpoint:
     checkpoint = newest_checkpoint()
     needed = max((p for p in positions if p is not None), default=-1) + 1
     if checkpoint is None or None in positions or checkpoint.tree_size < needed:
-        checkpoint = checkpoint_now() or newest_checkpoint()
+        try:
+            checkpoint = checkpoint_now() or newest_checkpoint()
+        except (keys.SigningKeyMissing, LedgerInconsistent) as exc:
+            raise ReceiptNotReady(f"The log cannot be checkpointed now: {exc}") from exc
     if checkpoint is None:
         raise ReceiptNotReady("The log has no signed checkpoint yet.")
     return checkpoint

@@ -143,10 +143,18 @@ def _signed_history(run: Run) -> list[Witnessed]:
 
 
 def _compare_database_copies(run: Run, history: list[Witnessed]) -> None:
+    """The database's copy of the checkpoints and the witness hold the same ones."""
     stored = {(c.tree_size, c.root_hash): c for c in LedgerCheckpoint.objects.all()}
+    witnessed_states = {(w.tree_size, w.checkpoint["root_hash"]) for w in history}
     for witness in history:
         if (witness.tree_size, witness.checkpoint["root_hash"]) not in stored:
             run.add(f"{witness}: missing from the database's copy of the checkpoints")
+    for state_, checkpoint in sorted(stored.items()):
+        if state_ not in witnessed_states:
+            run.add(
+                f"{checkpoint}: in the database but not in the witness (the witness was truncated, or is not "
+                "the one this log publishes to)"
+            )
 
 
 def _base(run: Run, history: list[Witnessed], *, full: bool) -> Witnessed | None:

@@ -121,3 +121,42 @@ def test_any_altered_byte_makes_a_receipt_fail(receipt, data):
     except (UnicodeDecodeError, ValueError):
         return
     assert not verify_receipt(parsed).ok
+
+
+def test_the_decision_page_offers_its_receipt_for_download(client):
+    from decisions.models import DecisionStatus
+    from governance import rbac
+    from tests.governance.factories import make_user_in_group
+
+    decision, (alice,) = pending()
+    approve(decision, alice)
+    client.force_login(make_user_in_group(rbac.AUDITOR))
+
+    page = client.get(f"/decisions/{decision.public_id}/")
+    download = client.get(f"/decisions/{decision.public_id}/receipt.json")
+
+    assert f"/decisions/{decision.public_id}/receipt.json" in page.content.decode()
+    assert download.status_code == 200
+    assert "attachment" in download["Content-Disposition"]
+    assert verify_receipt(json.loads(download.content)).ok
+    assert json.loads(download.content)["decision"]["status"] == DecisionStatus.APPROVED
+
+
+def test_the_api_gives_the_integration_its_decisions_receipt(caller, staffed, make_decision):
+    decision = make_decision(caller.integration, staffed.action_type)
+
+    response = caller.client.get(f"/api/v1/decisions/{decision.public_id}/receipt/")
+
+    assert response.status_code == 200
+    assert verify_receipt(response.json()).ok
+
+
+def test_without_a_signing_key_a_receipt_is_a_clear_409(caller, staffed, make_decision, settings, tmp_path):
+    decision = make_decision(caller.integration, staffed.action_type)
+    settings.LEDGER_SIGNING_KEY = ""
+    settings.LEDGER_SIGNING_KEY_FILE = str(tmp_path / "absent")
+
+    response = caller.client.get(f"/api/v1/decisions/{decision.public_id}/receipt/")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "not_in_a_checkpoint_yet"
