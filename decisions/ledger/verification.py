@@ -40,7 +40,7 @@ from decisions.ledger.checkpoints import (
 )
 from decisions.ledger.sequencer import BATCH
 from decisions.ledger.tree import StoredTree
-from decisions.lifecycle.eventlog import verify_all
+from decisions.lifecycle.eventlog import content_matches, verify_all
 from decisions.models import (
     DecisionEvent,
     DecisionRequest,
@@ -51,7 +51,7 @@ from decisions.models import (
     LedgerVerification,
     VerificationMode,
 )
-from decisions.verifier import GENESIS, event_hash, leaf_hash
+from decisions.verifier import GENESIS, leaf_hash
 
 SAMPLE = 256
 MAX_PROBLEMS = 100
@@ -272,16 +272,7 @@ def _rehash(run: Run, where: str, decision: str, event: DecisionEvent, previous:
         run.add(f"{where}: the event before it is missing")
     elif event.prev_hash != expected_prev:
         run.add(f"{where}: does not link to the previous event")
-    recomputed = event_hash(
-        decision_public_id=decision,
-        seq=event.seq,
-        kind=event.kind,
-        at=event.at,
-        actor_id=event.actor_id,
-        data=event.data,
-        prev_hash=event.prev_hash,
-    )
-    if recomputed != event.hash:
+    if not content_matches(event, decision_public_id=decision):
         run.add(f"{where}: content does not match its hash: the event was edited")
 
 

@@ -20,7 +20,16 @@ from django.core.serializers.json import DjangoJSONEncoder
 from decisions.models import DecisionEvent, DecisionRequest
 from decisions.verifier import GENESIS, event_hash
 
-__all__ = ["GENESIS", "Break", "event_hash", "next_event", "to_json_data", "verify_all", "verify_decision"]
+__all__ = [
+    "GENESIS",
+    "Break",
+    "content_matches",
+    "event_hash",
+    "next_event",
+    "to_json_data",
+    "verify_all",
+    "verify_decision",
+]
 
 
 def to_json_data(data: dict[str, Any]) -> dict[str, Any]:
@@ -77,6 +86,20 @@ class Break:
         return f"decision {self.decision_public_id}, {where}: {self.problem}"
 
 
+def content_matches(event: DecisionEvent, *, decision_public_id: str) -> bool:
+    """True when ``event``'s stored content still hashes to its stored hash."""
+    recomputed = event_hash(
+        decision_public_id=decision_public_id,
+        seq=event.seq,
+        kind=event.kind,
+        at=event.at,
+        actor_id=event.actor_id,
+        data=event.data,
+        prev_hash=event.prev_hash,
+    )
+    return recomputed == event.hash
+
+
 def verify_decision(decision: DecisionRequest, events: list[DecisionEvent]) -> Break | None:
     """The first break in one decision's chain, or None when it is intact."""
     prev = GENESIS
@@ -87,16 +110,7 @@ def verify_decision(decision: DecisionRequest, events: list[DecisionEvent]) -> B
             return Break(pid, expected_seq, f"missing (found #{event.seq} next): an event was deleted")
         if event.prev_hash != prev:
             return Break(pid, event.seq, "does not link to the previous event")
-        recomputed = event_hash(
-            decision_public_id=pid,
-            seq=event.seq,
-            kind=event.kind,
-            at=event.at,
-            actor_id=event.actor_id,
-            data=event.data,
-            prev_hash=event.prev_hash,
-        )
-        if recomputed != event.hash:
+        if not content_matches(event, decision_public_id=pid):
             return Break(pid, event.seq, "content does not match its hash: the event was edited")
         prev = event.hash
         expected_seq += 1
