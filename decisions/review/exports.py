@@ -12,9 +12,10 @@ Formats:
   JSON fields nested as JSON, decimals as strings, identifiers as the public UUIDs.
 - CSV: a header row, then one line per row; JSON fields as compact JSON text, empty cells for
   nulls, ``true``/``false`` for booleans. Spreadsheet formula injection: every cell whose text
-  starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading apostrophe
-  (``'``), so that a spreadsheet shows it as text instead of evaluating it. Strip that
-  apostrophe to get the stored value back; the JSON export is never altered.
+  starts with ``=``, ``+``, ``-``, ``@`` (or their fullwidth forms ``＝ ＋ － ＠``), ``|``, ``;``, a
+  tab or a carriage return gets a leading apostrophe (``'``), so that a spreadsheet shows it as
+  text instead of evaluating it. Strip that apostrophe to get the stored value back; the JSON
+  export is never altered.
 
 The events export is enough to verify the decision log without database access: each row
 carries the decision's public id, ``seq``, ``kind``, ``at`` (exactly as hashed), ``actor_id``
@@ -46,7 +47,9 @@ from governance.models import Certification, Level
 
 BATCH_SIZE = 2000
 FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# OWASP's CSV-injection list: the ASCII and fullwidth formula signs, a tab, a carriage return, and
+# the pipe and semicolon some spreadsheets (DDE, locale separators) read as the start of a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20", "|", ";")
 
 
 def iso(value: datetime | None) -> str | None:

@@ -455,7 +455,10 @@ def test_csv_cells_that_a_spreadsheet_would_run_get_a_leading_apostrophe(
     assert stored in values  # the JSON export is never altered
 
 
-@pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
+@pytest.mark.parametrize(
+    "text",
+    ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "＝1+1", "＋1", "－1", "＠SUM(A1)", "|calc", ";=1"],
+)
 def test_formula_prefixes_are_neutralised(text):
     assert exports.neutralise_formula(text) == f"'{text}"
 
