@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -49,6 +50,22 @@ def contains_nul(value: Any) -> bool:
     return False
 
 
+class StrictSerializer(serializers.Serializer):
+    """A request body (or a nested object in one) that refuses keys it does not declare: DRF drops
+    them silently, and a misspelled flag (``affects_regulated_date``) would route a decision
+    without the co-signer the flag calls for. Every unknown key is listed, each a 400."""
+
+    def unknown_field_message(self, name: str) -> str:
+        return "Unknown field."
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: [self.unknown_field_message(name)] for name in unknown})
+        return super().to_internal_value(data)
+
+
 class ConfidenceField(serializers.FloatField):
     """A JSON number: ``true`` or ``"0.9"`` is a type error, not a confidence (DRF would coerce both)."""
 
@@ -92,7 +109,7 @@ class ActionTypeSlugField(serializers.SlugRelatedField):
         return action_type
 
 
-class ModelInfoSerializer(serializers.Serializer):
+class ModelInfoSerializer(StrictSerializer):
     name = serializers.CharField(max_length=100)
     version = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
@@ -109,7 +126,7 @@ class SafeJSONField(serializers.JSONField):
         return value
 
 
-class ChainStepSerializer(serializers.Serializer):
+class ChainStepSerializer(StrictSerializer):
     agent = serializers.CharField(max_length=100)
     action = serializers.CharField(max_length=200)
     target = SafeJSONField(required=False, default=dict)
@@ -134,7 +151,7 @@ class JSONObjectField(SafeJSONField):
         return value
 
 
-class DecisionSubmitSerializer(serializers.Serializer):
+class DecisionSubmitSerializer(StrictSerializer):
     """What an integration sends to submit a recommendation."""
 
     action_type = ActionTypeSlugField()
@@ -173,7 +190,7 @@ class DecisionSubmitSerializer(serializers.Serializer):
         return data
 
 
-class DecisionUpdateSerializer(serializers.Serializer):
+class DecisionUpdateSerializer(StrictSerializer):
     """What an integration may correct on a pending decision (approvals given so far are void)."""
 
     title = serializers.CharField(max_length=200, required=False)
@@ -183,22 +200,12 @@ class DecisionUpdateSerializer(serializers.Serializer):
     incident_ref = serializers.CharField(max_length=100, required=False, allow_blank=True)
     chain = ChainStepSerializer(many=True, required=False)
 
+    def unknown_field_message(self, name: str) -> str:
+        if name in set(DecisionSubmitSerializer._declared_fields) - set(self.fields):
+            return "Fixed at submission (routing depends on it); cancel and submit a new decision."
+        return "Unknown field."
+
     def validate(self, attrs):
-        # DRF drops unknown keys silently: a blast_radius sent next to a title would be ignored
-        # and answered 200. Name every field that cannot change instead.
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        if unknown:
-            routing = set(DecisionSubmitSerializer._declared_fields) - set(self.fields)
-            raise serializers.ValidationError(
-                {
-                    name: [
-                        "Fixed at submission (routing depends on it); cancel and submit a new decision."
-                        if name in routing
-                        else "Unknown field."
-                    ]
-                    for name in unknown
-                }
-            )
         if not attrs:
             raise serializers.ValidationError("Send at least one field to change.")
         return attrs
@@ -325,17 +332,17 @@ class DecisionEventSerializer(serializers.ModelSerializer):
         return obj.actor.get_username() if obj.actor is not None else None
 
 
-class CancelSerializer(serializers.Serializer):
+class CancelSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
-class OutcomeSerializer(serializers.Serializer):
+class OutcomeSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=OutcomeKind.choices)
     reverted = serializers.BooleanField(default=False)
     notes = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
 
 
-class SignOffRequestSerializer(serializers.Serializer):
+class SignOffRequestSerializer(StrictSerializer):
     verdict = serializers.ChoiceField(choices=Verdict.choices)
     reason_code = serializers.ChoiceField(choices=ReasonCode.choices)
     rationale = serializers.CharField(max_length=5000)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.dateparse import parse_datetime
@@ -17,8 +16,6 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from decisions import selectors
-from decisions.api.exceptions import PayloadTooLarge
-from decisions.api.parsers import JSONParser
 from decisions.api.serializers import (
     CancelSerializer,
     DecisionEventSerializer,
@@ -101,14 +98,8 @@ DECISION_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.
 class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = DecisionSerializer
     pagination_class = DecisionCursor
-    parser_classes = [JSONParser]
     lookup_field = "public_id"
     lookup_value_regex = "[^/]+"
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        # Every endpoint, not only intake: a JSON body is read whole into memory before any check.
-        self._check_body_size(request)
 
     def get_queryset(self):
         qs = selectors.decisions_visible_to(user=self.request.user, integration=integration_of(self.request))
@@ -150,15 +141,6 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         if integration is None:
             raise PermissionDenied("Only an integration (API key) can do this.")
         return integration
-
-    @staticmethod
-    def _check_body_size(request) -> None:
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > settings.API_MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"The request body is larger than {settings.API_MAX_BODY_BYTES} bytes.")
 
     @extend_schema(
         summary="Submit a recommendation",
