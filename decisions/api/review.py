@@ -29,8 +29,9 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from decisions.api.pagination import ReviewReportCursor
 from decisions.api.serializers import ErrorSerializer
-from decisions.api.views import ERRORS, DecisionCursor
+from decisions.api.views import ERRORS
 from decisions.models import IntegrationAPIKey, ReasonCode, ReviewReport
 from decisions.review.figures import (
     EARLIEST_DAY,
@@ -354,11 +355,6 @@ class ReviewReportSerializer(ReviewReportSummarySerializer):
 
     def get_follow_up_actions(self, report: ReviewReport) -> list[str]:
         return [line for line in report.follow_up_actions.splitlines() if line.strip()]
-
-
-class ReviewReportCursor(DecisionCursor):
-    ordering = ("-period_start", "-id")
-    page_size = 20
 
 
 # --- views ----------------------------------------------------------------------------------

@@ -12,10 +12,10 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from decisions import selectors
+from decisions.api.pagination import DecisionCursor, DecisionEventCursor, SignOffCursor
 from decisions.api.serializers import (
     CancelSerializer,
     DecisionEventSerializer,
@@ -44,19 +44,6 @@ ERRORS = {
 
 def _errors(*codes: int) -> dict:
     return {code: ERRORS[code] for code in codes}
-
-
-class DecisionCursor(CursorPagination):
-    ordering = ("-created_at", "-id")
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-
-    def decode_cursor(self, request):
-        try:
-            return super().decode_cursor(request)
-        except NotFound:
-            raise ValidationError({"cursor": ["Invalid cursor: use the next/previous links as given."]}) from None
 
 
 def _aware_utc(raw: str) -> datetime | None:
@@ -206,11 +193,11 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         description="Append-only and hash-chained: each event's `hash` covers its content and `prev_hash`.",
         responses={200: DecisionEventSerializer(many=True), **_errors(401, 404, 429)},
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=DecisionEventCursor)
     def events(self, request, public_id=None):
         decision = self.get_object()
-        events = selectors.decision_events(decision=decision)
-        return Response(DecisionEventSerializer(events, many=True).data)
+        page = self.paginate_queryset(selectors.decision_events(decision=decision))
+        return self.get_paginated_response(DecisionEventSerializer(page, many=True).data)
 
     @extend_schema(
         summary="The decision's receipt",
@@ -296,11 +283,12 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         parameters=[DECISION_ID],
         responses={200: SignOffSerializer(many=True), **_errors(401, 404, 429)},
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=SignOffCursor)
     def signoffs(self, request, public_id=None):
         decision = self.get_object()
         if request.method == "GET":
-            return Response(SignOffSerializer(selectors.decision_signoffs(decision=decision), many=True).data)
+            page = self.paginate_queryset(selectors.decision_signoffs(decision=decision))
+            return self.get_paginated_response(SignOffSerializer(page, many=True).data)
         serializer = SignOffRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         signoff = signing.decision_sign_off(decision=decision, actor=request.user, **serializer.validated_data)
