@@ -42,6 +42,13 @@ class AlreadySigned(DecisionError):
     code = "already_signed"
 
 
+class NoLongerWaitsForYou(DecisionError):
+    """The decision was routed to the caller, then closed (which revoked the grants): not a 404."""
+
+    status = 409
+    code = "no_longer_waits_for_you"
+
+
 class OutcomeAlreadyReported(DecisionError):
     status = 409
     code = "outcome_already_reported"

@@ -27,7 +27,7 @@ from decisions.api.serializers import (
     SignOffRequestSerializer,
     SignOffSerializer,
 )
-from decisions.errors import NotYetProvable
+from decisions.errors import NoLongerWaitsForYou, NotYetProvable
 from decisions.ledger import receipts
 from decisions.lifecycle import cancellation, corrections, intake, outcomes, signing
 from decisions.models import DecisionRequest, DecisionStatus, IntegrationAPIKey
@@ -40,6 +40,14 @@ ERRORS = {
     404: OpenApiResponse(ErrorSerializer, description="No such decision (or not yours to see)."),
     429: OpenApiResponse(ErrorSerializer, description="Rate limit or pending cap reached; see Retry-After."),
 }
+NO_LONGER_WAITS = "To a person it was routed to: it closed since, so it no longer waits for you."
+
+
+def _conflict(description: str = "") -> OpenApiResponse:
+    """The 409 of an endpoint a person reaches by the decision's id, with the endpoint's own conflicts."""
+    return OpenApiResponse(
+        ErrorSerializer, description=f"{description} Or: {NO_LONGER_WAITS}" if description else NO_LONGER_WAITS
+    )
 
 
 def _errors(*codes: int) -> dict:
@@ -79,7 +87,9 @@ DECISION_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.
         responses={200: DecisionSerializer(many=True), **_errors(400, 401, 429)},
     ),
     retrieve=extend_schema(
-        summary="A decision", parameters=[DECISION_ID], responses={200: DecisionSerializer, **_errors(401, 404, 429)}
+        summary="A decision",
+        parameters=[DECISION_ID],
+        responses={200: DecisionSerializer, 409: _conflict(), **_errors(401, 404, 429)},
     ),
 )
 class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -98,7 +108,19 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         try:
             return super().get_object()
         except (Http404, DecisionRequest.DoesNotExist, ValueError, DjangoValidationError):
-            raise NotFound("No such decision.") from None
+            pass
+        if integration_of(self.request) is None:
+            # Closing revokes the grants and with them the right to read it; someone it was
+            # routed to learns that it ended (as the pages say), not that it never existed.
+            try:
+                closed = selectors.closed_decision_routed_to(user=self.request.user, public_id=self.kwargs["public_id"])
+            except (ValueError, DjangoValidationError):
+                closed = None
+            if closed is not None:
+                raise NoLongerWaitsForYou(
+                    f"This decision no longer waits for you: it was {closed.get_status_display().lower()}."
+                )
+        raise NotFound("No such decision.")
 
     def _filter(self, qs):
         params = self.request.query_params
@@ -175,7 +197,11 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         parameters=[DECISION_ID],
         description="Approvals already given are void: the signers must sign the corrected payload.",
         request=DecisionUpdateSerializer,
-        responses={200: DecisionSerializer, 409: ERRORS[403], **_errors(400, 401, 403, 404, 429)},
+        responses={
+            200: DecisionSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="Not pending."),
+            **_errors(400, 401, 403, 404, 429),
+        },
     )
     def partial_update(self, request, public_id=None):
         integration = self._require_integration()
@@ -191,7 +217,12 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         summary="The decision log",
         parameters=[DECISION_ID],
         description="Append-only and hash-chained: each event's `hash` covers its content and `prev_hash`.",
-        responses={200: DecisionEventSerializer(many=True), **_errors(401, 404, 429)},
+        responses={
+            200: DecisionEventSerializer(many=True),
+            400: ERRORS[400],
+            409: _conflict(),
+            **_errors(401, 404, 429),
+        },
     )
     @action(detail=True, methods=["get"], pagination_class=DecisionEventCursor)
     def events(self, request, public_id=None):
@@ -209,7 +240,7 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         ),
         responses={
             200: OpenApiResponse(OpenApiTypes.OBJECT, description="The receipt (format countersign-receipt/1)."),
-            409: OpenApiResponse(ErrorSerializer, description="Its newest events are not in a signed checkpoint yet."),
+            409: _conflict("Its newest events are not in a signed checkpoint yet."),
             **_errors(401, 404, 429),
         },
     )
@@ -249,7 +280,7 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         request=OutcomeSerializer,
         responses={
             201: DecisionSerializer,
-            409: OpenApiResponse(ErrorSerializer, description="Still pending, or already reported."),
+            409: _conflict("Still pending, or already reported."),
             **_errors(400, 401, 403, 404, 429),
         },
     )
@@ -273,7 +304,7 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         request=SignOffRequestSerializer,
         responses={
             201: SignOffSerializer,
-            409: OpenApiResponse(ErrorSerializer, description="Decision closed, or already signed by you."),
+            409: _conflict("Decision closed, or already signed by you."),
             **_errors(400, 401, 403, 404, 429),
         },
     )
@@ -281,7 +312,7 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         methods=["GET"],
         summary="Sign-offs so far",
         parameters=[DECISION_ID],
-        responses={200: SignOffSerializer(many=True), **_errors(401, 404, 429)},
+        responses={200: SignOffSerializer(many=True), 409: _conflict(), **_errors(400, 401, 404, 429)},
     )
     @action(detail=True, methods=["get", "post"], pagination_class=SignOffCursor)
     def signoffs(self, request, public_id=None):

@@ -10,8 +10,9 @@ from rest_framework.test import APIClient
 
 from decisions import integrations
 from decisions.errors import SegregationOfDuties
+from decisions.escalation import services as escalation
 from decisions.lifecycle import signing
-from decisions.models import DecisionStatus, SignOff
+from decisions.models import DecisionStatus, Escalation, SignOff
 from governance import rbac
 from governance.models import Certification
 from tests.governance.factories import CertificationFactory, make_user_in_group
@@ -177,4 +178,59 @@ def test_signoffs_are_listed_to_the_integration(person_client, signer, decision,
 
     response = api_client.get(signoffs_url(decision))
 
-    assert [s["signer"] for s in response.json()] == [signer.username]
+    assert [s["signer"] for s in response.json()["results"]] == [signer.username]
+
+
+# --- Routed to you, then closed: 409, not 404 -------------------------------------------------
+
+
+@pytest.fixture
+def expired(make_staffed, make_caller, make_decision):
+    """A decision routed to its one signer under the fail-safe default, expired at its deadline."""
+    staffed = make_staffed(policy=False)
+    decision = make_decision(make_caller(action_types=[staffed.action_type]).integration, staffed.action_type)
+    decision.refresh_from_db()
+    late = decision.deadline + timedelta(seconds=1)
+    escalation.decision_escalate(decision_id=decision.pk, from_step=0, reason=Escalation.Reason.TIMEOUT, now=late)
+    decision.refresh_from_db()
+    assert decision.status == DecisionStatus.EXPIRED
+    return decision, staffed.signers[0]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("get", ""), ("get", "events/"), ("get", "signoffs/"), ("post", "signoffs/")]
+)
+def test_a_late_signer_of_an_expired_decision_gets_a_409_saying_so(person_client, expired, method, path):
+    decision, late_signer = expired
+    client = person_client(late_signer)
+    url = f"/api/v1/decisions/{decision.public_id}/{path}"
+
+    response = client.post(url, APPROVE, format="json") if method == "post" else client.get(url)
+
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "This decision no longer waits for you: it was expired.",
+        "code": "no_longer_waits_for_you",
+    }
+    assert not SignOff.objects.filter(decision=decision).exists()
+
+
+def test_a_signer_who_was_not_asked_still_gets_a_404(person_client, expired, make_staffed):
+    decision, _ = expired
+    stranger = make_staffed().signers[0]
+
+    response = person_client(stranger).get(f"/api/v1/decisions/{decision.public_id}/")
+
+    assert response.status_code == 404
+
+
+def test_the_other_signer_of_an_approved_decision_gets_a_409(person_client, make_staffed, make_caller, make_decision):
+    staffed = make_staffed(people=2)
+    alice, bob = staffed.signers
+    decision = make_decision(make_caller(action_types=[staffed.action_type]).integration, staffed.action_type)
+    sign(person_client(alice), decision)
+
+    response = sign(person_client(bob), decision)
+
+    assert response.status_code == 409
+    assert response.json()["detail"] == "This decision no longer waits for you: it was approved."
