@@ -63,8 +63,9 @@ def decision_submit(
 
     Routing runs first, in memory (the governance snapshot is cached), into one plan; then one
     short transaction checks the limits under the integration's row lock (``lock_intake_limits``)
-    and writes the plan with three statements: the decision, its events, its grants. After the
-    commit: the deadline task, the notifications (or, when it ended at once, the verdict webhook).
+    and writes the plan: the decision, its events, its grants, its outbox rows. After the commit
+    the outbox publishes the deadline task and the notifications (or, when it ended at once, the
+    verdict webhook).
     """
     now = now or timezone.now()
     action_type = data["action_type"]
