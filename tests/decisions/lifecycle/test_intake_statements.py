@@ -11,9 +11,9 @@ from tests.decisions.conftest import payload
 
 pytestmark = pytest.mark.django_db
 
-# The governance snapshot's token; the savepoint; the integration's row lock (with "may it submit
-# this action type"); its pending count; the decision, its events, its grants, its outbox rows;
-# the release. (Publishing after the commit is the dispatcher thread's.)
+# The governance snapshot's token; the savepoint; one of the integration's cap slots; "may it
+# submit this action type" with its pending count; the decision, its events, its grants, its
+# outbox rows; the release. (Publishing after the commit is the dispatcher thread's.)
 WARM_SUBMISSION_STATEMENTS = 9
 
 
