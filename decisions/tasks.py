@@ -19,6 +19,7 @@ from decisions.ledger import alerts, checkpoints, keys, sequencer
 from decisions.ledger import verification as ledger_verification
 from decisions.models import DecisionRequest, DecisionStatus
 from decisions.outbound import notifications, webhooks
+from decisions.outbox import relay
 from decisions.review import cycle
 
 logger = logging.getLogger(__name__)
@@ -44,14 +45,15 @@ class NotificationNotSent(Exception):
 
 
 @shared_task(bind=True, base=DecisionTask, max_retries=webhooks.MAX_ATTEMPTS - 1)
-def deliver_verdict_webhook(self: Task, decision_id: int) -> None:
+def deliver_verdict_webhook(self: Task, decision_id: int, outbox_id: int | None = None) -> None:
     """POST a terminal decision's verdict to its integration's webhook (Standard Webhooks).
 
     Retries 7 times with exponential backoff (2, 4, 8 … 128 s) while the receiver fails; each
-    attempt is a decision event. A second delivery of this task after success is a no-op.
+    attempt is a decision event. A second delivery of this task after success is a no-op (and,
+    with its outbox row, waits while another delivery of it is under way).
     """
     attempt = self.request.retries + 1
-    result = webhooks.deliver(decision_id, attempt)
+    result = webhooks.deliver_once(decision_id, attempt, outbox_id=outbox_id)
     if result is not None and not result.ok:
         raise self.retry(exc=WebhookNotAccepted(result.error or str(result.status)), countdown=2**attempt)
 
@@ -96,14 +98,33 @@ def sweep_overdue_decisions() -> int:
 
 
 @shared_task(bind=True, base=DecisionTask, max_retries=3)
-def notify_eligible(self: Task, channel: str, decision_id: int, step: int, role_id: int, user_ids: list[int]) -> None:
+def notify_eligible(
+    self: Task,
+    channel: str,
+    decision_id: int,
+    step: int,
+    role_id: int,
+    user_ids: list[int],
+    outbox_id: int | None = None,
+) -> None:
     """Tell the people made eligible at ``step`` that a decision waits (email or chat webhook).
 
     Each attempt is a decision event; failures retry 3 times (10, 20, 40 s); a decision that
-    moved on in the meantime is not announced again.
+    moved on in the meantime is not announced again, nor one its outbox row says was sent.
     """
-    if not notifications.notify(channel, decision_id, step, role_id, user_ids):
+    final = self.request.retries >= (self.max_retries or 0)
+    if not notifications.notify_once(channel, decision_id, step, role_id, user_ids, outbox_id=outbox_id, final=final):
         raise self.retry(exc=NotificationNotSent(channel), countdown=10 * 2**self.request.retries)
+
+
+@shared_task(base=DecisionTask, reject_on_worker_lost=False, soft_time_limit=240, time_limit=300)
+def relay_outbox() -> int:
+    """Run by beat every OUTBOX_RELAY_SECONDS: publish the outbox rows that were not published
+    after their commit (broker down, process killed) and deliver again those a killed worker
+    left undone; drop old published rows. Returns how many were published."""
+    published = relay.relay()
+    relay.prune()
+    return published
 
 
 # The freeze verifies the log incrementally (decisions.ledger), so it stays fast; the limits are

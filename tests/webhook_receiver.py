@@ -1,5 +1,6 @@
 """A webhook receiver on loopback for tests: answers with the statuses it is given, in order
-(then 200), and keeps every request it got."""
+(then 200), and keeps every request it got. With ``hold_first``, the first request is recorded
+and answered only once that event is set (a sender caught mid-delivery)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
+    hold_first: threading.Event | None = None
 
     @property
     def url(self) -> str:
@@ -39,6 +41,8 @@ class Receiver:
                 body = self.rfile.read(length).decode()
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 receiver.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body, status))
+                if receiver.hold_first is not None and len(receiver.received) == 1:
+                    receiver.hold_first.wait(timeout=30)
                 self.send_response(status)
                 self.end_headers()
                 self.wfile.write(b"ok" if status < 300 else b"nope")

@@ -26,11 +26,11 @@ from django.db import transaction
 from django.utils import timezone
 from pymerkle import InvalidProof
 
-from decisions import queueing
 from decisions.ledger import keys
 from decisions.ledger.sequencer import lock_head, sequence_pending
 from decisions.ledger.tree import StoredTree
 from decisions.models import LedgerCheckpoint
+from decisions.outbox import messages, store
 from decisions.verifier import checkpoint_body, checkpoint_signature_valid, key_id
 
 logger = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def checkpoint_now(*, now: datetime | None = None) -> LedgerCheckpoint | None:
         checkpoint = LedgerCheckpoint.objects.create(**signed)
         _append_to_witness(signed)
         if settings.LEDGER_WITNESS_EMAILS or settings.LEDGER_WITNESS_URL:
-            queueing.enqueue_after_commit(queueing.PUBLISH_CHECKPOINT, checkpoint.pk)
+            store.record([messages.checkpoint_publication(checkpoint.pk)])
     logger.info("ledger checkpoint: %s leaves, root %s", checkpoint.tree_size, checkpoint.root_hash)
     return checkpoint
 

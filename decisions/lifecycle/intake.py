@@ -13,7 +13,7 @@ from django.utils import timezone
 from decisions.actors import Person
 from decisions.errors import IdempotencyConflict, NotAllowed, PendingCapReached
 from decisions.lifecycle import routing
-from decisions.lifecycle.locks import lock_intake_limits
+from decisions.lifecycle.locks import NearTheCap, intake_limits
 from decisions.lifecycle.writes import DecisionWrites
 from decisions.models import DecisionRequest, EventKind, Integration
 
@@ -62,9 +62,10 @@ def decision_submit(
     loser's transaction rolls back and it returns the winner's row.
 
     Routing runs first, in memory (the governance snapshot is cached), into one plan; then one
-    short transaction checks the limits under the integration's row lock (``lock_intake_limits``)
-    and writes the plan with three statements: the decision, its events, its grants. After the
-    commit: the deadline task, the notifications (or, when it ended at once, the verdict webhook).
+    short transaction checks the limits (``intake_limits``: no lock shared by every submission
+    of the integration while it is far from its pending cap) and writes the plan: the decision,
+    its events, its grants, its outbox rows. After the commit the outbox publishes the deadline
+    task and the notifications (or, when it ended at once, the verdict webhook).
     """
     now = now or timezone.now()
     action_type = data["action_type"]
@@ -93,19 +94,10 @@ def decision_submit(
     )
     routing.route(plan, now=now, actor=actor)
     try:
-        with transaction.atomic():
-            limits = lock_intake_limits(integration, action_type)
-            if not limits.allowed:
-                raise NotAllowed(
-                    f"Integration {integration.name} may not submit {action_type.slug} decisions.",
-                    field="action_type",
-                )
-            if limits.pending >= integration.max_pending:
-                raise PendingCapReached(
-                    f"{integration.name} already has {limits.pending} pending decisions "
-                    f"(cap {integration.max_pending}). Wait for verdicts or cancel stale requests."
-                )
-            plan.write()
+        try:
+            _write_within_limits(plan, integration, action_type, alone=False)
+        except NearTheCap:
+            _write_within_limits(plan, integration, action_type, alone=True)
     except (IntegrityError, NotAllowed, PendingCapReached):
         # A retry of an earlier submission answers with it, even once the cap is reached. The
         # lookup happens only here, off the common path: new keys cost no extra query.
@@ -114,3 +106,22 @@ def decision_submit(
             raise
         return Submission(_replay(existing, request_fingerprint), created=False)
     return Submission(decision, created=True)
+
+
+def _write_within_limits(plan: DecisionWrites, integration: Integration, action_type: Any, *, alone: bool) -> None:
+    """One short transaction: the limits (``intake_limits``: far from the cap, side by side with
+    the integration's other submissions; near it, alone), then the plan's rows. Nothing is
+    written before the limits are known, so a ``NearTheCap`` rollback leaves the plan intact."""
+    with transaction.atomic():
+        limits = intake_limits(integration, action_type, alone=alone)
+        if not limits.allowed:
+            raise NotAllowed(
+                f"Integration {integration.name} may not submit {action_type.slug} decisions.",
+                field="action_type",
+            )
+        if limits.pending >= integration.max_pending:
+            raise PendingCapReached(
+                f"{integration.name} already has {limits.pending} pending decisions "
+                f"(cap {integration.max_pending}). Wait for verdicts or cancel stale requests."
+            )
+        plan.write()

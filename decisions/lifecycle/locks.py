@@ -3,6 +3,7 @@ place for ``select_for_update``). Callers hold a transaction; the lock lasts unt
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 from django.db import connection
@@ -45,14 +46,29 @@ def claim_overdue(batch_size: int) -> list[DecisionRequest]:
     )
 
 
-_LOCK_INTEGRATION_SQL = """
-    SELECT EXISTS (
-        SELECT 1 FROM decisions_integration_allowed_action_types
-        WHERE integration_id = i.id AND actiontype_id = %s
-    )
-    FROM decisions_integration i WHERE i.id = %s FOR UPDATE OF i
+# The pending cap without one lock per integration. A submission far from the cap takes one of
+# CAP_SLOTS advisory "slots" of its integration (never waiting), so up to CAP_SLOTS submissions
+# of one key run side by side; near the cap, or when every slot is busy, it takes all of them in
+# order (waiting for the submissions in flight to end) and counts alone.
+CAP_SLOTS = 32
+_SLOT_SPACE = 0x1CAB << 48  # advisory lock keys: this offset + integration id * CAP_SLOTS + slot
+
+_TRY_SLOT_SQL = """
+    SELECT s FROM generate_series(0, %(slots)s - 1) AS s
+    WHERE pg_try_advisory_xact_lock(%(base)s + (s + %(start)s) %% %(slots)s)
+    LIMIT 1
 """
-_COUNT_PENDING_SQL = "SELECT count(*) FROM decisions_decisionrequest WHERE integration_id = %s AND status = %s"
+_ALL_SLOTS_SQL = """
+    SELECT count(pg_advisory_xact_lock(%(base)s + s)) FROM generate_series(0, %(slots)s - 1) AS s
+"""
+_LIMITS_SQL = """
+    SELECT
+        EXISTS (
+            SELECT 1 FROM decisions_integration_allowed_action_types
+            WHERE integration_id = %(integration)s AND actiontype_id = %(action_type)s
+        ),
+        (SELECT count(*) FROM decisions_decisionrequest WHERE integration_id = %(integration)s AND status = %(pending)s)
+"""
 
 
 class IntakeLimits(NamedTuple):
@@ -60,21 +76,43 @@ class IntakeLimits(NamedTuple):
     pending: int  # its pending decisions now
 
 
-def lock_intake_limits(integration: Integration, action_type: ActionType) -> IntakeLimits:
-    """What the integration may do now, under the integration's row lock so
-    that concurrent submissions cannot all pass the pending cap.
+class NearTheCap(Exception):
+    """A submission that took one slot found its integration near the cap: its transaction is
+    to be rolled back and run again with ``alone=True``."""
 
-    Two statements on purpose: under READ COMMITTED a count inside the locking statement would
-    use the snapshot from before the wait and miss the decision the previous holder inserted.
-    Plain SQL because this runs on every submission and the ORM would spend longer building
-    the statements than the database spends running them.
+
+def intake_limits(integration: Integration, action_type: ActionType, *, alone: bool = False) -> IntakeLimits:
+    """What the integration may do now, counted so that concurrent submissions cannot pass the
+    pending cap together (PostgreSQL; SQLite has one writer at a time anyway).
+
+    Far from the cap, one slot: at most CAP_SLOTS submissions hold one, and each counted (after
+    taking it) at most ``max_pending - CAP_SLOTS`` pending decisions, so together they never pass
+    the cap. Near it (``NearTheCap``, then ``alone``), or with every slot busy, all slots: a
+    submission that holds them waits for every one in flight and counts after them, alone.
+    The count is a statement of its own after the locks: under READ COMMITTED it sees every
+    decision the previous holders inserted. Plain SQL: this runs on every submission.
     """
-    lock_sql = _LOCK_INTEGRATION_SQL
-    if connection.vendor != "postgresql":
-        lock_sql = lock_sql.replace("FOR UPDATE OF i", "")  # SQLite: one writer at a time anyway
+    params: dict[str, int | str] = {
+        "integration": integration.pk,
+        "action_type": action_type.pk,
+        "pending": DecisionStatus.PENDING.value,
+        "slots": CAP_SLOTS,
+        "base": _SLOT_SPACE + integration.pk * CAP_SLOTS,
+        "start": os.getpid() % CAP_SLOTS,
+    }
     with connection.cursor() as cursor:
-        cursor.execute(lock_sql, [action_type.pk, integration.pk])
-        allowed = bool(cursor.fetchone()[0])
-        cursor.execute(_COUNT_PENDING_SQL, [integration.pk, DecisionStatus.PENDING.value])
-        pending = cursor.fetchone()[0]
-    return IntakeLimits(allowed=allowed, pending=pending)
+        if connection.vendor == "postgresql":
+            one_slot = False
+            if not alone and integration.max_pending > CAP_SLOTS:
+                cursor.execute(_TRY_SLOT_SQL, params)
+                one_slot = cursor.fetchone() is not None
+            if not one_slot:
+                cursor.execute(_ALL_SLOTS_SQL, params)
+            cursor.execute(_LIMITS_SQL, params)
+            allowed, pending = cursor.fetchone()
+            if one_slot and pending > integration.max_pending - CAP_SLOTS:
+                raise NearTheCap
+        else:
+            cursor.execute(_LIMITS_SQL, params)
+            allowed, pending = cursor.fetchone()
+    return IntakeLimits(allowed=bool(allowed), pending=pending)

@@ -7,10 +7,11 @@ service that owns the transaction then calls ``write`` (or ``write_many`` for a 
 
 1. the decision row (an INSERT for a new decision, else an UPDATE),
 2. every event in one INSERT, every grant in one INSERT,
-3. after commit: the deadline task, the notifications, the verdict webhook.
+3. its side effects as outbox rows (the deadline task, the notifications, the verdict webhook),
+   one INSERT, published after the commit (``decisions.outbox``).
 
 So a reader of ``decision_submit`` sees every write of a submission in one place, and a
-rolled-back transaction leaves nothing behind (the queueing waits for the commit).
+rolled-back transaction leaves nothing behind: no rows, no messages.
 
 The one write that cannot wait is revoking the grants of a saved decision (``revoke_all``): the
 ``revoked`` event records how many rows it removed.
@@ -22,9 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from decisions import queueing
 from decisions.lifecycle.eventlog import next_event
 from decisions.models import DecisionEvent, DecisionRequest, DecisionRequestUserObjectPermission, DecisionStatus
+from decisions.outbox import messages, store
 from governance.models import DecisionRole
 
 
@@ -82,8 +83,7 @@ class DecisionWrites:
 
     def write(self, *, fields: list[str] | None = None) -> None:
         """Write it all in the caller's transaction: the decision row (INSERT when new; else an
-        UPDATE of ``fields``, or of every field), its events and its grants, then queue the side
-        effects for after the commit."""
+        UPDATE of ``fields``, or of every field), its events, its grants and its side effects (outbox)."""
         if self.decision.pk is None:
             self.decision.save(force_insert=True)
         else:
@@ -105,14 +105,17 @@ def write_rows(plans: list[DecisionWrites]) -> None:
 
 
 def queue_side_effects(plans: list[DecisionWrites]) -> None:
-    """After commit: the deadline task of a pending decision whose deadline was set, the
-    notifications of the newly eligible, and the verdict webhook of a decision that ended."""
+    """The side effects of saved decisions, as outbox rows in one INSERT (published after the
+    commit): the deadline task of a pending decision whose deadline was set, the notifications
+    of the newly eligible, and the verdict webhook of a decision that ended."""
+    found: list[messages.Message] = []
     for plan in plans:
         decision = plan.decision
         for announcement in plan.announcements:
-            queueing.announce_eligible(decision, announcement.step, announcement.role, announcement.users)
+            found += messages.eligible(decision, announcement.step, announcement.role, announcement.users)
         if plan.deadline_set and decision.status == DecisionStatus.PENDING:
-            queueing.schedule_deadline(decision)
+            found += messages.deadline(decision)
         if plan.verdict_announced:
-            queueing.announce_verdict(decision)
+            found += messages.verdict(decision)
         plan.announcements, plan.deadline_set, plan.verdict_announced = [], False, False
+    store.record(found)

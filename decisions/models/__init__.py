@@ -12,6 +12,7 @@ from decisions.models.ledger import (
     LedgerVerification,
     VerificationMode,
 )
+from decisions.models.outbox import OutboxMessage
 from decisions.models.requests import (
     CERTIFY,
     REASONS_BY_VERDICT,
@@ -50,6 +51,7 @@ __all__ = [
     "NotificationPreference",
     "Outcome",
     "OutcomeKind",
+    "OutboxMessage",
     "PersonalToken",
     "ReasonCode",
     "ReviewCadence",

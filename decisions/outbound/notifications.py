@@ -16,6 +16,7 @@ from django.utils import timezone
 from decisions.lifecycle.writes import DecisionWrites
 from decisions.models import DecisionRequest, DecisionStatus, EventKind, NotificationPreference
 from decisions.outbound.http import post
+from decisions.outbox import store
 from governance.models import DecisionRole, Level
 
 User = get_user_model()
@@ -93,3 +94,18 @@ def notify(channel: str, decision_id: int, step: int, role_id: int, user_ids: li
     if channel == "email":
         return send_email(decision, role, user_ids)
     return send_chat(decision, role)
+
+
+def notify_once(
+    channel: str,
+    decision_id: int,
+    step: int,
+    role_id: int,
+    user_ids: list[int],
+    *,
+    outbox_id: int | None = None,
+    final: bool = False,
+) -> bool:
+    """``notify`` through its outbox row: sent once however often the message is delivered
+    (``outbox.store.perform_once``); ``final``: the last attempt closes the row, failed or not."""
+    return store.perform_once(outbox_id, lambda: notify(channel, decision_id, step, role_id, user_ids), final=final)

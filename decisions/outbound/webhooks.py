@@ -19,6 +19,7 @@ from standardwebhooks.webhooks import Webhook
 from decisions.lifecycle.writes import DecisionWrites
 from decisions.models import DecisionEvent, DecisionRequest, EventKind
 from decisions.outbound.http import Attempt, post
+from decisions.outbox import store
 
 MAX_ATTEMPTS = 8
 USER_AGENT = "Countersign-Webhooks/1"
@@ -100,3 +101,18 @@ def deliver(decision_id: int, attempt: int) -> Attempt | None:
         )
         plan.write(fields=["event_count", "last_event_hash", "updated_at"])
     return result
+
+
+def deliver_once(decision_id: int, attempt: int, *, outbox_id: int | None = None) -> Attempt | None:
+    """``deliver`` through the verdict's outbox row: a delivery of the same message that runs
+    at the same time waits, then finds it done (``outbox.store.perform_once``). The last attempt
+    (MAX_ATTEMPTS) closes the row, failed or not."""
+    results: list[Attempt | None] = []
+
+    def effect() -> bool:
+        result = deliver(decision_id, attempt)
+        results.append(result)
+        return result is None or result.ok
+
+    store.perform_once(outbox_id, effect, final=attempt >= MAX_ATTEMPTS)
+    return results[0] if results else None

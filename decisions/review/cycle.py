@@ -26,6 +26,7 @@ from django.utils import timezone
 from decisions import queueing
 from decisions.ledger.verification import last_full_verification_at, summary, verify_ledger
 from decisions.models import ReviewCadence, ReviewReport, ReviewSchedule
+from decisions.outbox import messages, store
 from decisions.review.figures import Period, review_figures
 from governance import rbac
 from governance.audit import acting_as
@@ -97,16 +98,16 @@ def freeze_report(
     try:
         with transaction.atomic(), acting_as(None):
             report.save()
+            # In the outbox, published after the commit to a task that retries: a mail server
+            # that is down neither fails the freeze nor stops the other schedules.
+            store.record([messages.review_announcement(report.pk)])
     except IntegrityError:
         # Another process froze the same period first: theirs is the report.
         return ReviewReport.objects.get(schedule=schedule, period_start=period.start)
-    transaction.on_commit(lambda: _announce(report))
     return report
 
 
 def _announce(report: ReviewReport) -> None:
-    # After the commit, in a task that retries: a mail server that is down neither fails the
-    # freeze nor stops the other schedules, and the leads still hear of it once it is back.
     try:
         queueing.task(queueing.NOTIFY_REVIEW_LEADS).delay(report.pk)
     except Exception:  # the broker is down: the next beat check announces it (announce_unnotified)

@@ -184,17 +184,34 @@ CELERY_BROKER_TRANSPORT_OPTIONS.update(max_retries=1, interval_start=0, interval
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A broker host that drops packets must not hold a request for the kernel's TCP timeout.
     CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = 2
+# The outbox (decisions.outbox): side effects are rows written with the change, published after
+# the commit by a background thread of each process ("thread") or in the request ("inline");
+# beat's relay publishes what was not, and delivers again what a killed worker left undone.
+OUTBOX_DISPATCH = env.str("OUTBOX_DISPATCH", default="thread")
+OUTBOX_RELAY_SECONDS = env.float("OUTBOX_RELAY_SECONDS", default=5.0)
+OUTBOX_RELAY_AFTER_SECONDS = env.float("OUTBOX_RELAY_AFTER_SECONDS", default=10.0)
+OUTBOX_REDELIVER_SECONDS = env.float("OUTBOX_REDELIVER_SECONDS", default=900.0)
+OUTBOX_MAX_PUBLICATIONS = env.int("OUTBOX_MAX_PUBLICATIONS", default=5)
+OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
 # The periodic review: how often beat looks at the review schedules (set in the admin) and
 # freezes every period that has ended. The cadence itself is the schedule's, not this setting's.
 REVIEW_FREEZE_CHECK_SECONDS = env.float("REVIEW_FREEZE_CHECK_SECONDS", default=900.0)
 # The sweep has a queue of its own, so a flood of deadline tasks never delays the safety net.
 CELERY_TASK_QUEUES = (Queue("celery"), Queue("sweep"))
-CELERY_TASK_ROUTES = {"decisions.tasks.sweep_overdue_decisions": {"queue": "sweep"}}
+CELERY_TASK_ROUTES = {
+    "decisions.tasks.sweep_overdue_decisions": {"queue": "sweep"},
+    "decisions.tasks.relay_outbox": {"queue": "sweep"},
+}
 CELERY_BEAT_SCHEDULE: dict = {
     "sweep-overdue-decisions": {
         "task": "decisions.tasks.sweep_overdue_decisions",
         "schedule": ESCALATION_SWEEP_SECONDS,
         "options": {"expires": ESCALATION_SWEEP_SECONDS * 2},
+    },
+    "relay-outbox": {
+        "task": "decisions.tasks.relay_outbox",
+        "schedule": OUTBOX_RELAY_SECONDS,
+        "options": {"expires": OUTBOX_RELAY_SECONDS * 2},
     },
     "freeze-due-reviews": {
         "task": "decisions.tasks.freeze_due_reviews",

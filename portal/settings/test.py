@@ -19,6 +19,8 @@ REQUIRE_SERVICES = env.bool("CI", default=False)
 # tests (tests/e2e) start a real worker and beat with CELERY_TASK_ALWAYS_EAGER=false.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = False
+# The outbox publishes in the committing thread: a test sees its tasks done when the commit returns.
+OUTBOX_DISPATCH = env.str("OUTBOX_DISPATCH", default="inline")
 # whitenoise warns once per test client when STATIC_ROOT is missing (collectstatic never runs here).
 Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # noqa: F405
 

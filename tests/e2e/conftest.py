@@ -44,7 +44,7 @@ def broker() -> Iterator[Broker]:
 
 @pytest.fixture
 def send_tasks(broker, settings, monkeypatch) -> Iterator[TaskSending]:
-    """Tasks queued by this process (``enqueue_after_commit``) go to ``broker``, not run eagerly."""
+    """Tasks this process publishes (the outbox, after commit) go to ``broker``, not run eagerly."""
     settings.ESCALATION_DEADLINE_TASKS = True
     monkeypatch.setenv("CELERY_BROKER_URL", broker.url)  # restored by monkeypatch afterwards
     conf = celery_app.conf
@@ -70,6 +70,11 @@ def celery_processes(request, transactional_db, broker, tmp_path, settings) -> I
         "ESCALATION_SWEEP_SECONDS": SWEEP_SECONDS,
         "ESCALATION_DEADLINE_TASKS": "true",
         "CONN_MAX_AGE": "0",
+        # The relay runs every second and takes rows one second old; a delivery left undone is
+        # published again after three (tests/e2e/test_outbox_with_celery.py).
+        "OUTBOX_RELAY_SECONDS": "1",
+        "OUTBOX_RELAY_AFTER_SECONDS": "1",
+        "OUTBOX_REDELIVER_SECONDS": "3",
         "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
         # The test's own witness (tests/conftest.py), shared with the processes it starts.

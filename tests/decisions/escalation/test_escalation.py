@@ -11,8 +11,16 @@ from decisions.escalation import services as escalation
 from decisions.escalation import sweep
 from decisions.lifecycle import signing
 from decisions.lifecycle.eventlog import verify_all
-from decisions.models import DecisionRequest, DecisionRequestUserObjectPermission, DecisionStatus, Escalation, EventKind
-from decisions.queueing import Enqueue
+from decisions.models import (
+    DecisionRequest,
+    DecisionRequestUserObjectPermission,
+    DecisionStatus,
+    Escalation,
+    EventKind,
+    OutboxMessage,
+)
+from decisions.outbox.relay import Dispatch
+from decisions.queueing import ESCALATE_WHEN_DUE
 from decisions.tasks import escalate_when_due
 from governance import rbac
 from tests.decisions.factories import submit
@@ -266,10 +274,12 @@ def test_submission_queues_the_deadline_task_only_after_commit(django_capture_on
         except RuntimeError:
             pass
     assert callbacks == []
+    assert not OutboxMessage.objects.exists()
 
     with django_capture_on_commit_callbacks() as callbacks:
         submit(action_type)
-    assert [c.task for c in callbacks if isinstance(c, Enqueue)].count(escalate_when_due) == 1
+    assert _dispatched(callbacks).count(ESCALATE_WHEN_DUE) == 1
+    assert OutboxMessage.objects.get(task_name=ESCALATE_WHEN_DUE).published_at is None  # until the commit
 
 
 @pytest.mark.django_db
@@ -365,4 +375,8 @@ def test_a_swept_batch_moves_each_decision_as_the_single_service_would(django_ca
     assert _holders(last) == set()
     assert Escalation.objects.count() == 5
     assert list(verify_all()) == []
-    assert [c.task for c in callbacks if isinstance(c, Enqueue)].count(escalate_when_due) == 3
+    assert _dispatched(callbacks).count(ESCALATE_WHEN_DUE) == 3
+
+
+def _dispatched(callbacks) -> list[str]:
+    return [name for c in callbacks if isinstance(c, Dispatch) for name in c.task_names]

@@ -11,9 +11,10 @@ from tests.decisions.conftest import payload
 
 pytestmark = pytest.mark.django_db
 
-# The governance snapshot's token; the savepoint; the integration's row lock (with "may it submit
-# this action type"); its pending count; the decision, its events, its grants; the release.
-WARM_SUBMISSION_STATEMENTS = 8
+# The governance snapshot's token; the savepoint; one of the integration's cap slots; "may it
+# submit this action type" with its pending count; the decision, its events, its grants, its
+# outbox rows; the release. (Publishing after the commit is the dispatcher thread's.)
+WARM_SUBMISSION_STATEMENTS = 9
 
 
 def submit_as_the_api_does(caller, action_type, key: str):
@@ -30,7 +31,7 @@ def submit_as_the_api_does(caller, action_type, key: str):
         )
 
 
-def test_a_warm_submission_runs_eight_statements(caller, staffed):
+def test_a_warm_submission_runs_nine_statements(caller, staffed):
     submit_as_the_api_does(caller, staffed.action_type, "warm-up")  # fills the governance snapshot cache
 
     with CaptureQueriesContext(connection) as statements:
@@ -40,7 +41,7 @@ def test_a_warm_submission_runs_eight_statements(caller, staffed):
     assert len(statements) == WARM_SUBMISSION_STATEMENTS, [q["sql"][:80] for q in statements]
 
 
-def test_the_plan_inserts_events_and_grants_in_one_statement_each(caller, staffed):
+def test_the_plan_inserts_events_grants_and_side_effects_in_one_statement_each(caller, staffed):
     submit_as_the_api_does(caller, staffed.action_type, "warm-up")
 
     with CaptureQueriesContext(connection) as statements:
@@ -51,4 +52,5 @@ def test_the_plan_inserts_events_and_grants_in_one_statement_each(caller, staffe
         "decisions_decisionrequest",
         "decisions_decisionevent",
         "decisions_decisionrequestuserobjectpermission",
+        "decisions_outboxmessage",
     ]
