@@ -1,6 +1,6 @@
 """bench/ledger: the record at a million events on PostgreSQL.
 
-    .venv/bin/python -m bench.ledger [--decisions 170000] [--new 1000] [--runs 3]
+    .venv/bin/python -m bench.ledger [--decisions 170000] [--new 1000] [--runs 3] [--reuse-witness FILE]
 
 A fresh PostgreSQL database (BENCH_DATABASE_URL; its name must contain "bench"), migrated, the
 demo SOC, and ``seed_history`` writing --decisions closed decisions (about six events each: the
@@ -28,7 +28,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import fresh_demo_database
+from bench.common import bench_env, fresh_demo_database, manage
 
 INCREMENTAL_TARGET = 1.0
 EVIDENCE_TARGET = 2.0
@@ -133,11 +133,23 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--new", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--reuse-witness",
+        type=Path,
+        help="skip seed, sequence and full verification: measure the rest on the database an earlier run "
+        "left (migrated first), with that run's witness file",
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/countersign_bench_ledger")
-    witness = Path(tempfile.mkdtemp(prefix="countersign-bench-ledger-")) / "checkpoints.jsonl"
-    database_url, env = fresh_demo_database(LEDGER_WITNESS_FILE=str(witness))
+    if args.reuse_witness:
+        database_url = os.environ["BENCH_DATABASE_URL"]
+        env = bench_env(database_url, LEDGER_WITNESS_FILE=str(args.reuse_witness))
+        manage(env, "migrate", "--noinput")
+    else:
+        witness = Path(tempfile.mkdtemp(prefix="countersign-bench-ledger-")) / "checkpoints.jsonl"
+        print(f"witness: {witness} (for --reuse-witness)")
+        database_url, env = fresh_demo_database(LEDGER_WITNESS_FILE=str(witness))
     configure(env)
 
     from django.conf import settings
@@ -151,20 +163,23 @@ def main() -> int:
     from decisions.models import DecisionEvent, LedgerVerification
     from decisions.seeding.history import seed_history
 
-    print(f"ledger benchmark: {args.decisions:,} decisions over {args.days} days, {database_url}")
-    summary, seeded = once(
-        "seed",
-        lambda: seed_history(decisions=args.decisions, days=args.days, seed=0, now=timezone.now()),
-    )
-    print(f"             {summary['events']:,} events written")  # type: ignore[index]
-    once("sequence", sequence_pending)
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
-    once("checkpoint", checkpoint_now)
-    full, _ = once("full", lambda: verify_ledger(full=True))
-    assert full.intact, full.problems[:5]  # type: ignore[attr-defined]
+    if args.reuse_witness:
+        print(f"ledger benchmark on the log an earlier run left: {database_url}")
+    else:
+        print(f"ledger benchmark: {args.decisions:,} decisions over {args.days} days, {database_url}")
+        summary, seeded = once(
+            "seed",
+            lambda: seed_history(decisions=args.decisions, days=args.days, seed=0, now=timezone.now()),
+        )
+        print(f"             {summary['events']:,} events written")  # type: ignore[index]
+        once("sequence", sequence_pending)
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+        once("checkpoint", checkpoint_now)
+        full, _ = once("full", lambda: verify_ledger(full=True))
+        assert full.intact, full.problems[:5]  # type: ignore[attr-defined]
     events = DecisionEvent.objects.count()
-    print(f"             {events:,} events in the log, all verified")
+    print(f"             {events:,} events in the log" + ("" if args.reuse_witness else ", all verified"))
 
     def count() -> object:
         with connection.cursor() as cursor:
