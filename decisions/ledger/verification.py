@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
@@ -251,7 +252,8 @@ def _check_leaves(run: Run, start: int, end: int, *, rehash: bool) -> None:
 
 
 def _events(pks: list[int], *, full: bool) -> Iterable[DecisionEvent]:
-    events = DecisionEvent.objects.filter(pk__in=pks)
+    # No ordering: the model's (decision, seq) order would join every decision to sort by it.
+    events = DecisionEvent.objects.filter(pk__in=pks).order_by()
     return events if full else events.only("pk", "hash", "seq", "decision_id")
 
 
@@ -260,10 +262,26 @@ def _previous_hashes(events: list[DecisionEvent]) -> dict[tuple[int, int], str]:
     wanted = {(e.decision_id, e.seq - 1) for e in events if e.seq > 1}
     if not wanted:
         return {}
-    rows = DecisionEvent.objects.filter(
-        decision_id__in={d for d, _ in wanted}, seq__in={s for _, s in wanted}
-    ).values_list("decision_id", "seq", "hash")
+    if connection.vendor == "postgresql":
+        # Exact (decision, seq) pairs, each one probe of the unique index; IN lists on the two
+        # columns separately would match nearly every event of those decisions.
+        decisions, seqs = zip(*sorted(wanted), strict=True)
+        with connection.cursor() as cursor:
+            cursor.execute(_PREVIOUS_SQL, [list(decisions), list(seqs)])
+            return {(d, s): h for d, s, h in cursor.fetchall()}
+    rows = (
+        DecisionEvent.objects.filter(decision_id__in={d for d, _ in wanted}, seq__in={s for _, s in wanted})
+        .order_by()
+        .values_list("decision_id", "seq", "hash")
+    )
     return {(d, s): h for d, s, h in rows if (d, s) in wanted}
+
+
+_PREVIOUS_SQL = f"""
+SELECT e.decision_id, e.seq, e.hash
+FROM unnest(%s::bigint[], %s::integer[]) AS wanted(decision_id, seq)
+JOIN {DecisionEvent._meta.db_table} e ON e.decision_id = wanted.decision_id AND e.seq = wanted.seq
+"""  # noqa: S608 - the table name is the model's, the values are parameters
 
 
 def _rehash(run: Run, where: str, decision: str, event: DecisionEvent, previous: dict[tuple[int, int], str]) -> None:
