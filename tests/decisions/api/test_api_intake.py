@@ -102,7 +102,7 @@ def test_submission_echoes_levels_by_name_and_confidence_as_a_number(api_client,
 def test_submission_log_reads_received_routed_granted(api_client, body):
     created = submit(api_client, body).json()
 
-    events = api_client.get(created["links"]["events"]).json()
+    events = api_client.get(created["links"]["events"]).json()["results"]
 
     assert [e["kind"] for e in events] == [EventKind.RECEIVED, EventKind.ROUTED, EventKind.GRANTED]
 
@@ -110,7 +110,7 @@ def test_submission_log_reads_received_routed_granted(api_client, body):
 def test_submission_log_is_hash_chained(api_client, body):
     created = submit(api_client, body).json()
 
-    events = api_client.get(created["links"]["events"]).json()
+    events = api_client.get(created["links"]["events"]).json()["results"]
 
     assert [e["prev_hash"] for e in events[1:]] == [e["hash"] for e in events[:-1]]
 
@@ -134,7 +134,7 @@ def test_submission_without_a_matching_policy_gets_the_fail_safe_default(make_st
 
     data = submit(caller.client, make_body(staffed.action_type)).json()
 
-    kinds = [e["kind"] for e in caller.client.get(data["links"]["events"]).json()]
+    kinds = [e["kind"] for e in caller.client.get(data["links"]["events"]).json()["results"]]
     assert (data["policy"], data["required_approvals"], EventKind.NO_POLICY in kinds) == (None, 1, True)
 
 
