@@ -8,9 +8,10 @@ What OpenAPI 3.0 cannot say, and the schema's descriptions do, is made true of t
 cases here: the action type names a row the integration may submit; a cursor is one the API
 handed out (it is opaque; ``test_api_paging`` follows real ones); an Idempotency-Key is not
 reused with another body (``test_api_idempotency``); the review period's start and end come
-together, in order, within 1970..9998 and at most 3660 days apart; an override does not change
-the action type; no text holds U+0000. Half of the positive cases name a real pending decision
-instead of a random id, so that their bodies reach validation and the services, not a 404."""
+together, in order, within 1970..9998 and at most 3660 days apart; the time zone is one the
+server's tzdata knows; an override does not change the action type; no text holds U+0000. Half
+of the positive cases name a real pending decision instead of a random id, so that their bodies
+reach validation and the services, not a 404."""
 
 import random
 import uuid
@@ -34,6 +35,7 @@ from schemathesis.specs.openapi.checks import (
 
 from decisions import integrations
 from decisions.api import throttling
+from decisions.api.review import TIME_ZONES
 from decisions.api.serializers import DecisionSubmitSerializer
 from decisions.lifecycle import intake
 from decisions.models import REASONS_BY_VERDICT, ReviewSchedule
@@ -127,6 +129,8 @@ def obey_what_openapi_cannot_say(case, world: World) -> None:
     query.pop("cursor", None)
     if "start" in query or "end" in query:
         _period_in_order(query)
+    if "tz" in query and query["tz"] not in TIME_ZONES:
+        query["tz"] = random.choice(sorted(TIME_ZONES))  # noqa: S311
     headers = case.headers if case.headers is not None else {}
     if "Idempotency-Key" in headers:  # one key per body: a reuse with another body is a 422 (test_api_idempotency)
         headers["Idempotency-Key"] = f"{headers['Idempotency-Key'][:200]}-{uuid.uuid4().hex}"
