@@ -16,6 +16,7 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.utils import timezone
@@ -72,6 +73,12 @@ def generated_operations(client_package) -> set[str]:
         module = importlib.import_module(f"{PACKAGE}.api.{tag.name}")
         names |= {op.name for op in pkgutil.iter_modules(module.__path__)}
     return names
+
+
+@pytest.fixture(autouse=True)
+def _role_groups():
+    """A transactional test flushes the rows the migrations made: the role groups come back."""
+    rbac.ensure_groups(django_apps)
 
 
 @pytest.fixture
