@@ -66,6 +66,12 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+def chain_within_limit(value: list) -> list:
+    if len(value) > MAX_CHAIN_STEPS:
+        raise serializers.ValidationError(f"A chain has at most {MAX_CHAIN_STEPS} steps.")
+    return value
+
+
 class ConfidenceField(serializers.FloatField):
     """A JSON number: ``true`` or ``"0.9"`` is a type error, not a confidence (DRF would coerce both)."""
 
@@ -90,6 +96,7 @@ class LevelField(serializers.ChoiceField):
         return LEVEL_NAMES.get(value, value)
 
 
+@extend_schema_field({"type": "string", "pattern": "^[-a-zA-Z0-9_]+$", "maxLength": 64})
 class ActionTypeSlugField(serializers.SlugRelatedField):
     default_error_messages = {
         "does_not_exist": "Unknown action type '{value}'.",
@@ -126,13 +133,9 @@ class SafeJSONField(serializers.JSONField):
         return value
 
 
-class ChainStepSerializer(StrictSerializer):
-    agent = serializers.CharField(max_length=100)
-    action = serializers.CharField(max_length=200)
-    target = SafeJSONField(required=False, default=dict)
-    rationale = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-
-
+@extend_schema_field(
+    {"type": "object", "additionalProperties": {}, "description": "No key or text in it may hold U+0000."}
+)
 class JSONObjectField(SafeJSONField):
     """A JSON object (not a list or a scalar), optionally size-limited."""
 
@@ -149,6 +152,13 @@ class JSONObjectField(SafeJSONField):
         if self.max_bytes is not None and json_size(value) > self.max_bytes:
             raise PayloadTooLarge(f"{self.field_name} is larger than {self.max_bytes} bytes.")
         return value
+
+
+class ChainStepSerializer(StrictSerializer):
+    agent = serializers.CharField(max_length=100)
+    action = serializers.CharField(max_length=200)
+    target = JSONObjectField(max_bytes=16 * 1024, required=False, default=dict)
+    rationale = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class DecisionSubmitSerializer(StrictSerializer):
@@ -177,9 +187,7 @@ class DecisionSubmitSerializer(StrictSerializer):
         return value
 
     def validate_chain(self, value: list) -> list:
-        if len(value) > MAX_CHAIN_STEPS:
-            raise serializers.ValidationError(f"A chain has at most {MAX_CHAIN_STEPS} steps.")
-        return value
+        return chain_within_limit(value)
 
     def to_service_data(self) -> dict[str, Any]:
         data = dict(self.validated_data)
@@ -214,6 +222,9 @@ class DecisionUpdateSerializer(StrictSerializer):
         if json_size(value) > settings.EVIDENCE_MAX_BYTES:
             raise PayloadTooLarge(f"evidence is larger than {settings.EVIDENCE_MAX_BYTES} bytes.")
         return value
+
+    def validate_chain(self, value: list) -> list:
+        return chain_within_limit(value)
 
     def to_service_changes(self) -> dict[str, Any]:
         data = dict(self.validated_data)

@@ -55,15 +55,19 @@ def _errors(*codes: int) -> dict:
 
 
 def _aware_utc(raw: str) -> datetime | None:
-    """An aware instant in UTC, or None when naive, malformed or out of range. (PostgreSQL
-    refuses offsets beyond ±15:59, so the offset is applied here.)"""
+    """An aware instant in UTC, or None when naive or malformed. (PostgreSQL refuses offsets
+    beyond ±15:59, so the offset is applied here; an instant before year 1 or after 9999 in UTC
+    is the earliest or latest one: as a bound it filters the same.)"""
     try:
         value = parse_datetime(raw)
-        if value is None or value.tzinfo is None:
-            return None
-        return value.astimezone(UTC)
-    except (ValueError, OverflowError):
+    except ValueError:
         return None
+    if value is None or value.tzinfo is None:
+        return None
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC) if value.year == 1 else datetime.max.replace(tzinfo=UTC)
 
 
 def integration_of(request):
@@ -80,7 +84,11 @@ DECISION_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.
         description="An integration sees its own decisions; a person those they may certify or review.",
         parameters=[
             OpenApiParameter("status", OpenApiTypes.STR, enum=DecisionStatus.values),
-            OpenApiParameter("action_type", OpenApiTypes.STR, description="Action type slug."),
+            OpenApiParameter(
+                "action_type",
+                {"type": "string", "minLength": 1, "pattern": "^[^\\u0000]*$"},
+                description="Action type slug.",
+            ),
             OpenApiParameter("created_after", OpenApiTypes.DATETIME),
             OpenApiParameter("created_before", OpenApiTypes.DATETIME),
         ],
@@ -125,6 +133,9 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def _filter(self, qs):
         params = self.request.query_params
         errors = {}
+        for name in ("status", "action_type", "created_after", "created_before"):
+            if name in params and not params[name]:
+                errors[name] = ["Give a value, or leave the parameter out."]
         if status_value := params.get("status"):
             if status_value not in DecisionStatus.values:
                 errors["status"] = [f"Unknown status; use one of {', '.join(DecisionStatus.values)}."]
@@ -157,7 +168,14 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             "Routes the decision to the on-call, certified owner. Send an `Idempotency-Key` header: a retry with "
             "the same key and body returns the original decision (200); the same key with another body is a 422."
         ),
-        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                {"type": "string", "maxLength": 255},
+                OpenApiParameter.HEADER,
+                description=("Up to 255 characters; a retry with the same key and body returns the original decision."),
+            )
+        ],
         request=DecisionSubmitSerializer,
         responses={
             201: DecisionSerializer,

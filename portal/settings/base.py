@@ -137,6 +137,10 @@ SPECTACULAR_SETTINGS = {
         "GapKindEnum": "governance.gaps.GapKind.LABELS",
     },
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "decisions.api.schema.describe_the_server",
+    ],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "DESCRIPTION": (
         "Integrations submit AI-recommended SOC actions and learn the verdict; named, on-call, certified "

@@ -6,6 +6,8 @@ import json
 import pytest
 
 from decisions.models import DecisionRequest
+from governance import rbac
+from tests.governance.factories import make_user_in_group
 
 pytestmark = pytest.mark.django_db
 
@@ -289,6 +291,9 @@ def test_idempotency_key_of_255_characters_is_accepted(api_client, body):
         pytest.param("created_before=2026-02-30T10:00:00%2B01:00", "created_before", id="february-30"),
         pytest.param("action_type=isolate%00host", "action_type", id="null-character"),
         pytest.param("cursor=not-a-cursor", "cursor", id="garbage-cursor"),
+        pytest.param("status=", "status", id="empty-status"),
+        pytest.param("action_type=", "action_type", id="empty-action-type"),
+        pytest.param("created_before=", "created_before", id="empty-date-time"),
     ],
 )
 def test_bad_list_filter_is_a_400_on_that_parameter(api_client, query, field):
@@ -319,3 +324,35 @@ def test_idempotency_key_with_a_null_character_is_a_400(api_client, body):
 
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["Idempotency-Key"]
+
+
+@pytest.mark.parametrize("bound", ["0001-01-01T00:00:00%2B11:01", "9999-12-31T23:59:59-11:00"])
+def test_a_bound_beyond_the_utc_calendar_is_the_earliest_or_latest_instant(api_client, decision, bound):
+    response = api_client.get(f"{LIST}?created_after={bound}")
+
+    assert response.status_code == 200
+
+
+def test_a_correction_with_too_many_chain_steps_is_a_400_on_chain(api_client, decision):
+    steps = [{"agent": f"agent-{i}", "action": "enrich"} for i in range(21)]
+
+    response = api_client.patch(f"{LIST}{decision.public_id}/", {"chain": steps}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"chain": ["A chain has at most 20 steps."]}
+
+
+def test_a_chain_step_target_is_an_object(api_client, make_body, staffed):
+    body = make_body(staffed.action_type, chain=[{"agent": "a", "action": "b", "target": None}])
+
+    response = submit(api_client, body)
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["chain"]
+
+
+def test_an_empty_review_period_value_is_a_400(person_client):
+    response = person_client(make_user_in_group(rbac.GOVERNANCE_LEAD)).get("/api/v1/review/figures/?tz=")
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["tz"]
