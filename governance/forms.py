@@ -25,6 +25,13 @@ class ReasonForm(forms.ModelForm):
     ticket_ref = forms.CharField(label="Ticket reference", max_length=100, required=False)
 
 
+class ChangeReasonForm(forms.Form):
+    """The reason and ticket on their own, for changes that are not a model form (admin actions)."""
+
+    change_reason = ReasonForm.base_fields["change_reason"]
+    ticket_ref = ReasonForm.base_fields["ticket_ref"]
+
+
 class OwnershipAssignmentForm(ReasonForm):
     class Meta:
         model = OwnershipAssignment

@@ -10,10 +10,12 @@ from django.db import models
 from django.db.models import Q
 from rest_framework_api_key.models import AbstractAPIKey
 
+from decisions.models.fields import EncryptedTextField
+from governance.audit import AuditReasonMixin
 from governance.models import ActionType
 
 
-class Integration(models.Model):
+class Integration(AuditReasonMixin, models.Model):
     """A SOAR tool or AI agent that submits recommendations. Acts through API keys and a
     service account that can never sign."""
 
@@ -25,7 +27,11 @@ class Integration(models.Model):
     )
     allowed_action_types = models.ManyToManyField(ActionType, related_name="integrations", blank=True)
     webhook_url = models.URLField(blank=True, help_text="Verdicts are POSTed here (Standard Webhooks).")
-    webhook_secret = models.CharField(max_length=100, editable=False)
+    # Encrypted at rest, shown once (at creation or rotation) to the lead who made it, never audited.
+    webhook_secret = EncryptedTextField(editable=False)
+    webhook_secret_rotated_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the signing secret was last made (creation or rotation)."
+    )
     rate_limit_per_minute = models.PositiveIntegerField(
         default=1200, validators=[MinValueValidator(1)], help_text="Submissions and reads per API key per minute."
     )

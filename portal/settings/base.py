@@ -236,6 +236,10 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
+# Secrets stored encrypted (webhook signing secrets): comma-separated Fernet keys, the first
+# encrypts, all decrypt. Unset outside production: a key derived from SECRET_KEY.
+SECRET_ENCRYPTION_KEYS = env.list("SECRET_ENCRYPTION_KEYS", default=[])
+
 # The horizon over which roster coverage gaps are looked for (admin warnings, gap reports).
 COVERAGE_HORIZON_DAYS = env.int("COVERAGE_HORIZON_DAYS", default=14)
 

@@ -21,6 +21,12 @@ if not env.str("LEDGER_SIGNING_KEY", default="") and not env.str("LEDGER_SIGNING
         "kept outside the database (manage.py ledger_keygen PATH writes one)."
     )
 
+if not env.list("SECRET_ENCRYPTION_KEYS", default=[]):
+    raise ImproperlyConfigured(
+        "Set SECRET_ENCRYPTION_KEYS: webhook signing secrets are stored encrypted with it "
+        "(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')."
+    )
+
 DEBUG = False
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
