@@ -13,6 +13,7 @@ from rest_framework_api_key.models import AbstractAPIKey
 from decisions.models.fields import EncryptedTextField
 from governance.audit import AuditReasonMixin
 from governance.models import ActionType
+from governance.urlguard import OutboundURLValidator
 
 
 class Integration(AuditReasonMixin, models.Model):
@@ -26,7 +27,9 @@ class Integration(AuditReasonMixin, models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="integration", editable=False
     )
     allowed_action_types = models.ManyToManyField(ActionType, related_name="integrations", blank=True)
-    webhook_url = models.URLField(blank=True, help_text="Verdicts are POSTed here (Standard Webhooks).")
+    webhook_url = models.URLField(
+        blank=True, validators=[OutboundURLValidator()], help_text="Verdicts are POSTed here (Standard Webhooks)."
+    )
     # Encrypted at rest, shown once (at creation or rotation) to the lead who made it, never audited.
     webhook_secret = EncryptedTextField(editable=False)
     webhook_secret_rotated_at = models.DateTimeField(

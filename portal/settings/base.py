@@ -236,6 +236,11 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
+# Outbound requests (verdict webhooks, chat): production refuses loopback, link-local, private and
+# reserved addresses unless OUTBOUND_ALLOWED_HOSTS names the host or a network (CIDR) holding them.
+OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)
+OUTBOUND_ALLOWED_HOSTS = env.list("OUTBOUND_ALLOWED_HOSTS", default=[])
+
 # Secrets stored encrypted (webhook signing secrets): comma-separated Fernet keys, the first
 # encrypts, all decrypt. Unset outside production: a key derived from SECRET_KEY.
 SECRET_ENCRYPTION_KEYS = env.list("SECRET_ENCRYPTION_KEYS", default=[])

@@ -28,6 +28,8 @@ if not env.list("SECRET_ENCRYPTION_KEYS", default=[]):
     )
 
 DEBUG = False
+# No switch to turn the URL guard off here: name the receivers that are meant in OUTBOUND_ALLOWED_HOSTS.
+OUTBOUND_ALLOW_PRIVATE = False
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
