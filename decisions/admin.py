@@ -148,8 +148,11 @@ class IntegrationAdmin(ReasonRequiredAdmin):
 
 
 @admin.register(IntegrationAPIKey)
-class IntegrationAPIKeyAdmin(APIKeyModelAdmin):
-    """The plain key is shown once, in a message, when the key is created; only its hash is kept."""
+class IntegrationAPIKeyAdmin(ReasonRequiredAdmin, APIKeyModelAdmin):
+    """The plain key is shown once, in a message, when the key is created; only its hash is kept.
+    Creating, expiring or revoking a key states its reason (audited)."""
+
+    form = ReasonForm
 
     # rest_framework_api_key types its admin's option tuples by their length, hence the ignores.
     list_display = ("prefix", "name", "integration", "created", "expiry_date", "last_used_at", "revoked")  # type: ignore[assignment]

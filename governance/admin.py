@@ -9,6 +9,8 @@ from auditlog.admin import LogEntryAdmin as BaseLogEntryAdmin
 from auditlog.mixins import AuditlogHistoryAdminMixin
 from auditlog.models import LogEntry
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import CharField, OuterRef, Q, Subquery
 from django.http import Http404
@@ -24,8 +26,11 @@ from governance.forms import (
     EscalationChainForm,
     EscalationStepFormSet,
     OwnershipAssignmentForm,
+    ReasonForm,
     RosterForm,
     RosterMemberFormSet,
+    UserReasonChangeForm,
+    UserReasonCreationForm,
 )
 from governance.models import (
     ActionType,
@@ -124,7 +129,8 @@ class ReasonRequiredAdmin(AuditedAdmin):
 
 
 @admin.register(DecisionRole)
-class DecisionRoleAdmin(AuditedAdmin):
+class DecisionRoleAdmin(ReasonRequiredAdmin):
+    form = ReasonForm
     list_display = ("name", "slug", "on_call_now", "roster_count")
     search_fields = ("name", "slug", "description")
     prepopulated_fields = {"slug": ("name",)}
@@ -175,7 +181,8 @@ class HasOwnerFilter(admin.SimpleListFilter):
 
 
 @admin.register(ActionType)
-class ActionTypeAdmin(AuditedAdmin):
+class ActionTypeAdmin(ReasonRequiredAdmin):
+    form = ReasonForm
     list_display = (
         "name",
         "slug",
@@ -400,7 +407,8 @@ class ExpiryFilter(admin.SimpleListFilter):
 
 
 @admin.register(Certification)
-class CertificationAdmin(AuditedAdmin):
+class CertificationAdmin(ReasonRequiredAdmin):
+    form = ReasonForm
     list_display = ("user", "scope", "valid_from", "valid_until", "validity")
     list_filter = (ExpiryFilter, "role", "action_type")
     list_select_related = ("user", "role", "action_type")
@@ -532,6 +540,17 @@ class ApprovalPolicyAdmin(ReasonRequiredAdmin):
         # The many-to-many fields were saved by the service, inside its transaction.
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class UserAdmin(ReasonRequiredAdmin, DjangoUserAdmin):
+    """Groups, staff and superuser flags decide who may do what: each change states its reason."""
+
+    form = UserReasonChangeForm
+    add_form = UserReasonCreationForm
 
 
 admin.site.unregister(LogEntry)

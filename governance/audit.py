@@ -28,6 +28,14 @@ class AuditReasonMixin:
         return dict(reason) if reason else None
 
 
+def attach_reason(sender: type, instance: Any, **kwargs: Any) -> None:
+    """pre_save of auditlog's LogEntry: the reason of the change in progress goes on every entry,
+    also of models that cannot carry ``AuditReasonMixin`` (Django's User and its groups)."""
+    reason = _reason.get()
+    if reason:
+        instance.additional_data = {**reason, **(instance.additional_data or {})}
+
+
 @contextlib.contextmanager
 def change_reason(reason: str, ticket_ref: str = "") -> Iterator[None]:
     """Within the block, every audit entry carries ``reason`` (and ``ticket_ref`` if given)."""
