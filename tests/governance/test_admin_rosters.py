@@ -12,6 +12,7 @@ from governance import rbac
 from governance.models import Roster, RosterMember, RosterOverride
 from tests.governance.factories import (
     ActionTypeFactory,
+    ApprovalPolicyFactory,
     CertificationFactory,
     DecisionRoleFactory,
     OwnershipAssignmentFactory,
@@ -25,7 +26,7 @@ from tests.helpers import admin_form_data
 
 pytestmark = pytest.mark.django_db
 
-CONFIRM_LABEL = "Save even though an owning role will have nobody on call"
+CONFIRM_LABEL = "Save even though an owning role will have nobody on call or a quorum cannot be met"
 
 
 @pytest.fixture
@@ -249,3 +250,48 @@ def test_admin_index_shows_certifications_expiring_within_30_days(client, lead):
     assert "Certifications expiring within 30 days" in page
     assert "Katherine Johnson" in page
     assert "Dorothy Vaughan" not in page
+
+
+def _two_approver_role():
+    """An owning role with two around-the-clock rosters of one certified person each, and a
+    policy that needs two approvers: reachable, until one roster loses its member."""
+    _, role, first, (alone,) = make_owned_action_type(members=1)
+    second_person = UserFactory()
+    second = RosterFactory(role=role, users=[second_person])
+    CertificationFactory(user=second_person, role=role)
+    ApprovalPolicyFactory(name="Two approvers", required_approvals=2)
+    return role, first, second
+
+
+def test_a_roster_change_that_leaves_a_quorum_unreachable_is_refused_naming_the_policy(client, lead):
+    role, _first, second = _two_approver_role()
+
+    response = client.post(_roster_url(second), _remove_first_member(client, second))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Two approvers needs 2 distinct approvers" in page
+    assert "at most 1 certified people" in page
+    assert f"Tick “{CONFIRM_LABEL}” to save anyway." in page
+    assert RosterMember.objects.filter(roster=second).count() == 1
+
+
+def test_confirming_the_unreachable_quorum_saves_the_roster_change(client, lead):
+    _role, _first, second = _two_approver_role()
+
+    response = client.post(_roster_url(second), _remove_first_member(client, second, confirm_coverage_gaps="on"))
+
+    assert response.status_code == 302
+    assert RosterMember.objects.filter(roster=second).count() == 0
+
+
+def test_a_roster_change_that_keeps_the_quorum_reachable_saves_without_asking(client, lead):
+    _role, _first, second = _two_approver_role()
+    newcomer = UserFactory()
+    CertificationFactory(user=newcomer, role=second.role)
+    data = admin_form_data(client.get(_roster_url(second)), change_reason="Second person on the rota")
+    data.update({"memberships-1-user": str(newcomer.pk), "memberships-1-position": "1"})
+
+    response = client.post(_roster_url(second), data)
+
+    assert response.status_code == 302
