@@ -18,6 +18,7 @@ install: $(VENV)/.installed
 install-dev: install
 
 ## make run: migrate, seed the demo SOC (and, once, 60 days of decision history), start web + Celery worker + beat on the embedded defaults.
+## The web server runs with DEBUG off (the friendly error pages, never a debug page); DEBUG=true make run for a developer.
 run: install
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
@@ -34,7 +35,7 @@ run: install
 	$(PY) -m celery -A portal beat --loglevel=INFO & \
 	  BEAT=$$!; \
 	trap "kill $$WORKER $$BEAT 2>/dev/null" EXIT INT TERM; \
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	DEBUG=$${DEBUG:-false} $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 ## make test: install dev dependencies if missing, then run the whole suite.
 test: install
