@@ -17,6 +17,7 @@ from governance.models import Level
 
 register = template.Library()
 
+
 def _local(value: datetime) -> str:
     """The display zone and the project's DATETIME_FORMAT (portal/formats), as the admin shows it."""
     return date_format(timezone.localtime(value), "DATETIME_FORMAT")
