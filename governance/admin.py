@@ -280,7 +280,7 @@ class RosterAdmin(ReasonRequiredAdmin):
     inlines = (RosterMemberInline, RosterOverrideInline)
     audit_children = ((RosterMember, "roster"), (RosterOverride, "roster"))
     list_display = ("name", "role", "time_zone", "rotation", "member_count", "on_call_now", "next_on_call")
-    list_filter = ("role", "time_zone", "rotation_days")
+    list_filter = ("role", ("time_zone", admin.AllValuesFieldListFilter), "rotation_days")  # only zones in use
     search_fields = ("name", "role__name", "memberships__user__username", "memberships__user__last_name")
     readonly_fields = ("on_call_preview",)
     fieldsets = (

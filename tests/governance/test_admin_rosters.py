@@ -295,3 +295,24 @@ def test_a_roster_change_that_keeps_the_quorum_reachable_saves_without_asking(cl
     response = client.post(_roster_url(second), data)
 
     assert response.status_code == 302
+
+
+def test_the_roster_lists_time_zone_filter_offers_only_the_zones_in_use(client, lead):
+    RosterFactory(time_zone="Europe/Berlin")
+    RosterFactory(time_zone="America/New_York")
+    RosterFactory(time_zone="Europe/Berlin")
+
+    response = client.get(reverse("admin:governance_roster_changelist"))
+
+    (zones,) = [f for f in response.context["cl"].filter_specs if getattr(f, "field_path", "") == "time_zone"]
+    offered = [c["display"] for c in zones.choices(response.context["cl"])][1:]  # after "All"
+    assert offered == ["America/New_York", "Europe/Berlin"]
+
+
+def test_filtering_the_roster_list_by_a_zone_in_use_lists_its_rosters(client, lead):
+    berlin = RosterFactory(time_zone="Europe/Berlin")
+    RosterFactory(time_zone="America/New_York")
+
+    response = client.get(reverse("admin:governance_roster_changelist") + "?time_zone=Europe%2FBerlin")
+
+    assert list(response.context["cl"].result_list) == [berlin]
