@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from auditlog.admin import LogEntryAdmin as BaseLogEntryAdmin
 from auditlog.mixins import AuditlogHistoryAdminMixin
 from auditlog.models import LogEntry
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.contenttypes.models import ContentType
@@ -45,6 +45,7 @@ from governance.models import (
     RosterMember,
     RosterOverride,
 )
+from governance.quorums import policy_quorum_warnings
 from governance.rostering import RosterPlan
 from governance.selectors import rosters_with_plans
 
@@ -535,6 +536,8 @@ class ApprovalPolicyAdmin(ReasonRequiredAdmin):
             ticket_ref=form.cleaned_data.get("ticket_ref", ""),
             at=timezone.now(),
         )
+        for warning in policy_quorum_warnings(policy=obj, at=timezone.now()):
+            messages.warning(request, warning)
 
     def save_related(self, request, form, formsets, change):
         # The many-to-many fields were saved by the service, inside its transaction.

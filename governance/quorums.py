@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from governance.models import ActionType, ApprovalPolicy, DecisionRole
 from governance.rostering import RosterPlan
-from governance.snapshot import GovernanceSnapshot
+from governance.snapshot import GovernanceSnapshot, current_snapshot
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -120,3 +120,8 @@ def quorum_shortfalls(
         )
         for policy, owner, names, capacity, empty, roles in found.values()
     ]
+
+
+def policy_quorum_warnings(*, policy: ApprovalPolicy, at: datetime) -> list[str]:
+    """What the admin warns of after saving ``policy``: its unreachable quorums, if any."""
+    return [s.describe() for s in quorum_shortfalls(current_snapshot(), at=at) if s.policy.pk == policy.pk]

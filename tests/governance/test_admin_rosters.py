@@ -15,6 +15,7 @@ from tests.governance.factories import (
     ApprovalPolicyFactory,
     CertificationFactory,
     DecisionRoleFactory,
+    EscalationChainFactory,
     OwnershipAssignmentFactory,
     RosterFactory,
     RosterOverrideFactory,
@@ -316,3 +317,41 @@ def test_filtering_the_roster_list_by_a_zone_in_use_lists_its_rosters(client, le
     response = client.get(reverse("admin:governance_roster_changelist") + "?time_zone=Europe%2FBerlin")
 
     assert list(response.context["cl"].result_list) == [berlin]
+
+
+def test_saving_a_policy_whose_quorum_one_roster_cannot_fill_warns(client, lead):
+    action_type, role, _roster, _people = make_owned_action_type(members=2)  # two people, one on call at a time
+    url = reverse("admin:governance_approvalpolicy_add")
+    data = admin_form_data(
+        client.get(url),
+        name="Two approvers",
+        priority="10",
+        action_types=[str(action_type.pk)],
+        required_approvals="2",
+        escalation_chain=str(EscalationChainFactory().pk),
+        change_reason="Four eyes",
+    )
+
+    response = client.post(url, data, follow=True)
+
+    shown = [str(m) for m in response.context["messages"]]
+    assert any("Two approvers needs 2 distinct approvers" in m and "escalate at once" in m for m in shown), shown
+    assert role.name in " ".join(shown)
+
+
+def test_saving_a_policy_the_rosters_can_fill_does_not_warn(client, lead):
+    action_type, _role, _roster, _people = make_owned_action_type(members=2)
+    url = reverse("admin:governance_approvalpolicy_add")
+    data = admin_form_data(
+        client.get(url),
+        name="One approver",
+        priority="10",
+        action_types=[str(action_type.pk)],
+        max_blast_radius="2",
+        escalation_chain=str(EscalationChainFactory().pk),
+        change_reason="Owner signs",
+    )
+
+    response = client.post(url, data, follow=True)
+
+    assert not [m for m in response.context["messages"] if "distinct approvers" in str(m)]
