@@ -16,7 +16,12 @@ class GovernanceConfig(AppConfig):
         from governance.audit import attach_reason
 
         timestamps = ["created_at", "updated_at"]
-        auditlog.register(m.DecisionRole, exclude_fields=timestamps, mask_fields=["chat_webhook_url"])
+        auditlog.register(
+            m.DecisionRole,
+            exclude_fields=timestamps,
+            mask_fields=["chat_webhook_url"],
+            mask_callable="governance.audit.mask_url",
+        )
         auditlog.register(m.ActionType, exclude_fields=timestamps)
         auditlog.register(m.OwnershipAssignment, exclude_fields=timestamps)
         auditlog.register(m.Roster, exclude_fields=timestamps)

@@ -131,3 +131,17 @@ def test_revoking_an_integration_key_needs_a_reason_and_is_logged(client, lead):
     entry = _latest_update(IntegrationAPIKey.objects.get(pk=key.pk))
     assert entry.changes_dict["revoked"] == ["False", "True"]
     assert entry.additional_data == {"reason": "Key leaked in CI logs"}
+
+
+def test_the_audit_log_keeps_a_chat_webhooks_host_but_never_its_token(client, lead):
+    role = DecisionRoleFactory()
+    url = reverse("admin:governance_decisionrole_change", args=[role.pk])
+    hook = "https://hooks.slack.example/services/T000/B000/XXXXsecretTOKENvalue"
+
+    client.post(url, admin_form_data(client.get(url), chat_webhook_url=hook, change_reason="Announce in #soc"))
+
+    entry = _latest_update(role)
+    _old, new = entry.changes_dict["chat_webhook_url"]
+    assert new == "https://hooks.slack.example/… (redacted)"
+    assert "TOKEN" not in str(entry.changes)
+    assert "B000" not in str(entry.changes)
