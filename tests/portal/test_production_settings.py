@@ -25,7 +25,9 @@ NAMES = (
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in NAMES}
+    # Only what a deployment sets: the browser tests' DJANGO_ALLOW_ASYNC_UNSAFE must not leak in.
+    leaking = {*NAMES, "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE", "OUTBOUND_ALLOWED_HOSTS"}
+    env = {k: v for k, v in os.environ.items() if k not in leaking}
     env.update(
         DJANGO_SETTINGS_MODULE="portal.settings.production",
         SECRET_KEY=SECRET,
