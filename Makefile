@@ -18,6 +18,7 @@ install: $(VENV)/.installed
 install-dev: install
 
 ## make run: migrate, seed the demo SOC (and, once, 60 days of decision history), start web + Celery worker + beat on the embedded defaults.
+## The web server runs with DEBUG off (the friendly error pages, never a debug page); DEBUG=true make run for a developer.
 run: install
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
@@ -34,7 +35,7 @@ run: install
 	$(PY) -m celery -A portal beat --loglevel=INFO & \
 	  BEAT=$$!; \
 	trap "kill $$WORKER $$BEAT 2>/dev/null" EXIT INT TERM; \
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	DEBUG=$${DEBUG:-false} $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 ## make test: install dev dependencies if missing, then run the whole suite.
 test: install
@@ -62,6 +63,7 @@ check: install
 	$(PY) manage.py makemigrations --check --dry-run
 	SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))') \
 	  LEDGER_SIGNING_KEY=$$($(PY) -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())') \
+	  SECRET_ENCRYPTION_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
 	  DJANGO_SETTINGS_MODULE=portal.settings.production $(PY) manage.py check --deploy --fail-level WARNING
 
 clean:

@@ -6,10 +6,13 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Max
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
@@ -27,7 +30,9 @@ from decisions.models import (
     SignOff,
 )
 from decisions.review import cycle as review_cycle
-from governance.admin import AuditedAdmin
+from governance.admin import AuditedAdmin, ReasonRequiredAdmin
+from governance.audit import acting_as, change_reason
+from governance.forms import ChangeReasonForm, ReasonForm
 from governance.gaps import GapKind, gaps_by_kind
 
 admin.site.unregister(APIKey)
@@ -45,8 +50,42 @@ class IntegrationAPIKeyInline(admin.TabularInline):
         return False  # keys are created on their own page, where the key is shown once
 
 
+class IntegrationForm(ReasonForm):
+    class Meta:
+        model = Integration
+        fields = [
+            "name",
+            "team_contact",
+            "is_active",
+            "allowed_action_types",
+            "rate_limit_per_minute",
+            "max_pending",
+            "webhook_url",
+        ]
+
+
+def _shown_once(request, integrations_made: list[Integration], *, title: str) -> TemplateResponse:
+    """The page that shows new signing secrets, once: never cached, never stored in clear."""
+    response = TemplateResponse(
+        request,
+        "admin/decisions/integration/secret_once.html",
+        {
+            **admin.site.each_context(request),
+            "title": title,
+            "integrations": integrations_made,
+            "opts": Integration._meta,
+        },
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 @admin.register(Integration)
-class IntegrationAdmin(admin.ModelAdmin):
+class IntegrationAdmin(ReasonRequiredAdmin):
+    """Webhook URL, allowed action types, limits: each change states its reason. The signing
+    secret is stored encrypted and shown once, to the lead who made it (creation, rotation)."""
+
+    form = IntegrationForm
     list_display = ("name", "team_contact", "is_active", "rate_limit_per_minute", "max_pending", "webhook_url")
     list_filter = ("is_active",)
     search_fields = ("name", "team_contact")
@@ -64,8 +103,13 @@ class IntegrationAdmin(admin.ModelAdmin):
     @admin.display(description="Webhook signing secret")
     def signing_secret(self, obj: Integration) -> str:
         if not obj.pk:
-            return "Generated when the integration is saved."
-        return format_html("<code>{}</code>", obj.webhook_secret)
+            return "Generated when the integration is saved, and shown to you once."
+        made = obj.webhook_secret_rotated_at
+        when = f" Made {date_format(timezone.localtime(made), 'DATETIME_FORMAT')}." if made else ""
+        return (
+            f"Stored encrypted; shown only once, to whoever created or rotated it.{when} "
+            "Lost it? Rotate it (action on the list) and update the receiver."
+        )
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -73,16 +117,42 @@ class IntegrationAdmin(admin.ModelAdmin):
         else:
             integrations.integration_provision(actor=request.user, integration=obj)
 
-    @admin.action(description="Rotate the webhook signing secret")
+    def response_add(self, request, obj, post_url_continue=None):
+        return _shown_once(request, [obj], title=f"Integration “{obj}” created: its webhook signing secret")
+
+    @admin.action(description="Rotate the webhook signing secret", permissions=["change"])
     def rotate_webhook_secret(self, request, queryset):
-        for integration in queryset:
-            integrations.integration_rotate_secret(actor=request.user, integration=integration)
-        messages.success(request, f"Rotated {queryset.count()} secret(s); update the receivers.")
+        """Asks for the reason first; then rotates and shows the new secrets, once."""
+        form = ChangeReasonForm(request.POST if "confirm" in request.POST else None)
+        if not form.is_valid():
+            return TemplateResponse(
+                request,
+                "admin/decisions/integration/rotate_confirm.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Rotate webhook signing secrets",
+                    "integrations": list(queryset),
+                    "form": form,
+                    "opts": self.model._meta,
+                    "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                },
+            )
+        rotated = []
+        with (
+            acting_as(request.user, request.META.get("REMOTE_ADDR")),
+            change_reason(form.cleaned_data["change_reason"], form.cleaned_data["ticket_ref"]),
+        ):
+            for integration in queryset:
+                rotated.append(integrations.integration_rotate_secret(actor=request.user, integration=integration))
+        return _shown_once(request, rotated, title="New webhook signing secrets")
 
 
 @admin.register(IntegrationAPIKey)
-class IntegrationAPIKeyAdmin(APIKeyModelAdmin):
-    """The plain key is shown once, in a message, when the key is created; only its hash is kept."""
+class IntegrationAPIKeyAdmin(ReasonRequiredAdmin, APIKeyModelAdmin):
+    """The plain key is shown once, in a message, when the key is created; only its hash is kept.
+    Creating, expiring or revoking a key states its reason (audited)."""
+
+    form = ReasonForm
 
     # rest_framework_api_key types its admin's option tuples by their length, hence the ignores.
     list_display = ("prefix", "name", "integration", "created", "expiry_date", "last_used_at", "revoked")  # type: ignore[assignment]

@@ -8,10 +8,13 @@ class DecisionsConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
-        from decisions.models import Integration, ReviewReport, ReviewSchedule
+        from decisions.models import Integration, IntegrationAPIKey, ReviewReport, ReviewSchedule
 
-        # Who may submit what, and where verdicts go, is governance too: audited, secret masked.
-        auditlog.register(Integration, mask_fields=["webhook_secret"], m2m_fields={"allowed_action_types"})
+        # Who may submit what, and where verdicts go, is governance too: audited. The signing secret
+        # never enters the log (masking would keep half of it); its rotation time does.
+        auditlog.register(Integration, exclude_fields=["webhook_secret"], m2m_fields={"allowed_action_types"})
+        # Its keys: who created, expired or revoked which (the key itself is never stored).
+        auditlog.register(IntegrationAPIKey, include_fields=["name", "integration", "expiry_date", "revoked"])
         # The review cycle: schedule changes and every sign-off of a frozen report, with the actor.
         auditlog.register(ReviewSchedule, exclude_fields=["created_at", "updated_at"])
         auditlog.register(

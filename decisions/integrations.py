@@ -43,6 +43,7 @@ def integration_provision(*, actor: Actor, integration: Integration) -> Integrat
         account.groups.add(Group.objects.get(name=rbac.INTEGRATION))
         integration.service_account = account
         integration.webhook_secret = _webhook_secret()
+        integration.webhook_secret_rotated_at = timezone.now()
         integration.full_clean()
         integration.save()
     return integration
@@ -77,10 +78,13 @@ def integration_create(
 
 @transaction.atomic
 def integration_rotate_secret(*, actor: Actor, integration: Integration) -> Integration:
-    """A new webhook signing secret; the old one stops verifying at once."""
+    """A new webhook signing secret; the old one stops verifying at once. The caller shows
+    ``integration.webhook_secret`` once to the lead who asked; it is stored encrypted, and the
+    audit log records only when it changed."""
     with acting_as(actor):
         integration.webhook_secret = _webhook_secret()
-        integration.save(update_fields=["webhook_secret"])
+        integration.webhook_secret_rotated_at = timezone.now()
+        integration.save(update_fields=["webhook_secret", "webhook_secret_rotated_at"])
     return integration
 
 
@@ -110,3 +114,14 @@ def personal_token_create(*, user: Person, name: str, expires_at: datetime) -> I
         )
     row, plain = PersonalToken.objects.create_key(user=user, name=name, expiry_date=expires_at)
     return IssuedKey(row=row, plain=plain)
+
+
+@transaction.atomic
+def integration_secrets_reencrypt() -> int:
+    """Encrypt every stored webhook signing secret again with the first of SECRET_ENCRYPTION_KEYS
+    (after a key rotation, before the old key is removed). The secrets themselves do not change,
+    so the audit log records nothing. Locks the integration rows. Returns how many were rewritten."""
+    rows = list(Integration.objects.select_for_update().order_by("pk"))
+    for integration in rows:
+        integration.save(update_fields=["webhook_secret"])
+    return len(rows)

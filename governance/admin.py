@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 from auditlog.admin import LogEntryAdmin as BaseLogEntryAdmin
 from auditlog.mixins import AuditlogHistoryAdminMixin
 from auditlog.models import LogEntry
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import CharField, OuterRef, Q, Subquery
 from django.http import Http404
@@ -24,8 +26,11 @@ from governance.forms import (
     EscalationChainForm,
     EscalationStepFormSet,
     OwnershipAssignmentForm,
+    ReasonForm,
     RosterForm,
     RosterMemberFormSet,
+    UserReasonChangeForm,
+    UserReasonCreationForm,
 )
 from governance.models import (
     ActionType,
@@ -40,6 +45,7 @@ from governance.models import (
     RosterMember,
     RosterOverride,
 )
+from governance.quorums import policy_quorum_warnings
 from governance.rostering import RosterPlan
 from governance.selectors import rosters_with_plans
 
@@ -124,7 +130,8 @@ class ReasonRequiredAdmin(AuditedAdmin):
 
 
 @admin.register(DecisionRole)
-class DecisionRoleAdmin(AuditedAdmin):
+class DecisionRoleAdmin(ReasonRequiredAdmin):
+    form = ReasonForm
     list_display = ("name", "slug", "on_call_now", "roster_count")
     search_fields = ("name", "slug", "description")
     prepopulated_fields = {"slug": ("name",)}
@@ -175,7 +182,8 @@ class HasOwnerFilter(admin.SimpleListFilter):
 
 
 @admin.register(ActionType)
-class ActionTypeAdmin(AuditedAdmin):
+class ActionTypeAdmin(ReasonRequiredAdmin):
+    form = ReasonForm
     list_display = (
         "name",
         "slug",
@@ -273,7 +281,7 @@ class RosterAdmin(ReasonRequiredAdmin):
     inlines = (RosterMemberInline, RosterOverrideInline)
     audit_children = ((RosterMember, "roster"), (RosterOverride, "roster"))
     list_display = ("name", "role", "time_zone", "rotation", "member_count", "on_call_now", "next_on_call")
-    list_filter = ("role", "time_zone", "rotation_days")
+    list_filter = ("role", ("time_zone", admin.AllValuesFieldListFilter), "rotation_days")  # only zones in use
     search_fields = ("name", "role__name", "memberships__user__username", "memberships__user__last_name")
     readonly_fields = ("on_call_preview",)
     fieldsets = (
@@ -400,7 +408,8 @@ class ExpiryFilter(admin.SimpleListFilter):
 
 
 @admin.register(Certification)
-class CertificationAdmin(AuditedAdmin):
+class CertificationAdmin(ReasonRequiredAdmin):
+    form = ReasonForm
     list_display = ("user", "scope", "valid_from", "valid_until", "validity")
     list_filter = (ExpiryFilter, "role", "action_type")
     list_select_related = ("user", "role", "action_type")
@@ -527,11 +536,24 @@ class ApprovalPolicyAdmin(ReasonRequiredAdmin):
             ticket_ref=form.cleaned_data.get("ticket_ref", ""),
             at=timezone.now(),
         )
+        for warning in policy_quorum_warnings(policy=obj, at=timezone.now()):
+            messages.warning(request, warning)
 
     def save_related(self, request, form, formsets, change):
         # The many-to-many fields were saved by the service, inside its transaction.
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class UserAdmin(ReasonRequiredAdmin, DjangoUserAdmin):
+    """Groups, staff and superuser flags decide who may do what: each change states its reason."""
+
+    form = UserReasonChangeForm
+    add_form = UserReasonCreationForm
 
 
 admin.site.unregister(LogEntry)

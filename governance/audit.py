@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from auditlog.context import auditlog_value, set_extra_data
 
@@ -26,6 +27,23 @@ class AuditReasonMixin:
     def get_additional_data(self) -> dict[str, Any] | None:
         reason = _reason.get()
         return dict(reason) if reason else None
+
+
+def mask_url(value: str) -> str:
+    """An incoming-webhook URL as the audit log keeps it: scheme and host, never the path or
+    query, which carry the token (auditlog's default mask would keep half of it)."""
+    parts = urlsplit(value)
+    if not parts.scheme or not parts.netloc:
+        return "" if value in {"", "None"} else "(redacted)"
+    return f"{parts.scheme}://{parts.hostname}/… (redacted)"
+
+
+def attach_reason(sender: type, instance: Any, **kwargs: Any) -> None:
+    """pre_save of auditlog's LogEntry: the reason of the change in progress goes on every entry,
+    also of models that cannot carry ``AuditReasonMixin`` (Django's User and its groups)."""
+    reason = _reason.get()
+    if reason:
+        instance.additional_data = {**reason, **(instance.additional_data or {})}
 
 
 @contextlib.contextmanager

@@ -111,6 +111,27 @@ CHAINS = [
 ]
 
 
+STAFF_LOGINS = [
+    ("lead", "Grace", "Hopper", "Governance lead: edits the governance configuration in /admin/"),
+    ("auditor", "Alan", "Turing", "Auditor: reads everything in /admin/, including the audit log; changes nothing"),
+]
+LOGIN_NOTES = {
+    "nadia": "certification expires soon",
+    "omar": "certification expired: on call but may not sign",
+    "maria": "also certified to notify customers",
+}
+
+
+def demo_logins() -> list[tuple[str, str]]:
+    """(username, who they are) for every login seed_demo creates, staff first."""
+    names = {slug: name for slug, name, _description in ROLES}
+    logins = [(username, what) for username, _first, _last, what in STAFF_LOGINS]
+    for username, first, last, role in PEOPLE:
+        note = f"; {LOGIN_NOTES[username]}" if username in LOGIN_NOTES else ""
+        logins.append((username, f"{first} {last}, {names[role]} (analyst: no admin access{note})"))
+    return logins
+
+
 class GovernanceDemo:
     """Builds the demo governance model; every step skips what already exists."""
 
@@ -167,8 +188,9 @@ class GovernanceDemo:
         people = {}
         for username, first, last, _role in PEOPLE:
             people[username] = self._user(username, first, last, groups=[rbac.ANALYST])
-        self._user("lead", "Grace", "Hopper", groups=[rbac.GOVERNANCE_LEAD], staff=True)
-        self._user("auditor", "Alan", "Turing", groups=[rbac.AUDITOR], staff=True)
+        groups = {"lead": rbac.GOVERNANCE_LEAD, "auditor": rbac.AUDITOR}
+        for username, first, last, _what in STAFF_LOGINS:
+            self._user(username, first, last, groups=[groups[username]], staff=True)
         return people
 
     def _action_types(self) -> dict[str, ActionType]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -23,6 +24,25 @@ class ReasonForm(forms.ModelForm):
         help_text="Recorded with the audit entry. Auditors read it.",
     )
     ticket_ref = forms.CharField(label="Ticket reference", max_length=100, required=False)
+
+
+class ChangeReasonForm(forms.Form):
+    """The reason and ticket on their own, for changes that are not a model form (admin actions)."""
+
+    change_reason = ReasonForm.base_fields["change_reason"]
+    ticket_ref = ReasonForm.base_fields["ticket_ref"]
+
+
+class UserReasonChangeForm(UserChangeForm):
+    """A user's groups, flags and permissions decide what they may do: a change states why."""
+
+    change_reason = ReasonForm.base_fields["change_reason"]
+    ticket_ref = ReasonForm.base_fields["ticket_ref"]
+
+
+class UserReasonCreationForm(AdminUserCreationForm):
+    change_reason = ReasonForm.base_fields["change_reason"]
+    ticket_ref = ReasonForm.base_fields["ticket_ref"]
 
 
 class OwnershipAssignmentForm(ReasonForm):

@@ -21,6 +21,10 @@ What each kind means, and why (the same definitions routing and the save-time ch
   step of an enabled policy's chain), without a certification valid at that instant for the role
   or for every action type the role may be asked to sign. Certification and ownership
   boundaries are checked too, so an expiry in the middle of a shift is found.
+- ``unreachable_quorum``: an enabled policy needs more distinct approvers for an action type
+  than its owner's and co-signers' rosters can put on call at once (one certified person per
+  roster), or a co-signer role has nobody certified (``governance.quorums``). Routing escalates
+  such decisions at once; the roster save warns of it.
 - ``certification_expiring``: a certification of an active person, valid now, whose scope (its
   role or action type) stops being covered within 30 days: renewals for the same scope are
   followed, so a short extension that also ends within the window is reported at its end.
@@ -47,6 +51,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from governance.models import ApprovalPolicy, Certification, Criterion, EscalationChain, Level, Roster
+from governance.quorums import quorum_shortfalls
 from governance.rostering import RosterPlan
 from governance.selectors import certifications_expiring
 from governance.snapshot import GovernanceSnapshot, current_snapshot
@@ -66,17 +71,21 @@ class GapKind:
     CERTIFICATION_EXPIRING = "certification_expiring"
     SINGLE_APPROVER_HIGH_BLAST = "single_approver_high_blast"
     CHAIN_WITHOUT_HUMAN = "chain_without_human"
+    UNREACHABLE_QUORUM = "unreachable_quorum"
 
     LABELS = {
         UNOWNED_ACTION_TYPE: "Action types with no owner, now or within 14 days",
         UNCOVERED_ROLE: "Owning roles with uncovered hours in the next 14 days",
         UNCERTIFIED_ON_CALL: "On-call members without a valid certification",
+        UNREACHABLE_QUORUM: "Policies whose quorum the rosters cannot fill",
         CERTIFICATION_EXPIRING: "Certifications expiring within 30 days",
         SINGLE_APPROVER_HIGH_BLAST: "Policies letting a high or critical blast radius through with one approver",
         CHAIN_WITHOUT_HUMAN: "Chains that would approve production-changing or regulated actions without a human",
     }
     # Which gaps leave a risky action without its owner now or soon (the rest are warnings).
-    CRITICAL = frozenset({UNOWNED_ACTION_TYPE, UNCOVERED_ROLE, UNCERTIFIED_ON_CALL, CHAIN_WITHOUT_HUMAN})
+    CRITICAL = frozenset(
+        {UNOWNED_ACTION_TYPE, UNCOVERED_ROLE, UNCERTIFIED_ON_CALL, CHAIN_WITHOUT_HUMAN, UNREACHABLE_QUORUM}
+    )
 
 
 @dataclass(frozen=True)
@@ -360,6 +369,20 @@ def _expiring(snapshot: GovernanceSnapshot, at: datetime, within: timedelta) -> 
 # --- Policies and chains ------------------------------------------------------------------
 
 
+def _unreachable_quorums(snapshot: GovernanceSnapshot, at: datetime) -> list[Gap]:
+    gaps = [
+        Gap(
+            kind=GapKind.UNREACHABLE_QUORUM,
+            subject=f"{shortfall.policy.name} ({shortfall.owner.name})",
+            detail=shortfall.describe(),
+            fix_url=_admin("roster_changelist", role__id__exact=shortfall.owner.pk),
+            fix_label="Add people to the rosters",
+        )
+        for shortfall in quorum_shortfalls(snapshot, at=at)
+    ]
+    return sorted(gaps, key=lambda g: g.subject)
+
+
 def _may_see_high_blast(policy: ApprovalPolicy) -> bool:
     return policy.max_blast_radius is None or policy.max_blast_radius >= Level.HIGH
 
@@ -457,6 +480,7 @@ def ownership_gaps(*, at: datetime, horizon: timedelta | None = None) -> list[Ga
         *_unowned(snapshot, at, end),
         *_uncovered(snapshot, at, end),
         *_uncertified(snapshot, at, end),
+        *_unreachable_quorums(snapshot, at),
         *_chains_without_human(snapshot),
         *_single_approver(snapshot),
         *_expiring(snapshot, at, EXPIRY_WINDOW),

@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from governance.audit import AuditReasonMixin
+from governance.urlguard import OutboundURLValidator
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -58,6 +59,7 @@ class DecisionRole(AuditReasonMixin, TimeStamped):
     description = models.TextField(blank=True)
     chat_webhook_url = models.URLField(
         blank=True,
+        validators=[OutboundURLValidator()],
         help_text="Slack-compatible incoming webhook: people asked to sign in this role are announced there.",
     )
 

@@ -25,8 +25,10 @@ from governance.models import (
     Roster,
     RosterMember,
 )
+from governance.quorums import quorum_shortfalls
 from governance.rostering import RosterPlan
 from governance.selectors import coverage_horizon, owning_roles, role_coverage_gaps
+from governance.snapshot import current_snapshot
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -304,7 +306,7 @@ def approval_policy_save(
 
 # --- Rosters -------------------------------------------------------------------------------
 
-CONFIRM_GAPS_LABEL = "Save even though an owning role will have nobody on call"
+CONFIRM_GAPS_LABEL = "Save even though an owning role will have nobody on call or a quorum cannot be met"
 
 
 def _format_gap(start: datetime, end: datetime) -> str:
@@ -313,7 +315,8 @@ def _format_gap(start: datetime, end: datetime) -> str:
 
 def roster_coverage_problems(*, plan: RosterPlan, at: datetime) -> list[str]:
     """For the roster as ``plan`` describes it (unsaved), the owning roles it would leave with
-    nobody on call within the coverage horizon, each with the gaps' times."""
+    nobody on call within the coverage horizon, each with the gaps' times, and the policies of its
+    role whose quorum it would leave unreachable (``governance.quorums``)."""
     roster = plan.roster
     start, end = coverage_horizon(at)
     roles = list(owning_roles(at=at))
@@ -328,6 +331,9 @@ def roster_coverage_problems(*, plan: RosterPlan, at: datetime) -> list[str]:
             shown = ", ".join(_format_gap(a, b) for a, b in gaps[:5])
             more = f" and {len(gaps) - 5} more" if len(gaps) > 5 else ""
             problems.append(f"{role.name} would have nobody on call: {shown}{more}.")
+    for shortfall in quorum_shortfalls(current_snapshot(), at=at, replace=plan):
+        if roster.role_id in shortfall.role_ids:
+            problems.append(f"After this change {shortfall.describe()}")
     return problems
 
 

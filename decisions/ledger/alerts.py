@@ -53,7 +53,7 @@ def publish(checkpoint_id: int) -> bool:
             "webhook-timestamp": str(int(now.timestamp())),
             "webhook-signature": Webhook(settings.LEDGER_WITNESS_SECRET).sign(msg_id, now, body),
         }
-        attempt = post(settings.LEDGER_WITNESS_URL, body.encode(), headers)
+        attempt = post(settings.LEDGER_WITNESS_URL, body.encode(), headers, guarded=False)  # the operator's own URL
         if not attempt.ok:
             logger.warning("checkpoint %s: the witness URL answered %s", checkpoint.tree_size, attempt.status)
             ok = False

@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from decisions.lifecycle import states
+from decisions.lifecycle.eligibility import cosigner_role_ids, owner_slot_roles, quorum_met
 from decisions.lifecycle.snapshots import recommended_action, role_entry, signer_entry
 from decisions.lifecycle.writes import DecisionWrites
-from decisions.models import CERTIFY, DecisionStatus, EventKind
+from decisions.models import CERTIFY, DecisionRequest, DecisionStatus, EventKind
 from governance.models import DecisionRole, EscalationChain
 from governance.selectors import Signer, certified_signers
 from governance.snapshot import current_snapshot, pinned_snapshot
@@ -63,6 +64,23 @@ def open_stage(
     assert role is not None  # noqa: S101 - signers always hold a role
     plan.grant([s.user for s in signers], permission)
     plan.announce(step, role, [s.user for s in signers])
+    eligible = quorum_fillable(decision)
+    if eligible is not None:
+        # Waiting cannot help: even if everyone asked so far signed, the quorum's slots stay empty.
+        plan.log(
+            EventKind.OWNERSHIP_GAP,
+            at=now,
+            actor=actor,
+            data={
+                "step": step,
+                "role": role_entry(role),
+                "reason": "quorum cannot be met",
+                "eligible_people": eligible,
+                "required_approvals": decision.required_approvals,
+            },
+        )
+        advance(plan, now=now, actor=actor, reason="quorum cannot be met", permission=permission)
+        return
     decision.deadline = now + timedelta(seconds=wait_seconds)
     decision.deadline_token = secrets.token_hex(8)
     plan.set_deadline()
@@ -77,6 +95,21 @@ def open_stage(
             "deadline": decision.deadline.isoformat(),
         },
     )
+
+
+def quorum_fillable(decision: DecisionRequest) -> int | None:
+    """None when the people made eligible so far (every stage and co-signer) could fill the
+    quorum's slots if they all approved; otherwise how many distinct people that is."""
+    entries = decision.eligible_entries
+    people = [(e["user_id"], e["role_id"]) for e in entries]
+    if quorum_met(
+        approvals=people,
+        required=decision.required_approvals,
+        owner_roles=owner_slot_roles(decision),
+        cosigner_roles=cosigner_role_ids(decision),
+    ):
+        return None
+    return len({user for user, _role in people})
 
 
 def advance(plan: DecisionWrites, *, now: datetime, actor: Any, reason: str, permission: int | None = None) -> None:

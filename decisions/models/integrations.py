@@ -10,10 +10,13 @@ from django.db import models
 from django.db.models import Q
 from rest_framework_api_key.models import AbstractAPIKey
 
+from decisions.models.fields import EncryptedTextField
+from governance.audit import AuditReasonMixin
 from governance.models import ActionType
+from governance.urlguard import OutboundURLValidator
 
 
-class Integration(models.Model):
+class Integration(AuditReasonMixin, models.Model):
     """A SOAR tool or AI agent that submits recommendations. Acts through API keys and a
     service account that can never sign."""
 
@@ -24,8 +27,14 @@ class Integration(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="integration", editable=False
     )
     allowed_action_types = models.ManyToManyField(ActionType, related_name="integrations", blank=True)
-    webhook_url = models.URLField(blank=True, help_text="Verdicts are POSTed here (Standard Webhooks).")
-    webhook_secret = models.CharField(max_length=100, editable=False)
+    webhook_url = models.URLField(
+        blank=True, validators=[OutboundURLValidator()], help_text="Verdicts are POSTed here (Standard Webhooks)."
+    )
+    # Encrypted at rest, shown once (at creation or rotation) to the lead who made it, never audited.
+    webhook_secret = EncryptedTextField(editable=False)
+    webhook_secret_rotated_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the signing secret was last made (creation or rotation)."
+    )
     rate_limit_per_minute = models.PositiveIntegerField(
         default=1200, validators=[MinValueValidator(1)], help_text="Submissions and reads per API key per minute."
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
-from django.utils.dateformat import format as date_format
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timesince import timeuntil
 
@@ -17,12 +17,10 @@ from governance.models import Level
 
 register = template.Library()
 
-LOCAL_FORMAT = "j M Y, H:i"
-
 
 def _local(value: datetime) -> str:
-    local = timezone.localtime(value)
-    return f"{date_format(local, LOCAL_FORMAT)} {local.tzname()}"
+    """The display zone and the project's DATETIME_FORMAT (portal/formats), as the admin shows it."""
+    return date_format(timezone.localtime(value), "DATETIME_FORMAT")
 
 
 def _utc(value: datetime) -> str:

@@ -98,6 +98,8 @@ LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+# The admin shows times in the analyst pages' zone and format (portal/formats).
+FORMAT_MODULE_PATH = ["portal.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "static")
@@ -257,6 +259,15 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+
+# Outbound requests (verdict webhooks, chat): production refuses loopback, link-local, private and
+# reserved addresses unless OUTBOUND_ALLOWED_HOSTS names the host or a network (CIDR) holding them.
+OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)
+OUTBOUND_ALLOWED_HOSTS = env.list("OUTBOUND_ALLOWED_HOSTS", default=[])
+
+# Secrets stored encrypted (webhook signing secrets): comma-separated Fernet keys, the first
+# encrypts, all decrypt. Unset outside production: a key derived from SECRET_KEY.
+SECRET_ENCRYPTION_KEYS = env.list("SECRET_ENCRYPTION_KEYS", default=[])
 
 # The horizon over which roster coverage gaps are looked for (admin warnings, gap reports).
 COVERAGE_HORIZON_DAYS = env.int("COVERAGE_HORIZON_DAYS", default=14)

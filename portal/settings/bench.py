@@ -16,3 +16,4 @@ LEDGER_WITNESS_FILE = env.str(
     "LEDGER_WITNESS_FILE",
     default=str(VAR_DIR / "bench-witness" / "checkpoints.jsonl"),  # noqa: F405
 )
+OUTBOUND_ALLOW_PRIVATE = True  # the benchmarks' receivers are on loopback

@@ -134,7 +134,12 @@ def test_overlapping_ownership_period_is_shown_on_the_form_and_not_saved(client,
 def test_system_owned_action_type_that_changes_production_is_shown_on_the_form_and_not_saved(client, lead):
     url = reverse("admin:governance_actiontype_add")
     data = admin_form_data(
-        client.get(url), slug="isolate-host", name="Isolate host", changes_production_state="on", system_owned="on"
+        client.get(url),
+        slug="isolate-host",
+        name="Isolate host",
+        changes_production_state="on",
+        system_owned="on",
+        change_reason="New action",
     )
 
     response = client.post(url, data)
@@ -214,7 +219,9 @@ def test_valid_escalation_chain_change_is_saved(client, lead):
 
 def test_valid_action_type_is_saved(client, lead):
     url = reverse("admin:governance_actiontype_add")
-    data = admin_form_data(client.get(url), slug="enrich-ticket", name="Enrich ticket", system_owned="on")
+    data = admin_form_data(
+        client.get(url), slug="enrich-ticket", name="Enrich ticket", system_owned="on", change_reason="New action"
+    )
     data.pop("changes_production_state")
 
     response = client.post(url, data)

@@ -153,7 +153,7 @@ def test_lead_can_change_an_action_type(client):
     action_type = ActionTypeFactory(touches_regulated_data=False)
     client.force_login(make_user_in_group(rbac.GOVERNANCE_LEAD))
     url = reverse("admin:governance_actiontype_change", args=[action_type.pk])
-    data = admin_form_data(client.get(url), touches_regulated_data="on")
+    data = admin_form_data(client.get(url), touches_regulated_data="on", change_reason="It exports mailboxes")
 
     response = client.post(url, data)
 

@@ -12,8 +12,10 @@ from governance import rbac
 from governance.models import Roster, RosterMember, RosterOverride
 from tests.governance.factories import (
     ActionTypeFactory,
+    ApprovalPolicyFactory,
     CertificationFactory,
     DecisionRoleFactory,
+    EscalationChainFactory,
     OwnershipAssignmentFactory,
     RosterFactory,
     RosterOverrideFactory,
@@ -25,7 +27,7 @@ from tests.helpers import admin_form_data
 
 pytestmark = pytest.mark.django_db
 
-CONFIRM_LABEL = "Save even though an owning role will have nobody on call"
+CONFIRM_LABEL = "Save even though an owning role will have nobody on call or a quorum cannot be met"
 
 
 @pytest.fixture
@@ -249,3 +251,107 @@ def test_admin_index_shows_certifications_expiring_within_30_days(client, lead):
     assert "Certifications expiring within 30 days" in page
     assert "Katherine Johnson" in page
     assert "Dorothy Vaughan" not in page
+
+
+def _two_approver_role():
+    """An owning role with two around-the-clock rosters of one certified person each, and a
+    policy that needs two approvers: reachable, until one roster loses its member."""
+    _, role, first, (alone,) = make_owned_action_type(members=1)
+    second_person = UserFactory()
+    second = RosterFactory(role=role, users=[second_person])
+    CertificationFactory(user=second_person, role=role)
+    ApprovalPolicyFactory(name="Two approvers", required_approvals=2)
+    return role, first, second
+
+
+def test_a_roster_change_that_leaves_a_quorum_unreachable_is_refused_naming_the_policy(client, lead):
+    role, _first, second = _two_approver_role()
+
+    response = client.post(_roster_url(second), _remove_first_member(client, second))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Two approvers needs 2 distinct approvers" in page
+    assert "at most 1 certified people" in page
+    assert f"Tick “{CONFIRM_LABEL}” to save anyway." in page
+    assert RosterMember.objects.filter(roster=second).count() == 1
+
+
+def test_confirming_the_unreachable_quorum_saves_the_roster_change(client, lead):
+    _role, _first, second = _two_approver_role()
+
+    response = client.post(_roster_url(second), _remove_first_member(client, second, confirm_coverage_gaps="on"))
+
+    assert response.status_code == 302
+    assert RosterMember.objects.filter(roster=second).count() == 0
+
+
+def test_a_roster_change_that_keeps_the_quorum_reachable_saves_without_asking(client, lead):
+    _role, _first, second = _two_approver_role()
+    newcomer = UserFactory()
+    CertificationFactory(user=newcomer, role=second.role)
+    data = admin_form_data(client.get(_roster_url(second)), change_reason="Second person on the rota")
+    data.update({"memberships-1-user": str(newcomer.pk), "memberships-1-position": "1"})
+
+    response = client.post(_roster_url(second), data)
+
+    assert response.status_code == 302
+
+
+def test_the_roster_lists_time_zone_filter_offers_only_the_zones_in_use(client, lead):
+    RosterFactory(time_zone="Europe/Berlin")
+    RosterFactory(time_zone="America/New_York")
+    RosterFactory(time_zone="Europe/Berlin")
+
+    response = client.get(reverse("admin:governance_roster_changelist"))
+
+    (zones,) = [f for f in response.context["cl"].filter_specs if getattr(f, "field_path", "") == "time_zone"]
+    offered = [c["display"] for c in zones.choices(response.context["cl"])][1:]  # after "All"
+    assert offered == ["America/New_York", "Europe/Berlin"]
+
+
+def test_filtering_the_roster_list_by_a_zone_in_use_lists_its_rosters(client, lead):
+    berlin = RosterFactory(time_zone="Europe/Berlin")
+    RosterFactory(time_zone="America/New_York")
+
+    response = client.get(reverse("admin:governance_roster_changelist") + "?time_zone=Europe%2FBerlin")
+
+    assert list(response.context["cl"].result_list) == [berlin]
+
+
+def test_saving_a_policy_whose_quorum_one_roster_cannot_fill_warns(client, lead):
+    action_type, role, _roster, _people = make_owned_action_type(members=2)  # two people, one on call at a time
+    url = reverse("admin:governance_approvalpolicy_add")
+    data = admin_form_data(
+        client.get(url),
+        name="Two approvers",
+        priority="10",
+        action_types=[str(action_type.pk)],
+        required_approvals="2",
+        escalation_chain=str(EscalationChainFactory().pk),
+        change_reason="Four eyes",
+    )
+
+    response = client.post(url, data, follow=True)
+
+    shown = [str(m) for m in response.context["messages"]]
+    assert any("Two approvers needs 2 distinct approvers" in m and "escalate at once" in m for m in shown), shown
+    assert role.name in " ".join(shown)
+
+
+def test_saving_a_policy_the_rosters_can_fill_does_not_warn(client, lead):
+    action_type, _role, _roster, _people = make_owned_action_type(members=2)
+    url = reverse("admin:governance_approvalpolicy_add")
+    data = admin_form_data(
+        client.get(url),
+        name="One approver",
+        priority="10",
+        action_types=[str(action_type.pk)],
+        max_blast_radius="2",
+        escalation_chain=str(EscalationChainFactory().pk),
+        change_reason="Owner signs",
+    )
+
+    response = client.post(url, data, follow=True)
+
+    assert not [m for m in response.context["messages"] if "distinct approvers" in str(m)]

@@ -106,7 +106,58 @@ def test_demo_soc_reports_its_deliberate_gaps_and_its_single_approver_policy(now
         (GapKind.UNCERTIFIED_ON_CALL, "Nadia Haddad (Tier-3 Analyst)"),  # on call after hers lapses
         (GapKind.CERTIFICATION_EXPIRING, "Nadia Haddad · Tier-3 Analyst"),
         (GapKind.SINGLE_APPROVER_HIGH_BLAST, "High blast radius: owner within 10 minutes"),
+        # An owner that is also the co-signer role, with one roster: one person on call, two needed.
+        (GapKind.UNREACHABLE_QUORUM, "Critical blast radius: two approvers (Incident Commander)"),
+        (GapKind.UNREACHABLE_QUORUM, "Regulated data: privacy officer co-signs (Privacy Officer)"),
     }
+
+
+# --- Quorums nobody can fill ---------------------------------------------------------------
+
+
+def test_a_two_approver_policy_with_one_person_on_call_is_an_unreachable_quorum_with_a_fix_link(now):
+    action_type, role, _people = staffed_action_type(at=now, name="Isolate host")
+    ApprovalPolicyFactory(name="Two approvers", action_types=[action_type], required_approvals=2)
+
+    (gap,) = gaps(GapKind.UNREACHABLE_QUORUM, at=now)
+
+    assert gap.subject == f"Two approvers ({role.name})"
+    assert "needs 2 distinct approvers for Isolate host" in gap.detail
+    assert "at most 1 certified people" in gap.detail
+    assert gap.fix_url == f"/admin/governance/roster/?role__id__exact={role.pk}"
+    assert gap.critical
+
+
+def test_two_rosters_with_a_certified_person_each_fill_a_two_approver_quorum(now):
+    action_type, _role, _people = staffed_action_type(at=now, people=2)
+    ApprovalPolicyFactory(action_types=[action_type], required_approvals=2)
+
+    assert gaps(GapKind.UNREACHABLE_QUORUM, at=now) == []
+
+
+def test_an_uncertified_roster_member_does_not_count_towards_the_quorum(now):
+    action_type, role, (certified, uncertified) = staffed_action_type(at=now, people=2)
+    uncertified.certifications.all().delete()
+    ApprovalPolicyFactory(action_types=[action_type], required_approvals=2)
+
+    assert len(gaps(GapKind.UNREACHABLE_QUORUM, at=now)) == 1
+
+
+def test_a_cosigner_role_nobody_can_sign_for_is_an_unreachable_quorum(now):
+    action_type, _role, _people = staffed_action_type(at=now, people=2)
+    privacy = DecisionRoleFactory(name="Privacy Officer")
+    ApprovalPolicyFactory(action_types=[action_type], required_approvals=2, cosigner_roles=[privacy])
+
+    (gap,) = gaps(GapKind.UNREACHABLE_QUORUM, at=now)
+
+    assert "nobody certified can sign for Privacy Officer" in gap.detail
+
+
+def test_a_disabled_policy_is_no_unreachable_quorum(now):
+    action_type, _role, _people = staffed_action_type(at=now)
+    ApprovalPolicyFactory(action_types=[action_type], required_approvals=2, enabled=False)
+
+    assert gaps(GapKind.UNREACHABLE_QUORUM, at=now) == []
 
 
 # --- Action types with no owner ------------------------------------------------------------
@@ -626,6 +677,8 @@ def make_one_gap_of_each_kind(now: datetime) -> None:
     daytime_owner(at=now)  # owning role with rosters that leave hours uncovered
     ApprovalPolicyFactory(action_types=[staffed])  # one approver for any blast radius
     auto_approving_chain_for(ActionTypeFactory())
+    two_approvers, _role, _people = staffed_action_type(at=now)  # one roster, one person on call
+    ApprovalPolicyFactory(action_types=[two_approvers], required_approvals=2)
 
 
 def test_one_of_each_scenario_reports_every_kind(now):
@@ -691,6 +744,7 @@ def test_gaps_by_kind_lists_every_kind_critical_first_with_counts(now):
         (GapKind.UNOWNED_ACTION_TYPE, True, 2),
         (GapKind.UNCOVERED_ROLE, True, 0),
         (GapKind.UNCERTIFIED_ON_CALL, True, 0),
+        (GapKind.UNREACHABLE_QUORUM, True, 0),
         (GapKind.CHAIN_WITHOUT_HUMAN, True, 0),
         (GapKind.CERTIFICATION_EXPIRING, False, 0),
         (GapKind.SINGLE_APPROVER_HIGH_BLAST, False, 0),
