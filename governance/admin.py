@@ -182,6 +182,7 @@ class ActionTypeAdmin(AuditedAdmin):
         "changes_production_state",
         "touches_regulated_data",
         "system_owned",
+        "retention_months",
         "owner_now",
     )
     list_filter = ("changes_production_state", "touches_regulated_data", "system_owned", HasOwnerFilter)
