@@ -27,12 +27,15 @@ from decisions.models.requests import (
     SignOff,
     Verdict,
 )
+from decisions.models.retention import ArchivedDecision, ArchivedEvent, LegalHold, RetentionRun, RetentionStatus
 from decisions.models.review import ReviewCadence, ReviewReport, ReviewSchedule
 
 __all__ = [
     "CERTIFY",
     "REASONS_BY_VERDICT",
     "TERMINAL_STATUSES",
+    "ArchivedDecision",
+    "ArchivedEvent",
     "DecisionEvent",
     "DecisionRequest",
     "DecisionRequestUserObjectPermission",
@@ -47,11 +50,14 @@ __all__ = [
     "LedgerNode",
     "LedgerPending",
     "LedgerVerification",
+    "LegalHold",
     "NotificationPreference",
     "Outcome",
     "OutcomeKind",
     "PersonalToken",
     "ReasonCode",
+    "RetentionRun",
+    "RetentionStatus",
     "ReviewCadence",
     "ReviewReport",
     "ReviewSchedule",

@@ -51,7 +51,9 @@ class LedgerLeaf(models.Model):
     """Leaf ``position`` (from 0) of the tree: one decision event."""
 
     position = models.BigIntegerField(primary_key=True)
-    event = models.OneToOneField(DecisionEvent, on_delete=models.PROTECT, related_name="leaf")
+    # No foreign-key constraint: a retention run removes archived events and their leaves stay
+    # (decisions.models.retention.ArchivedEvent names them); the database's triggers guard deletion.
+    event = models.OneToOneField(DecisionEvent, on_delete=models.DO_NOTHING, db_constraint=False, related_name="leaf")
     hash = models.BinaryField(max_length=32)
     decision_public_id = models.UUIDField(help_text="Names the decision even if its rows were deleted.")
 

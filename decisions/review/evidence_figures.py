@@ -16,12 +16,16 @@ from django.db.models.functions import Length, Trim
 from django.urls import reverse
 
 from decisions.models import (
+    ArchivedDecision,
     DecisionRequest,
     DecisionStatus,
     Escalation,
     Integration,
     LedgerPending,
+    LegalHold,
     OutcomeKind,
+    RetentionRun,
+    RetentionStatus,
     ReviewReport,
     ReviewSchedule,
     SignOff,
@@ -235,8 +239,9 @@ def full_verification_grace() -> timedelta:
 
 
 def retention_figures(*, now: datetime) -> dict[str, Any]:
-    """Two queries: how long each action type keeps its decisions, and the oldest decision the
-    database still holds (how much history an auditor can read)."""
+    """Five queries: how long each action type keeps its decisions, the oldest decision the
+    database still holds (how much history an auditor can read), the retention runs and what
+    they removed (any decision removed before its retention had passed), and the legal holds."""
     kept = ActionType.objects.aggregate(
         action_types=_count(),
         shortest=Min("retention_months"),
@@ -244,7 +249,19 @@ def retention_figures(*, now: datetime) -> dict[str, Any]:
         below_minimum=_count(Q(retention_months__lt=MIN_RETENTION_MONTHS)),
     )
     oldest = DecisionRequest.objects.aggregate(oldest=Min("created_at"))["oldest"]
+    runs = RetentionRun.objects.aggregate(
+        runs=_count(Q(status=RetentionStatus.DONE)), failed=_count(Q(status=RetentionStatus.FAILED))
+    )
+    # Removed before its retention had passed: archived by a run that started before kept_until.
+    archived = ArchivedDecision.objects.aggregate(
+        archived=_count(), early=_count(Q(kept_until__gt=F("run__started_at")))
+    )
     return {
+        "runs": runs["runs"],
+        "runs_failed": runs["failed"],
+        "archived_decisions": archived["archived"],
+        "removed_early": archived["early"],
+        "holds_active": LegalHold.objects.filter(released_at__isnull=True).count(),
         "minimum_months": MIN_RETENTION_MONTHS,
         "action_types": kept["action_types"],
         "shortest_months": kept["shortest"],

@@ -213,6 +213,10 @@ def _retention_checks(f: Facts) -> list[tuple[bool, str]]:
             f"{r['below_minimum']} action type(s) keep their decisions less than {r['minimum_months']} months.",
         ),
         (f.verification["intact"], f"The decision log is broken: {f.verification['first_break']}."),
+        (
+            r["removed_early"] == 0,
+            f"{r['removed_early']} decision(s) were removed before their retention period had passed.",
+        ),
     ]
 
 
@@ -224,12 +228,14 @@ ART_26_6 = Control(
     summary=(
         "Deployers keep the logs the system generates automatically, as far as they control them, for at "
         "least six months. Here, every decision's events are leaves of one signed log; each action type sets "
-        "how long its closed decisions are kept (at least six months, a database constraint), and the "
-        "database refuses to delete any of them."
+        "how long its closed decisions are kept (at least six months, a database constraint); only the "
+        "retention service removes them, after archiving them to an export and signing a checkpoint that "
+        "still proves them, and never while a legal hold covers them."
     ),
     rule=(
         "Met when every action type keeps its decisions at least six months, the decision log verifies intact "
-        "now. The oldest decision held is shown against the shortest retention setting."
+        "now, and no retention run removed a decision before its action type's retention period had passed. "
+        "The oldest decision held is shown against the shortest retention setting."
     ),
     checks=_retention_checks,
     tested=lambda f: (f.retention["action_types"], "no action type is configured"),
@@ -244,11 +250,18 @@ ART_26_6 = Control(
         figure("retention_below_minimum", "Action types below the minimum (must be 0)", f.retention["below_minimum"]),
         figure("oldest_decision_at", "Oldest decision held", f.retention["oldest_decision_at"] or "none"),
         figure("history_days", "… days of history held", f.retention["history_days"]),
+        figure("retention_runs", "Retention runs that removed decisions", f.retention["runs"]),
+        figure("retention_runs_failed", "Retention runs that failed (nothing removed)", f.retention["runs_failed"]),
+        figure("archived_decisions", "Decisions archived and removed", f.retention["archived_decisions"]),
+        figure("removed_early", "… before their retention had passed (must be 0)", f.retention["removed_early"]),
+        figure("legal_holds", "Legal holds in force", f.retention["holds_active"]),
         figure("log_intact", "Decision log intact", f.verification["intact"]),
         figure("log_events", "Events in the log", f.verification["events"]),
     ],
     links=lambda f: [
         f.links.admin("Action types (retention)", "admin:governance_actiontype_changelist"),
+        f.links.admin("Retention runs", "admin:decisions_retentionrun_changelist"),
+        f.links.admin("Legal holds", "admin:decisions_legalhold_changelist"),
         f.links.export("events", "json"),
     ],
 )

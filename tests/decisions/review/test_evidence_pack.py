@@ -566,13 +566,14 @@ def queries_for_pack() -> int:
 
 
 def test_pack_runs_the_same_number_of_queries_for_one_or_many_decisions():
-    """37: fourteen for the figures (decisions, sign-offs, reviews: figures and list, enabled
+    """43: seventeen for the figures (decisions, sign-offs, reviews: figures and list, enabled
     policies, schedules and integrations, audit log, gaps: snapshot token and expiring
-    certifications, stalled deadlines, events waiting for the log, retention settings and the
-    oldest decision), 22 for the
+    certifications, stalled deadlines, events waiting for the log, retention settings, the
+    oldest decision, retention runs, archived decisions, legal holds), 25 for the
     incremental log verification (this transaction's id; the stored checkpoints, the log's head,
     the last proven run; the decisions with events not yet in a checkpoint and their chains:
-    three; four counts; the rows written since the last proven run: two, and the counts of rows
+    three; five counts (the archived events too); the retention runs since the last proven run
+    and the last proven run again; the rows written since the last proven run: two, and the counts of rows
     against the log; the touched decisions replayed: four; two totals; the run recorded; batches
     of 500 decisions: beyond 500 the replay adds four queries per 500), and the last full
     verification's time."""
@@ -582,7 +583,7 @@ def test_pack_runs_the_same_number_of_queries_for_one_or_many_decisions():
     UserFactory.create_batch(3)
     CertificationFactory.create_batch(3)
 
-    assert queries_for_pack() == one == 37
+    assert queries_for_pack() == one == 43
 
 
 def test_page_runs_the_same_number_of_queries_for_one_or_many_decisions(client, django_assert_num_queries):
