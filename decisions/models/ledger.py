@@ -3,7 +3,8 @@
 
 - ``LedgerPending``: events written but not yet in the tree (a database trigger adds each new
   event here, whoever inserts it); the sequencer moves them into the tree in batches.
-- ``LedgerLeaf``: position -> event, with the leaf hash. Insert-only.
+- ``LedgerLeaf``: position -> event, with the leaf hash. Insert-only. A leaf outlives its event
+  when a retention run removes the event (``decisions.models.retention.ArchivedEvent``).
 - ``LedgerNode``: the hash of every complete subtree of 2^8, 2^16, 2^24 ... leaves ("tiles"),
   so roots and proofs read a few hundred rows, never the whole log. Insert-only.
 - ``LedgerHead``: one row, the tree's size; its row lock serialises the sequencer.
