@@ -42,6 +42,7 @@ from django.utils import timezone
 from decisions.ledger import archive, keys
 from decisions.ledger.checkpoints import LedgerInconsistent, checkpoint_now
 from decisions.ledger.receipts import ReceiptNotReady, receipt_for
+from decisions.ledger.tree import StoredTree
 from decisions.ledger.verification import newest_checkpoint, verify_ledger
 from decisions.models import (
     ArchivedDecision,
@@ -268,9 +269,10 @@ def _write_archive(
     path = folder / f"{now:%Y%m%dT%H%M%SZ}-{run.public_id}.jsonl"
     header = {"format": ARCHIVE_FORMAT, "run": str(run.public_id), "checkpoint": checkpoint.as_signed()}
     lines = [json.dumps(header, sort_keys=True)]
+    tree = StoredTree(checkpoint.tree_size)  # one tree: its cache of subtree roots serves every proof
     for decision in decisions:
         try:
-            receipt = receipt_for(decision)
+            receipt = receipt_for(decision, checkpoint=checkpoint, tree=tree)
         except ReceiptNotReady as exc:
             raise RetentionError(f"decision {decision.public_id} cannot be proven: {exc}") from exc
         entry = {"decision": str(decision.public_id), "rows": _rows(decision), "receipt": receipt}

@@ -153,6 +153,7 @@ def test_the_archive_proves_every_removed_decision_offline(history, lead):
         str(p) for p in ArchivedDecision.objects.values_list("decision_public_id", flat=True)
     }
     for entry in entries:
+        assert entry["receipt"]["checkpoint"] == header["checkpoint"]  # the checkpoint signed before removal
         report = verify_receipt(entry["receipt"])
         assert report.ok, report.problems
         assert {row["model"] for row in entry["rows"]} >= {"decisions.decisionrequest"}
@@ -188,7 +189,7 @@ def test_a_broken_log_stops_the_run_and_removes_nothing(history, lead):
 
 
 def test_a_run_that_fails_midway_removes_nothing_and_says_why(history, lead, monkeypatch):
-    def no_receipt(decision):
+    def no_receipt(decision, **proven_against):
         raise services.ReceiptNotReady("the test says no")
 
     monkeypatch.setattr(services, "receipt_for", no_receipt)
