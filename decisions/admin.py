@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.views.main import ChangeList
@@ -23,12 +24,15 @@ from decisions.models import (
     DecisionRequest,
     Integration,
     IntegrationAPIKey,
+    LegalHold,
     PersonalToken,
+    RetentionRun,
     ReviewCadence,
     ReviewReport,
     ReviewSchedule,
     SignOff,
 )
+from decisions.retention import services as retention
 from decisions.review import cycle as review_cycle
 from governance.admin import AuditedAdmin, ReasonRequiredAdmin
 from governance.audit import acting_as, change_reason
@@ -442,3 +446,66 @@ class ReviewReportAdmin(AuditedAdmin):
             return "Not checked"
         verdict = "intact" if check.get("intact") else f"BROKEN: {check.get('first_break')}"
         return f"{verdict} ({check.get('decisions', 0)} decisions, {check.get('events', 0)} events checked)"
+
+
+# --- retention and legal hold -------------------------------------------------------------
+
+
+class LegalHoldForm(forms.ModelForm):
+    class Meta:
+        model = LegalHold
+        fields = ("incident_ref", "decision_public_id", "reason", "release_reason")
+
+    def clean(self):
+        cleaned = super().clean() or {}
+        decision = cleaned.get("decision_public_id")
+        if self.instance.pk is None and decision and not DecisionRequest.objects.filter(public_id=decision).exists():
+            self.add_error("decision_public_id", "No decision with this id is in the database.")
+        return cleaned
+
+
+@admin.register(LegalHold)
+class LegalHoldAdmin(AuditedAdmin):
+    """Leads place holds here and release them by giving a release reason; holds are never deleted."""
+
+    form = LegalHoldForm
+    list_display = ("__str__", "reason", "placed_by", "placed_at", "released_at")
+    list_filter = (("released_at", admin.EmptyFieldListFilter),)
+    list_select_related = ("placed_by", "released_by")
+    search_fields = ("incident_ref", "decision_public_id", "reason")
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("incident_ref", "decision_public_id", "reason")
+        return ("incident_ref", "decision_public_id", "reason", "placed_by", "placed_at", "release_reason",
+                "released_by", "released_at")  # fmt: skip
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        fixed = ("incident_ref", "decision_public_id", "reason", "placed_by", "placed_at", "released_by", "released_at")
+        return (*fixed, "release_reason") if obj.released_at else fixed
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            placed = retention.legal_hold_place(
+                actor=request.user,
+                reason=obj.reason,
+                incident_ref=obj.incident_ref,
+                decision_public_id=obj.decision_public_id,
+            )
+            obj.pk = placed.pk
+            return
+        if obj.release_reason.strip():
+            retention.legal_hold_release(hold=obj, actor=request.user, reason=obj.release_reason)
+
+
+@admin.register(RetentionRun)
+class RetentionRunAdmin(ReadOnlyAdmin):
+    list_display = ("started_at", "status", "decisions_removed", "events_removed", "held", "deferred", "started_by")
+    list_filter = ("status",)
+    list_select_related = ("started_by",)
+    readonly_fields = [f.name for f in RetentionRun._meta.fields]

@@ -8,7 +8,14 @@ class DecisionsConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
-        from decisions.models import Integration, IntegrationAPIKey, ReviewReport, ReviewSchedule
+        from decisions.models import (
+            Integration,
+            IntegrationAPIKey,
+            LegalHold,
+            RetentionRun,
+            ReviewReport,
+            ReviewSchedule,
+        )
 
         # Who may submit what, and where verdicts go, is governance too: audited. The signing secret
         # never enters the log (masking would keep half of it); its rotation time does.
@@ -20,5 +27,8 @@ class DecisionsConfig(AppConfig):
         auditlog.register(
             ReviewReport, include_fields=["signed_off_by", "signed_off_at", "signoff_notes", "follow_up_actions"]
         )
+        # Retention: every legal hold placed or released, every run, with the actor.
+        auditlog.register(LegalHold)
+        auditlog.register(RetentionRun)
         # Register the Celery tasks in every process (web included): services queue them by name.
         import decisions.tasks  # noqa: F401

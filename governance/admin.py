@@ -190,6 +190,7 @@ class ActionTypeAdmin(ReasonRequiredAdmin):
         "changes_production_state",
         "touches_regulated_data",
         "system_owned",
+        "retention_months",
         "owner_now",
     )
     list_filter = ("changes_production_state", "touches_regulated_data", "system_owned", HasOwnerFilter)

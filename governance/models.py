@@ -70,6 +70,10 @@ class DecisionRole(AuditReasonMixin, TimeStamped):
         return self.name
 
 
+# The EU AI Act (Art. 26(6)) asks deployers to keep the logs of a high-risk system at least six months.
+MIN_RETENTION_MONTHS = 6
+
+
 class ActionType(AuditReasonMixin, TimeStamped):
     """A kind of action an AI may recommend."""
 
@@ -91,10 +95,22 @@ class ActionType(AuditReasonMixin, TimeStamped):
             "change no production state and touch no regulated data (enrichment, deduplication)."
         ),
     )
+    retention_months = models.PositiveSmallIntegerField(
+        default=MIN_RETENTION_MONTHS,
+        help_text=(
+            "How long its closed decisions (and their log) are kept before they may be archived and removed. "
+            f"At least {MIN_RETENTION_MONTHS} months (EU AI Act Art. 26(6))."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]
         constraints = [
+            models.CheckConstraint(
+                name="action_type_retention_minimum",
+                condition=Q(retention_months__gte=MIN_RETENTION_MONTHS),
+                violation_error_message=f"Decisions are kept at least {MIN_RETENTION_MONTHS} months.",
+            ),
             models.CheckConstraint(
                 name="action_type_risky_never_system_owned",
                 condition=Q(system_owned=False) | Q(changes_production_state=False, touches_regulated_data=False),

@@ -103,6 +103,12 @@ def ensure_groups(apps: Any) -> None:
             ("decisions", "view_reviewschedule"),
             ("decisions", "add_reviewschedule"),
             ("decisions", "change_reviewschedule"),
+            # Retention: leads place and release legal holds; everyone reads the runs.
+            ("decisions", "view_legalhold"),
+            ("decisions", "add_legalhold"),
+            ("decisions", "change_legalhold"),
+            ("decisions", "view_retentionrun"),
+            ("decisions", "view_archiveddecision"),
         ],
     )
     grant(apps, GOVERNANCE_LEAD, governance_lead_codenames() + reviewer)

@@ -35,17 +35,22 @@ def _covering_checkpoint(positions: list[int | None]) -> LedgerCheckpoint:
     return checkpoint
 
 
-def receipt_for(decision: DecisionRequest) -> dict[str, Any]:
+def receipt_for(
+    decision: DecisionRequest, *, checkpoint: LedgerCheckpoint | None = None, tree: StoredTree | None = None
+) -> dict[str, Any]:
     """The receipt of ``decision`` (see the module docstring). Signs a checkpoint first when
-    the newest one does not cover the decision's latest events."""
-    events = list(DecisionEvent.objects.filter(decision=decision).select_related("leaf").order_by("seq"))
-    positions = [getattr(getattr(e, "leaf", None), "position", None) for e in events]
-    checkpoint = _covering_checkpoint(positions)
+    the newest one does not cover the decision's latest events, unless ``checkpoint`` names the
+    one to prove against (with ``tree``, its tree: one tree for many receipts reuses its cached
+    subtree roots)."""
+    if checkpoint is None:
+        events = list(DecisionEvent.objects.filter(decision=decision).select_related("leaf").order_by("seq"))
+        checkpoint = _covering_checkpoint([getattr(getattr(e, "leaf", None), "position", None) for e in events])
     events = list(DecisionEvent.objects.filter(decision=decision).select_related("leaf").order_by("seq"))
     missing = [e.seq for e in events if getattr(e, "leaf", None) is None or e.leaf.position >= checkpoint.tree_size]
     if missing:
         raise ReceiptNotReady(f"Events {missing} are not in a signed checkpoint yet; try again in a minute.")
-    tree = StoredTree(checkpoint.tree_size)
+    if tree is None or tree.size != checkpoint.tree_size:
+        tree = StoredTree(checkpoint.tree_size)
     key = keys.trusted_keys().get(checkpoint.key_id)
     if key is None:
         raise ReceiptNotReady(f"The checkpoint's signing key {checkpoint.key_id} is not configured as trusted.")

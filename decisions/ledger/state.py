@@ -237,6 +237,7 @@ SELECT DISTINCT l.decision_public_id::text
 FROM decisions_ledgerleaf l
 LEFT JOIN decisions_decisionrequest d ON d.public_id = l.decision_public_id
 WHERE d.id IS NULL
+  AND NOT EXISTS (SELECT 1 FROM decisions_archiveddecision a WHERE a.decision_public_id = l.decision_public_id)
 """
 MAX_DELTA = 2**31 - 1  # xids wrap at 2^32: beyond this age, every row is read
 

@@ -9,7 +9,9 @@ newest checkpoint an earlier run proved intact (``m`` leaves) to the newest witn
 3. leaves ``m .. n-1``: each event exists, its content still hashes to its hash, it links to its
    decision's previous event, and its leaf is the hash of it;
 4. events not yet in a checkpoint: their decisions' chains, event by event;
-5. counts: every event is a leaf or pending, every leaf position is filled;
+5. counts: every event is a leaf or pending (or was removed by a retention run: its leaf stays,
+   it must match the hash the run archived, and the run's manifest must carry a valid
+   signature by the ledger key), every leaf position is filled;
 6. every decision's, sign-off's and outcome's row against the log (a few SQL queries), and a
    full replay of the decisions touched since ``m``;
 7. a random sample of older leaves re-hashed from their events (a content edit that leaves
@@ -28,10 +30,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
-from decisions.ledger import keys, state
+from decisions.ledger import archive, keys, state
 from decisions.ledger.checkpoints import (
     LedgerInconsistent,
     Witnessed,
@@ -43,6 +45,7 @@ from decisions.ledger.sequencer import BATCH
 from decisions.ledger.tree import StoredTree
 from decisions.lifecycle.eventlog import content_matches, verify_all
 from decisions.models import (
+    ArchivedEvent,
     DecisionEvent,
     DecisionRequest,
     LedgerCheckpoint,
@@ -50,6 +53,7 @@ from decisions.models import (
     LedgerLeaf,
     LedgerPending,
     LedgerVerification,
+    RetentionRun,
     VerificationMode,
 )
 from decisions.verifier import GENESIS, leaf_hash
@@ -66,6 +70,7 @@ class Run:
     mode: str
     problems: list[str] = field(default_factory=list)
     events_checked: int = 0
+    archived: int = 0  # leaves whose events a retention run removed (and that still verify)
     touched: set[int] = field(default_factory=set)  # decision pks whose events were read
 
     def add(self, problem: str) -> None:
@@ -103,6 +108,7 @@ def verify_ledger(*, full: bool = False, record: bool = True, sample: int = SAMP
         _check_unsequenced(run)
         _sample_older(run, base.tree_size if base else 0, sample)
     unsequenced, events = _check_counts(run, head_size, checked_to)
+    _check_runs(run, last_proven(), full=full)
     if full:
         run.extend(state.check_decisions(DecisionRequest.objects.values_list("pk", flat=True)))
     else:
@@ -237,10 +243,11 @@ def _check_leaves(run: Run, start: int, end: int, *, rehash: bool) -> None:
             run.add(f"leaves missing from the log at positions {missing}")
         events = {e.pk: e for e in _events([row[2] for row in rows], full=rehash)}
         previous = _previous_hashes(list(events.values())) if rehash else {}
+        removed = archive.removed_at(row[0] for row in rows if row[2] not in events)
         for position, digest, event_id, decision in rows:
             event = events.get(event_id)
             if event is None:
-                run.add(f"decision {decision}, leaf {position}: its event was deleted from the database")
+                _check_removed(run, f"decision {decision}", position, bytes(digest), removed.get(position))
                 continue
             where = f"decision {decision}, event #{event.seq}"
             run.touched.add(event.decision_id)
@@ -249,6 +256,23 @@ def _check_leaves(run: Run, start: int, end: int, *, rehash: bool) -> None:
             if rehash:
                 run.events_checked += 1
                 _rehash(run, where, str(decision), event, previous)
+
+
+def _check_removed(run: Run, where: str, position: int, digest: bytes, archived: ArchivedEvent | None) -> None:
+    problem = archive.check_removed(where, position, digest, archived)
+    if problem:
+        run.add(problem)
+    else:
+        run.archived += 1
+
+
+def _check_runs(run: Run, proven: LedgerVerification | None, *, full: bool) -> None:
+    """The retention runs finished since the last proven verification (all, in full): each
+    signed over exactly what the database says it removed."""
+    runs = RetentionRun.objects.select_related("checkpoint").order_by("started_at", "id")
+    if not full and proven is not None:
+        runs = runs.filter(Q(finished_at__isnull=True) | Q(finished_at__gte=proven.started_at))
+    run.extend(archive.check_runs(runs, keys.trusted_keys()))
 
 
 def _events(pks: list[int], *, full: bool) -> Iterable[DecisionEvent]:
@@ -315,10 +339,11 @@ def _sample_older(run: Run, before: int, count: int) -> None:
                                                                                "decision_public_id"))  # fmt: skip
     events = {e.pk: e for e in _events([row[2] for row in rows], full=True)}
     previous = _previous_hashes(list(events.values()))
+    removed = archive.removed_at(row[0] for row in rows if row[2] not in events)
     for position, digest, event_id, decision in rows:
         event = events.get(event_id)
         if event is None:
-            run.add(f"decision {decision}, leaf {position}: its event was deleted from the database")
+            _check_removed(run, f"decision {decision}", position, bytes(digest), removed.get(position))
             continue
         where = f"decision {decision}, event #{event.seq}"
         run.events_checked += 1
@@ -348,11 +373,15 @@ def _check_counts(run: Run, head_size: int, checkpoint_size: int) -> tuple[int, 
     events = DecisionEvent.objects.count()
     leaves = LedgerLeaf.objects.count()
     pending = LedgerPending.objects.count()
+    archived = ArchivedEvent.objects.count()
     top = LedgerLeaf.objects.aggregate(top=Max("position"))["top"]
     if leaves != head_size or (top is not None and top != head_size - 1):
         run.add(f"the log's head says {head_size} leaves, {leaves} are stored (leaves were deleted or added)")
-    if events != leaves + pending:
-        run.add(f"{events} events in the database, {leaves} in the log and {pending} waiting: events were deleted")
+    if events + archived != leaves + pending:
+        run.add(
+            f"{events} events in the database and {archived} archived by retention, {leaves} in the log and "
+            f"{pending} waiting: events were deleted"
+        )
     if head_size < checkpoint_size:
         run.add(f"the log holds {head_size} leaves, fewer than the {checkpoint_size} a checkpoint signed")
     return max(events - checkpoint_size, 0), events

@@ -29,7 +29,7 @@ def decrypt_existing(apps, schema_editor) -> None:
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('decisions', '0016_ledger_verification_xid'),
+        ('decisions', '0017_outbox_messages'),
     ]
 
     operations = [

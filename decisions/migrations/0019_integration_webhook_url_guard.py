@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('decisions', '0017_integration_webhook_secret_encrypted'),
+        ('decisions', '0018_integration_webhook_secret_encrypted'),
     ]
 
     operations = [

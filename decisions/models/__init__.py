@@ -28,12 +28,15 @@ from decisions.models.requests import (
     SignOff,
     Verdict,
 )
+from decisions.models.retention import ArchivedDecision, ArchivedEvent, LegalHold, RetentionRun, RetentionStatus
 from decisions.models.review import ReviewCadence, ReviewReport, ReviewSchedule
 
 __all__ = [
     "CERTIFY",
     "REASONS_BY_VERDICT",
     "TERMINAL_STATUSES",
+    "ArchivedDecision",
+    "ArchivedEvent",
     "DecisionEvent",
     "DecisionRequest",
     "DecisionRequestUserObjectPermission",
@@ -48,12 +51,15 @@ __all__ = [
     "LedgerNode",
     "LedgerPending",
     "LedgerVerification",
+    "LegalHold",
     "NotificationPreference",
     "Outcome",
     "OutcomeKind",
     "OutboxMessage",
     "PersonalToken",
     "ReasonCode",
+    "RetentionRun",
+    "RetentionStatus",
     "ReviewCadence",
     "ReviewReport",
     "ReviewSchedule",

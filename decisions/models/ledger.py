@@ -3,7 +3,8 @@
 
 - ``LedgerPending``: events written but not yet in the tree (a database trigger adds each new
   event here, whoever inserts it); the sequencer moves them into the tree in batches.
-- ``LedgerLeaf``: position -> event, with the leaf hash. Insert-only.
+- ``LedgerLeaf``: position -> event, with the leaf hash. Insert-only. A leaf outlives its event
+  when a retention run removes the event (``decisions.models.retention.ArchivedEvent``).
 - ``LedgerNode``: the hash of every complete subtree of 2^8, 2^16, 2^24 ... leaves ("tiles"),
   so roots and proofs read a few hundred rows, never the whole log. Insert-only.
 - ``LedgerHead``: one row, the tree's size; its row lock serialises the sequencer.
@@ -51,7 +52,9 @@ class LedgerLeaf(models.Model):
     """Leaf ``position`` (from 0) of the tree: one decision event."""
 
     position = models.BigIntegerField(primary_key=True)
-    event = models.OneToOneField(DecisionEvent, on_delete=models.PROTECT, related_name="leaf")
+    # No foreign-key constraint: a retention run removes archived events and their leaves stay
+    # (decisions.models.retention.ArchivedEvent names them); the database's triggers guard deletion.
+    event = models.OneToOneField(DecisionEvent, on_delete=models.DO_NOTHING, db_constraint=False, related_name="leaf")
     hash = models.BinaryField(max_length=32)
     decision_public_id = models.UUIDField(help_text="Names the decision even if its rows were deleted.")
 

@@ -1,5 +1,6 @@
-"""The auditor's evidence pack: controls from NIST CSF 2.0, the NIST AI RMF and OWASP's
-agentic-AI risks, each mapped to figures computed from the live data when the pack is asked for.
+"""The auditor's evidence pack: controls from NIST CSF 2.0, the NIST AI RMF, OWASP's agentic-AI
+risks, the EU AI Act (Art. 14(4), 26(2), 26(5), 26(6)) and ISO/IEC 42001 Annex A (A.3.2, A.4,
+A.6.2.6, A.6.2.8, A.9), each mapped to figures computed from the live data when the pack is asked for.
 
 Nothing here is asserted: every figure is a query (``evidence_figures``, or the decision-log
 verification run at that moment), and each control's status follows from its figures by the
@@ -8,9 +9,9 @@ The pack is plain data (JSON-able): the evidence page renders it and ``?format=j
 it as is.
 
 Figures about decisions and sign-offs cover the decisions submitted in the period; audit-log
-entries and review reports are those written in the period; ownership gaps are those of the
-configuration now. The number of queries does not depend on the number of decisions, except
-for the decision-log verification, which reads every decision's log in batches of 500.
+entries and review reports are those written in the period; ownership gaps, retention settings,
+stalled deadlines and events waiting for the log are those of now. The number of queries does
+not depend on the number of decisions (the log verification is incremental).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from decisions.review.evidence_figures import (
     configuration_figures,
     decision_figures,
     gap_figures,
+    operation_figures,
+    retention_figures,
     review_figures_of_cycle,
     signoff_figures,
 )
@@ -84,6 +87,7 @@ def evidence_pack(
     now = now or timezone.now()
     params = params if params is not None else _period_params(period)
     links = _links(period, params)
+    verification = log_verification()
     facts = Facts(
         decisions=decision_figures(period),
         signoffs=signoff_figures(period),
@@ -91,7 +95,9 @@ def evidence_pack(
         configuration=configuration_figures(),
         audit=audit_log_figures(period),
         gaps=gap_figures(now=now),
-        verification=log_verification(),
+        verification=verification,
+        operation=operation_figures(now=now, last_full_verified_at=verification["last_full_verified_at"]),
+        retention=retention_figures(now=now),
         links=links,
     )
     controls = [control.judge(facts) for control in CONTROLS]
@@ -113,6 +119,8 @@ def evidence_pack(
             "configuration": facts.configuration,
             "audit_log": facts.audit,
             "gaps": facts.gaps,
+            "operation": facts.operation,
+            "retention": facts.retention,
         },
         "exports": [
             link for name in DATASETS for fmt in ("csv", "json") if (link := links.export(name, fmt)) is not None

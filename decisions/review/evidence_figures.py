@@ -1,5 +1,6 @@
 """The evidence pack's figures: a handful of queries over a period (decisions, sign-offs, the
-review cycle, the audit log) and the configuration now (policies, schedules, ownership gaps).
+review cycle, the audit log), the configuration now (policies, schedules, ownership gaps,
+retention) and how the system runs now (stalled deadlines, events waiting for the log).
 Each function returns plain JSON-able data; ``decisions.review.controls`` judges it."""
 
 from __future__ import annotations
@@ -8,17 +9,23 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from auditlog.models import LogEntry
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q
+from django.db.models import Count, Exists, F, IntegerField, Max, Min, OuterRef, Q
 from django.db.models.functions import Length, Trim
 from django.urls import reverse
 
 from decisions.models import (
+    ArchivedDecision,
     DecisionRequest,
     DecisionStatus,
     Escalation,
     Integration,
+    LedgerPending,
+    LegalHold,
     OutcomeKind,
+    RetentionRun,
+    RetentionStatus,
     ReviewReport,
     ReviewSchedule,
     SignOff,
@@ -28,13 +35,16 @@ from decisions.review.exports import certification_valid_at_signing, iso
 from decisions.review.figures import Period
 from governance import rbac
 from governance.gaps import GapKind, ownership_gaps
-from governance.models import ApprovalPolicy
+from governance.models import MIN_RETENTION_MONTHS, ActionType, ApprovalPolicy
 
 User = get_user_model()
 
 SIGNOFF_GRACE = timedelta(days=7)  # a frozen review not signed off after this is overdue
 QUICK_APPROVAL = timedelta(seconds=60)  # approvals this soon after submission suggest rubber-stamping
 HUMAN_VERDICTS = (DecisionStatus.APPROVED, DecisionStatus.OVERRIDDEN, DecisionStatus.REJECTED)
+# The escalation sweep runs every few seconds and the sequencer every few: beyond these, they stopped.
+STALL_GRACE = timedelta(minutes=10)  # a pending decision this far past its deadline: escalation stalled
+LOG_WAIT_GRACE = timedelta(minutes=10)  # an event waiting this long to enter the log: the sequencer stalled
 
 
 def _count(condition: Q | None = None) -> Count:
@@ -68,6 +78,8 @@ def decision_figures(period: Period) -> dict[str, int]:
         # change nothing in production and touch no regulated data (lifecycle.stages.apply_final_outcome).
         auto_violations=_count(auto & (risky | Q(escalated=False, action_type__system_owned=False))),
         expired=_count(Q(status=DecisionStatus.EXPIRED)),
+        cancelled=_count(Q(status=DecisionStatus.CANCELLED)),
+        without_model_version=_count(Q(model_version="")),
         rejected_by_chain_end=_count(Q(status=DecisionStatus.REJECTED, has_human=False)),
         human_verdicts=_count(human),
         outcomes=_count(Q(outcome__isnull=False)),
@@ -93,6 +105,7 @@ def signoff_figures(period: Period) -> dict[str, int]:
     return qs.aggregate(
         signoffs=_count(),
         live=_count(live),
+        live_with_rationale=_count(live & explained),
         # A condition, not an annotation: Django leaves a wrapped Q annotation out of the subquery
         # it aggregates over (SQLite then reads the unknown name as a string and counts nothing).
         by_submitter=_count(Q(signer_id=F("decision__submitted_by_id"))),
@@ -136,10 +149,14 @@ def review_figures_of_cycle(period: Period, *, now: datetime) -> dict[str, Any]:
 
 
 def configuration_figures() -> dict[str, int]:
-    """Two queries: the rules in force now."""
+    """Three queries: the rules in force now, and the integrations allowed to submit (a lead
+    suspends one by deactivating it)."""
+    integrations = Integration.objects.aggregate(active=_count(Q(is_active=True)), inactive=_count(Q(is_active=False)))
     return {
         "policies_enabled": ApprovalPolicy.objects.filter(enabled=True).count(),
         "review_schedules_enabled": ReviewSchedule.objects.filter(enabled=True).count(),
+        "integrations_active": integrations["active"],
+        "integrations_suspended": integrations["inactive"],
     }
 
 
@@ -189,4 +206,67 @@ def gap_figures(*, now: datetime) -> dict[str, Any]:
         "critical": sum(1 for g in gaps if g["kind"] in GapKind.CRITICAL),
         "by_kind": by_kind,
         "gaps": gaps,
+    }
+
+
+def operation_figures(*, now: datetime, last_full_verified_at: str | None) -> dict[str, Any]:
+    """Two queries: how the system runs now. Pending decisions past their deadline by more than
+    ``STALL_GRACE`` (the escalation engine, deadline tasks and sweep, has stopped), events
+    waiting to enter the log for more than ``LOG_WAIT_GRACE`` (the sequencer has stopped), and
+    whether the last intact full verification (``last_full_verified_at``, ISO 8601) is overdue."""
+    pending = DecisionRequest.objects.filter(status=DecisionStatus.PENDING).aggregate(
+        pending=_count(), stalled=_count(Q(deadline__lt=now - STALL_GRACE))
+    )
+    waiting = LedgerPending.objects.aggregate(
+        waiting=_count(), stale=_count(Q(event__at__lt=now - LOG_WAIT_GRACE)), oldest=Min("event__at")
+    )
+    last_full = datetime.fromisoformat(last_full_verified_at) if last_full_verified_at else None
+    return {
+        "pending": pending["pending"],
+        "stalled": pending["stalled"],
+        "log_waiting": waiting["waiting"],
+        "log_waiting_stale": waiting["stale"],
+        "log_oldest_waiting_at": iso(waiting["oldest"]),
+        "full_verification_due_days": full_verification_grace().days,
+        "full_verification_overdue": last_full is None or last_full < now - full_verification_grace(),
+    }
+
+
+def full_verification_grace() -> timedelta:
+    """Twice the full-verification interval (beat runs one every ``LEDGER_FULL_VERIFY_SECONDS``),
+    at least a day: a full run older than this means the daily run stopped."""
+    return max(timedelta(days=1), timedelta(seconds=2 * settings.LEDGER_FULL_VERIFY_SECONDS))
+
+
+def retention_figures(*, now: datetime) -> dict[str, Any]:
+    """Five queries: how long each action type keeps its decisions, the oldest decision the
+    database still holds (how much history an auditor can read), the retention runs and what
+    they removed (any decision removed before its retention had passed), and the legal holds."""
+    kept = ActionType.objects.aggregate(
+        action_types=_count(),
+        shortest=Min("retention_months"),
+        longest=Max("retention_months"),
+        below_minimum=_count(Q(retention_months__lt=MIN_RETENTION_MONTHS)),
+    )
+    oldest = DecisionRequest.objects.aggregate(oldest=Min("created_at"))["oldest"]
+    runs = RetentionRun.objects.aggregate(
+        runs=_count(Q(status=RetentionStatus.DONE)), failed=_count(Q(status=RetentionStatus.FAILED))
+    )
+    # Removed before its retention had passed: archived by a run that started before kept_until.
+    archived = ArchivedDecision.objects.aggregate(
+        archived=_count(), early=_count(Q(kept_until__gt=F("run__started_at")))
+    )
+    return {
+        "runs": runs["runs"],
+        "runs_failed": runs["failed"],
+        "archived_decisions": archived["archived"],
+        "removed_early": archived["early"],
+        "holds_active": LegalHold.objects.filter(released_at__isnull=True).count(),
+        "minimum_months": MIN_RETENTION_MONTHS,
+        "action_types": kept["action_types"],
+        "shortest_months": kept["shortest"],
+        "longest_months": kept["longest"],
+        "below_minimum": kept["below_minimum"],
+        "oldest_decision_at": iso(oldest),
+        "history_days": (now - oldest).days if oldest else 0,
     }

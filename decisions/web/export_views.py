@@ -19,7 +19,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from decisions.review import evidence, exports
+from decisions.review import evidence, exports, oscal
 from decisions.review.figures import PRESET_DAYS, PeriodError, period_from_params
 from decisions.selectors import VIEW_ALL
 
@@ -64,10 +64,10 @@ def export(request: HttpRequest, dataset: str, fmt: str) -> HttpResponseBase:
 @require_safe
 def evidence_pack(request: HttpRequest) -> HttpResponse:
     """``/decisions/review/evidence/``: the controls with their live evidence; ``?format=json``
-    downloads the same data."""
+    downloads the same data, ``?format=oscal`` the same as OSCAL assessment results."""
     if not request.user.has_perms([VIEW_ALL, VIEW_REVIEW]):
         return _forbidden(request)
-    as_json = request.GET.get("format") == "json"
+    as_json = request.GET.get("format") in ("json", "oscal")
     tz = timezone.get_current_timezone()
     params = {name: request.GET[name] for name in PERIOD_PARAMS if request.GET.get(name)}
     try:
@@ -81,6 +81,9 @@ def evidence_pack(request: HttpRequest) -> HttpResponse:
             request, "review/evidence.html", {"error": str(exc), "params": params, "presets": PRESET_DAYS}, status=400
         )
     pack = evidence.evidence_pack(period, params=params)
+    if request.GET.get("format") == "oscal":
+        response = HttpResponse(oscal.serialize(oscal.pack_assessment_results(pack)), content_type=oscal.MEDIA_TYPE)
+        return _attachment(response, exports.filename("evidence", period, "oscal.json", tz=tz))
     if as_json:
         response = HttpResponse(json.dumps(pack, indent=2, ensure_ascii=False), content_type="application/json")
         return _attachment(response, exports.filename("evidence", period, "json", tz=tz))

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
 from decisions.models import ReviewReport
+from decisions.review import oscal
 from decisions.review.charts import review_sections
 from decisions.review.cycle import ReviewError, can_sign_off, review_sign_off
 from decisions.review.figures import DEFAULT_DAYS, PeriodError, period_from_params, review_figures
@@ -134,6 +135,18 @@ def report_detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
         return _render_report(request, report, form=form, status=400)
     messages.success(request, "The review is signed off; your notes and follow-up actions are recorded.")
     return redirect("decisions:review-report", public_id=report.public_id)
+
+
+@login_required
+@require_safe
+def report_oscal(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """``/decisions/review/reports/<id>/oscal.json``: the frozen report as OSCAL assessment results."""
+    _require_reviewer(request)
+    report = get_object_or_404(ReviewReport.objects.select_related("signed_off_by", "schedule"), public_id=public_id)
+    response = HttpResponse(oscal.serialize(oscal.report_assessment_results(report)), content_type=oscal.MEDIA_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="countersign-review-{report.public_id}.oscal.json"'
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _history(report: ReviewReport) -> list[dict[str, Any]]:

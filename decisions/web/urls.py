@@ -18,6 +18,7 @@ urlpatterns += [
     path("review/", review_views.dashboard, name="review"),
     path("review/reports/", review_views.report_list, name="review-reports"),
     path("review/reports/<uuid:public_id>/", review_views.report_detail, name="review-report"),
+    path("review/reports/<uuid:public_id>/oscal.json", review_views.report_oscal, name="review-report-oscal"),
     path("review/export/<str:dataset>.<str:fmt>", export_views.export, name="review-export"),
     path("review/evidence/", export_views.evidence_pack, name="review-evidence"),
 ]

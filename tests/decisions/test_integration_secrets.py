@@ -25,7 +25,7 @@ from tests.helpers import admin_form_data
 
 pytestmark = pytest.mark.django_db
 
-migration = importlib.import_module("decisions.migrations.0017_integration_webhook_secret_encrypted")
+migration = importlib.import_module("decisions.migrations.0018_integration_webhook_secret_encrypted")
 
 
 def _stored(integration: Integration) -> str:

@@ -135,14 +135,26 @@ def test_truncating_a_protected_table_is_refused(signed_log, table):
     assert refused(f"TRUNCATE {table} CASCADE")
 
 
-def test_truncating_the_log_with_the_triggers_off_is_detected(signed_log):
+def test_truncating_the_log_and_its_tree_with_the_triggers_off_is_detected(signed_log):
+    with triggers_off():
+        sql("TRUNCATE decisions_decisionevent, decisions_ledgerleaf CASCADE")
+
+    found = problems()
+
+    assert "missing from the log" in found  # the tree no longer holds the leaves the witness signed
+    assert "the altered or missing events lie at positions 0.." in found
+
+
+def test_truncating_the_events_alone_with_the_triggers_off_is_detected(signed_log):
+    """The leaves do not reference their events by a constraint (retention removes archived
+    events and keeps their leaves), so the tree survives: every leaf names its missing event."""
     with triggers_off():
         sql("TRUNCATE decisions_decisionevent CASCADE")
 
     found = problems()
 
-    assert "missing from the log" in found  # CASCADE took the leaves too: the tree no longer holds them
-    assert "the altered or missing events lie at positions 0.." in found
+    assert "leaf 0: its event was deleted from the database" in found
+    assert "events were deleted" in found
 
 
 # --- deleting a whole decision ------------------------------------------------------------

@@ -59,6 +59,15 @@ CONTROLS = {
     "nist-ai-rmf-manage",
     "owasp-excessive-agency",
     "owasp-human-agent-trust-exploitation",
+    "eu-ai-act-art-14-4",
+    "eu-ai-act-art-26-2",
+    "eu-ai-act-art-26-5",
+    "eu-ai-act-art-26-6",
+    "iso-42001-a-3-2",
+    "iso-42001-a-4-6",
+    "iso-42001-a-6-2-6",
+    "iso-42001-a-6-2-8",
+    "iso-42001-a-9",
 }
 APPROVE = {"verdict": "approve", "reason_code": "evidence_sufficient", "rationale": "Beaconing confirmed in EDR."}
 OVERRIDE = {
@@ -386,11 +395,12 @@ def test_clean_history_meets_every_control():
     decision = submit(action_type, integration=integration)
     signing.decision_sign_off(decision=decision, actor=alice, **REJECT)
     review_sign_off(report=frozen_by_the_system(), actor=lead, notes="Quiet week.")
+    verify_ledger(full=True)  # what beat runs daily
 
     pack = pack_now()
 
     assert {c["id"]: c["findings"] for c in pack["controls"]} == {c: [] for c in CONTROLS}
-    assert pack["summary"] == {"controls": 6, "met": 6, "attention": 0, "untested": 0}
+    assert pack["summary"] == {"controls": 15, "met": 15, "attention": 0, "untested": 0}
 
 
 def test_a_control_with_nothing_to_check_in_the_period_is_untested_not_met():
@@ -410,10 +420,20 @@ def test_a_control_with_nothing_to_check_in_the_period_is_untested_not_met():
         "nist-ai-rmf-manage": evidence.UNTESTED,
         "owasp-excessive-agency": evidence.UNTESTED,
         "owasp-human-agent-trust-exploitation": evidence.UNTESTED,
+        "eu-ai-act-art-14-4": evidence.UNTESTED,
+        "eu-ai-act-art-26-2": evidence.UNTESTED,
+        "eu-ai-act-art-26-5": evidence.UNTESTED,
+        # configured now: the retention of the action type, its owner and its on-call people
+        "eu-ai-act-art-26-6": evidence.MET,
+        "iso-42001-a-3-2": evidence.MET,
+        "iso-42001-a-4-6": evidence.MET,
+        "iso-42001-a-6-2-6": evidence.UNTESTED,
+        "iso-42001-a-6-2-8": evidence.UNTESTED,  # the log is empty
+        "iso-42001-a-9": evidence.UNTESTED,
     }
     assert controls["owasp-human-agent-trust-exploitation"]["note"].startswith("Nothing to test in this period")
     assert controls["nist-ai-rmf-govern"]["note"] == ""
-    assert pack["summary"] == {"controls": 6, "met": 1, "attention": 0, "untested": 5}
+    assert pack["summary"] == {"controls": 15, "met": 4, "attention": 0, "untested": 11}
 
 
 def test_a_problem_outweighs_an_empty_period():
@@ -431,7 +451,7 @@ def test_the_page_says_which_controls_had_nothing_to_test(client):
 
     assert "Not tested" in page
     assert "Nothing to test in this period: no sign-offs were given." in page
-    assert re.search(r'id="controls-summary">0 of 6 met, \d need[s]? attention, \d not tested', page)
+    assert re.search(r'id="controls-summary">\d+ of 15 met, \d+ need[s]? attention, \d+ not tested', page)
 
 
 def test_reviews_frozen_by_the_schedule_are_not_changes_without_a_person():
@@ -556,11 +576,14 @@ def queries_for_pack() -> int:
 
 
 def test_pack_runs_the_same_number_of_queries_for_one_or_many_decisions():
-    """32: nine for the figures (decisions, sign-offs, reviews: figures and list, enabled policies
-    and schedules, audit log, gaps: snapshot token and expiring certifications), 22 for the
+    """43: seventeen for the figures (decisions, sign-offs, reviews: figures and list, enabled
+    policies, schedules and integrations, audit log, gaps: snapshot token and expiring
+    certifications, stalled deadlines, events waiting for the log, retention settings, the
+    oldest decision, retention runs, archived decisions, legal holds), 25 for the
     incremental log verification (this transaction's id; the stored checkpoints, the log's head,
     the last proven run; the decisions with events not yet in a checkpoint and their chains:
-    three; four counts; the rows written since the last proven run: two, and the counts of rows
+    three; five counts (the archived events too); the retention runs since the last proven run
+    and the last proven run again; the rows written since the last proven run: two, and the counts of rows
     against the log; the touched decisions replayed: four; two totals; the run recorded; batches
     of 500 decisions: beyond 500 the replay adds four queries per 500), and the last full
     verification's time."""
@@ -570,7 +593,7 @@ def test_pack_runs_the_same_number_of_queries_for_one_or_many_decisions():
     UserFactory.create_batch(3)
     CertificationFactory.create_batch(3)
 
-    assert queries_for_pack() == one == 32
+    assert queries_for_pack() == one == 43
 
 
 def test_page_runs_the_same_number_of_queries_for_one_or_many_decisions(client, django_assert_num_queries):

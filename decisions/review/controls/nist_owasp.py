@@ -1,153 +1,16 @@
-"""The evidence pack's controls, as data: for each framework reference, what it asks, the rule
-that judges it, and which figures (``decisions.review.evidence_figures``) it checks and shows.
-
-A control is judged from ``Facts`` (the figures of one period, gathered once): ``attention``
-when a check fails; otherwise ``untested`` when the period held nothing for the control to test
-(its checks pass only because they found nothing), with a note saying so; ``met`` otherwise.
-To add a control, add a ``Control`` to ``CONTROLS``; nothing else changes.
-"""
+"""The controls from NIST CSF 2.0, the NIST AI RMF 1.0 and OWASP's agentic-AI risks."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
+from decisions.review.controls.base import (
+    Control,
+    decisions_tested,
+    figure,
+    independence_checks,
+    independence_figures,
+    share,
+)
 from decisions.review.evidence_figures import QUICK_APPROVAL, SIGNOFF_GRACE
-from governance.gaps import GapKind
-
-MET, ATTENTION, UNTESTED = "met", "attention", "untested"
-
-Link = dict[str, str]
-Figure = dict[str, Any]
-Check = tuple[bool, str]
-
-
-@dataclass(frozen=True)
-class Links:
-    """The pages and exports a control links to (None: not available in this deployment)."""
-
-    dashboard: Link | None
-    reports: Link | None
-    audit_log: Link | None
-    decisions_admin: Link | None
-    admin: Callable[[str, str], Link | None]
-    export: Callable[..., Link | None]
-
-
-@dataclass(frozen=True)
-class Facts:
-    """Everything the controls judge, for one period."""
-
-    decisions: dict[str, int]
-    signoffs: dict[str, int]
-    reviews: dict[str, Any]
-    configuration: dict[str, int]
-    audit: dict[str, Any]
-    gaps: dict[str, Any]
-    verification: dict[str, Any]
-    links: Links
-
-    @property
-    def pushed_back(self) -> int:
-        return self.signoffs["overrides"] + self.signoffs["rejections"]
-
-    @property
-    def human_signoffs(self) -> int:
-        return self.pushed_back + self.signoffs["approvals"]
-
-    @property
-    def chain_gaps(self) -> int:
-        return self.gaps["by_kind"][GapKind.CHAIN_WITHOUT_HUMAN]
-
-
-@dataclass(frozen=True)
-class Control:
-    """One control. ``tested``: how many things of the period the checks looked at, and what
-    it means when there were none (``no ...``)."""
-
-    key: str
-    framework: str
-    reference: str
-    title: str
-    summary: str
-    rule: str
-    checks: Callable[[Facts], list[Check]]
-    tested: Callable[[Facts], tuple[int, str]]
-    figures: Callable[[Facts], list[Figure]]
-    links: Callable[[Facts], list[Link | None]]
-
-    def judge(self, facts: Facts) -> dict[str, Any]:
-        findings = [message for ok, message in self.checks(facts) if not ok]
-        count, nothing = self.tested(facts)
-        untested = not findings and count == 0
-        return {
-            "id": self.key,
-            "framework": self.framework,
-            "reference": self.reference,
-            "title": self.title,
-            "summary": self.summary,
-            "rule": self.rule,
-            "status": ATTENTION if findings else UNTESTED if untested else MET,
-            "note": (
-                f"Nothing to test in this period: {nothing}. No check failed because none had anything to check."
-                if untested
-                else ""
-            ),
-            "findings": findings,
-            "figures": self.figures(facts),
-            "links": [link for link in self.links(facts) if link is not None],
-        }
-
-
-def share(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
-
-
-def _display(value: Any, *, is_share: bool) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if is_share:
-        return f"{value * 100:.1f} %"
-    return str(value)
-
-
-def figure(key: str, label: str, value: Any, *, is_share: bool = False) -> Figure:
-    """One figure; ``display`` is how the page shows it (a share as a percentage)."""
-    return {"key": key, "label": label, "value": value, "display": _display(value, is_share=is_share)}
-
-
-def independence_checks(f: Facts) -> list[Check]:
-    """Segregation of duties and training at signing: the checks two controls share."""
-    s = f.signoffs
-    return [
-        (s["by_submitter"] == 0, f"{s['by_submitter']} sign-off(s) by the submitter."),
-        (s["by_integration_account"] == 0, f"{s['by_integration_account']} sign-off(s) by an integration account."),
-        (
-            s["certification_not_valid"] == 0,
-            f"{s['certification_not_valid']} sign-off(s) without a valid certification.",
-        ),
-    ]
-
-
-def independence_figures(f: Facts) -> list[Figure]:
-    s = f.signoffs
-    return [
-        figure("signoffs_by_submitter", "Sign-offs by the submitter (must be 0)", s["by_submitter"]),
-        figure("signoffs_by_integration", "Sign-offs by integration accounts (must be 0)", s["by_integration_account"]),
-        figure(
-            "signoffs_certification_not_valid",
-            "Sign-offs whose certification was not valid at signing (must be 0)",
-            s["certification_not_valid"],
-        ),
-    ]
-
-
-def _decisions_tested(f: Facts) -> tuple[int, str]:
-    return f.decisions["decisions"], "no decisions were submitted"
-
 
 GV_RM_01 = Control(
     key="nist-csf-gv-rm-01",
@@ -213,7 +76,7 @@ GV_RR_02 = Control(
         (f.gaps["critical"] == 0, f"{f.gaps['critical']} critical ownership gap(s) now."),
         *independence_checks(f),
     ],
-    tested=_decisions_tested,
+    tested=decisions_tested,
     figures=lambda f: [
         figure("decisions_without_owner", "Decisions without an owning role", f.decisions["without_owner"]),
         figure("ownership_gaps", "Ownership gaps now", f.gaps["total"]),
@@ -289,7 +152,7 @@ AI_RMF_MANAGE = Control(
         ),
         (f.chain_gaps == 0, f"{f.chain_gaps} escalation chain(s) end by approving production changes."),
     ],
-    tested=_decisions_tested,
+    tested=decisions_tested,
     figures=lambda f: [
         figure("expired", "Expired: no action taken (fail safe)", f.decisions["expired"]),
         figure("auto_at_chain_end", "Auto-approved at the end of a chain", f.decisions["auto_at_chain_end"]),
@@ -334,7 +197,7 @@ OWASP_EXCESSIVE_AGENCY = Control(
             f"{f.decisions['production_auto_approved']} production change(s) approved without a human.",
         ),
     ],
-    tested=_decisions_tested,
+    tested=decisions_tested,
     figures=lambda f: [
         figure("production_closed", "Production-changing decisions closed", f.decisions["production_closed"]),
         figure("production_human_verdict", "… with a human verdict", f.decisions["production_human_verdict"]),
@@ -399,7 +262,8 @@ OWASP_TRUST_EXPLOITATION = Control(
     ],
 )
 
-CONTROLS: tuple[Control, ...] = (
+
+NIST_OWASP: tuple[Control, ...] = (
     GV_RM_01,
     GV_RR_02,
     AI_RMF_GOVERN,
