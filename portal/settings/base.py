@@ -144,20 +144,17 @@ SPECTACULAR_SETTINGS = {
     ),
 }
 
-# Celery: unset CELERY_BROKER_URL means the filesystem transport under var/, no server needed.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# Celery: unset CELERY_BROKER_URL means kombu's SQLAlchemy transport on an SQLite file under var/,
+# no server needed. (The filesystem transport it replaced let a worker read a message file before
+# it was fully written and die on the JSONDecodeError; SQLite commits a message whole or not at all.)
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=f"sqla+sqlite:///{VAR_DIR / 'broker.sqlite3'}")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_dir = VAR_DIR / "broker"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "store_processed": False,
-        "control_folder": str(_broker_dir / "control"),
-    }
-    for _sub in ("queue", "processed", "control"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+EMBEDDED_BROKER = CELERY_BROKER_URL.startswith(("sqla+", "sqlalchemy+"))
+if EMBEDDED_BROKER:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # The transport passes its options to create_engine(). The web process, the worker's threads
+    # and beat share the file: wait for its write lock rather than fail at once.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"connect_args": {"timeout": 20}, "pool_pre_ping": True}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_SERIALIZER = "json"
@@ -174,7 +171,8 @@ ESCALATION_SWEEP_SECONDS = env.float("ESCALATION_SWEEP_SECONDS", default=5.0)
 ESCALATION_MAX_COUNTDOWN_SECONDS = env.int("ESCALATION_MAX_COUNTDOWN_SECONDS", default=300)
 # Off: no per-deadline tasks, the sweep alone escalates (fewer messages, lateness up to one period).
 ESCALATION_DEADLINE_TASKS = env.bool("ESCALATION_DEADLINE_TASKS", default=True)
-CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("visibility_timeout", 3600)
+if not EMBEDDED_BROKER:  # create_engine() would refuse the option
+    CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("visibility_timeout", 3600)
 # Publishing fails fast when the broker is down, so the request that changed a decision answers
 # at once and the sweep catches up. Otherwise kombu keeps reconnecting for the connection timeout
 # plus back-off, some 6 s per task even with apply_async(retry=False). The worker's and beat's own

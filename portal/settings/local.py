@@ -1,4 +1,4 @@
-"""Development on the embedded defaults: SQLite, filesystem broker, console email."""
+"""Development on the embedded defaults: SQLite, an SQLite-backed broker, console email."""
 
 from .base import *  # noqa: F403
 from .base import env
