@@ -252,6 +252,10 @@ EVIDENCE_MAX_BYTES = env.int("EVIDENCE_MAX_BYTES", default=256 * 1024)
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
 PERSONAL_TOKEN_MAX_DAYS = env.int("PERSONAL_TOKEN_MAX_DAYS", default=90)
 
+# /metrics (Prometheus): let in by a bearer token or by client address; with neither, nobody.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+
 # A cache every process shares (rate limits): the database by default, Redis when CACHE_URL says so.
 CACHES = {
     "default": env.cache_url("CACHE_URL", default="dbcache://countersign_cache"),
