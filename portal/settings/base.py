@@ -260,3 +260,7 @@ METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 CACHES = {
     "default": env.cache_url("CACHE_URL", default="dbcache://countersign_cache"),
 }
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # A cache host that drops packets costs a request one second, not the kernel's TCP timeout
+    # (rate limits then count per process for a while: decisions.api.throttling).
+    CACHES["default"].setdefault("OPTIONS", {}).update({"socket_connect_timeout": 1, "socket_timeout": 1})
