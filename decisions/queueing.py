@@ -38,6 +38,7 @@ SEQUENCE_LEDGER = "decisions.tasks.sequence_ledger"
 CHECKPOINT_LEDGER = "decisions.tasks.checkpoint_ledger"
 PUBLISH_CHECKPOINT = "decisions.tasks.publish_checkpoint"
 VERIFY_LEDGER = "decisions.tasks.verify_ledger"
+PRUNE_EMBEDDED_BROKER = "decisions.tasks.prune_embedded_broker"
 
 
 def task(name: str) -> Task:

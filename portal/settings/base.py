@@ -234,6 +234,14 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
+if EMBEDDED_BROKER:
+    # The SQLAlchemy transport never deletes a delivered message: beat prunes them.
+    CELERY_BEAT_SCHEDULE["prune-embedded-broker"] = {
+        "task": "decisions.tasks.prune_embedded_broker",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    }
+
 # The horizon over which roster coverage gaps are looked for (admin warnings, gap reports).
 COVERAGE_HORIZON_DAYS = env.int("COVERAGE_HORIZON_DAYS", default=14)
 

@@ -22,6 +22,7 @@ NAMES_IN_BROKERS = {
     "decisions.tasks.checkpoint_ledger",
     "decisions.tasks.publish_checkpoint",
     "decisions.tasks.verify_ledger",
+    "decisions.tasks.prune_embedded_broker",
 }
 
 
