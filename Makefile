@@ -5,7 +5,7 @@ PORT ?= 8000
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test install install-dev lint typecheck imports format check clean bench-intake bench-escalation bench-review bench-ledger
+.PHONY: run test install install-dev lint typecheck imports format check clean bench-intake bench-escalation bench-review bench-ledger bench-soak
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ install: $(VENV)/.installed
 
 install-dev: install
 
-## make run: migrate, seed the demo SOC (and, once, 60 days of decision history), start web + Celery worker + beat on the embedded defaults.
+## make run: migrate, seed the demo SOC (and, once, 60 days of decision history), start web + Celery worker + beat on the embedded defaults, supervised by honcho (Procfile): one exits, all stop.
 ## The web server runs with DEBUG off (the friendly error pages, never a debug page); DEBUG=true make run for a developer.
 run: install
 	mkdir -p var
@@ -30,12 +30,7 @@ run: install
 	@echo "Countersign is starting: analysts http://127.0.0.1:$(PORT)/decisions/  governance http://127.0.0.1:$(PORT)/admin/"
 	@$(PY) manage.py demo_logins
 	@echo ""
-	$(PY) -m celery -A portal worker --loglevel=INFO --concurrency=2 --pool=threads & \
-	  WORKER=$$!; \
-	$(PY) -m celery -A portal beat --loglevel=INFO & \
-	  BEAT=$$!; \
-	trap "kill $$WORKER $$BEAT 2>/dev/null" EXIT INT TERM; \
-	DEBUG=$${DEBUG:-false} $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	DEBUG=$${DEBUG:-false} PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile -p $(PORT)
 
 ## make test: install dev dependencies if missing, then run the whole suite.
 test: install
@@ -84,3 +79,8 @@ bench-review: install
 ## make bench-ledger: the record at a million events (PostgreSQL): sequencing, full and incremental verification, the evidence pack.
 bench-ledger: install
 	$(PY) -m bench.ledger
+
+## make bench-soak: the demo load (submissions, sign-offs, escalations, webhooks, notifications) on the embedded defaults for MINUTES (30): worker crashes, lost tasks.
+MINUTES ?= 30
+bench-soak: install
+	$(PY) -m bench.soak --minutes $(MINUTES)

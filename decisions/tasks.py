@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from celery import Task, shared_task
+from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 
@@ -21,6 +22,7 @@ from decisions.models import DecisionRequest, DecisionStatus
 from decisions.outbound import notifications, webhooks
 from decisions.outbox import relay
 from decisions.review import cycle
+from portal.celery import prune_embedded_broker as drop_delivered_messages
 
 logger = logging.getLogger(__name__)
 
@@ -192,3 +194,10 @@ def publish_checkpoint(self: Task, checkpoint_id: int) -> None:
     a witness URL (Standard Webhooks signed). Retries with backoff while a channel fails."""
     if not alerts.publish(checkpoint_id):
         raise self.retry(countdown=30 * 2**self.request.retries)
+
+
+@shared_task(base=DecisionTask, reject_on_worker_lost=False)
+def prune_embedded_broker() -> int:
+    """Run by beat on the embedded broker only: drop the messages it has already delivered (the
+    SQLAlchemy transport keeps them), so var/broker.sqlite3 stops growing."""
+    return drop_delivered_messages(str(settings.CELERY_BROKER_URL))

@@ -28,6 +28,7 @@ from decisions.api.serializers import (
     SignOffSerializer,
 )
 from decisions.errors import NoLongerWaitsForYou, NotYetProvable
+from decisions.health import metrics
 from decisions.ledger import receipts
 from decisions.lifecycle import cancellation, corrections, intake, outcomes, signing
 from decisions.models import DecisionRequest, DecisionStatus, IntegrationAPIKey
@@ -193,7 +194,7 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             raise ValidationError({"Idempotency-Key": ["At most 255 characters."]})
         if "\x00" in key:
             raise ValidationError({"Idempotency-Key": ["Null characters are not allowed."]})
-        with pinned_snapshot():  # one governance snapshot (one token query) for the whole submission
+        with metrics.INTAKE_SECONDS.time(), pinned_snapshot():  # one governance snapshot for the submission
             serializer = DecisionSubmitSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             decision, created = intake.decision_submit(

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from decisions.escalation.services import decision_escalate
+from decisions.health.heartbeat import heartbeat_beat
 from decisions.lifecycle import stages
 from decisions.lifecycle.locks import claim_overdue
 from decisions.lifecycle.writes import DecisionWrites, queue_side_effects, write_rows
@@ -36,11 +37,12 @@ def sweep_overdue(*, batch_size: int = SWEEP_BATCH) -> int:
     LOCKED``) claims up to ``batch_size`` overdue rows (rows a deadline task, a signer or another
     sweep holds are skipped, never waited for), each decision is moved in memory exactly as
     ``decision_escalate`` would, and the batch is written with a handful of bulk statements.
-    The (decision, step) unique escalation rows still refuse any second move. Returns the
-    moves made.
+    The (decision, step) unique escalation rows still refuse any second move. Each batch first
+    writes the sweep's heartbeat (the banners and /readyz read it). Returns the moves made.
     """
     moved = 0
     while True:
+        heartbeat_beat()
         claimed = sweep_batch(batch_size)
         moved += claimed
         if claimed < batch_size:

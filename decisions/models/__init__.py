@@ -2,6 +2,7 @@
 periodic review. One module per concern; every model is importable from ``decisions.models``."""
 
 from decisions.models.events import DecisionEvent, EventKind
+from decisions.models.health import Heartbeat
 from decisions.models.integrations import Integration, IntegrationAPIKey, PersonalToken
 from decisions.models.ledger import (
     LedgerCheckpoint,
@@ -42,6 +43,7 @@ __all__ = [
     "DecisionRequestUserObjectPermission",
     "DecisionStatus",
     "Escalation",
+    "Heartbeat",
     "EventKind",
     "Integration",
     "IntegrationAPIKey",

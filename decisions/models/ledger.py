@@ -142,7 +142,11 @@ class LedgerVerification(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
-        indexes = [models.Index(fields=["mode", "intact", "-started_at"], name="ledger_verification_idx")]
+        indexes = [
+            models.Index(fields=["mode", "intact", "-started_at"], name="ledger_verification_idx"),
+            # The newest run of any mode: the health banner reads it on every page.
+            models.Index(fields=["-started_at", "-id"], name="ledger_verification_latest"),
+        ]
         constraints = [
             models.CheckConstraint(name="ledger_verification_sizes", condition=Q(from_size__lte=F("checkpoint_size"))),
         ]

@@ -151,20 +151,17 @@ SPECTACULAR_SETTINGS = {
     ),
 }
 
-# Celery: unset CELERY_BROKER_URL means the filesystem transport under var/, no server needed.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# Celery: unset CELERY_BROKER_URL means kombu's SQLAlchemy transport on an SQLite file under var/,
+# no server needed. (The filesystem transport it replaced let a worker read a message file before
+# it was fully written and die on the JSONDecodeError; SQLite commits a message whole or not at all.)
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=f"sqla+sqlite:///{VAR_DIR / 'broker.sqlite3'}")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_dir = VAR_DIR / "broker"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "store_processed": False,
-        "control_folder": str(_broker_dir / "control"),
-    }
-    for _sub in ("queue", "processed", "control"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+EMBEDDED_BROKER = CELERY_BROKER_URL.startswith(("sqla+", "sqlalchemy+"))
+if EMBEDDED_BROKER:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # The transport passes its options to create_engine(). The web process, the worker's threads
+    # and beat share the file: wait for its write lock rather than fail at once.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"connect_args": {"timeout": 20}, "pool_pre_ping": True}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_SERIALIZER = "json"
@@ -181,7 +178,8 @@ ESCALATION_SWEEP_SECONDS = env.float("ESCALATION_SWEEP_SECONDS", default=5.0)
 ESCALATION_MAX_COUNTDOWN_SECONDS = env.int("ESCALATION_MAX_COUNTDOWN_SECONDS", default=300)
 # Off: no per-deadline tasks, the sweep alone escalates (fewer messages, lateness up to one period).
 ESCALATION_DEADLINE_TASKS = env.bool("ESCALATION_DEADLINE_TASKS", default=True)
-CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("visibility_timeout", 3600)
+if not EMBEDDED_BROKER:  # create_engine() would refuse the option
+    CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("visibility_timeout", 3600)
 # Publishing fails fast when the broker is down, so the request that changed a decision answers
 # at once and the sweep catches up. Otherwise kombu keeps reconnecting for the connection timeout
 # plus back-off, some 6 s per task even with apply_async(retry=False). The worker's and beat's own
@@ -271,6 +269,14 @@ OUTBOUND_ALLOWED_HOSTS = env.list("OUTBOUND_ALLOWED_HOSTS", default=[])
 # encrypts, all decrypt. Unset outside production: a key derived from SECRET_KEY.
 SECRET_ENCRYPTION_KEYS = env.list("SECRET_ENCRYPTION_KEYS", default=[])
 
+if EMBEDDED_BROKER:
+    # The SQLAlchemy transport never deletes a delivered message: beat prunes them.
+    CELERY_BEAT_SCHEDULE["prune-embedded-broker"] = {
+        "task": "decisions.tasks.prune_embedded_broker",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    }
+
 # The horizon over which roster coverage gaps are looked for (admin warnings, gap reports).
 COVERAGE_HORIZON_DAYS = env.int("COVERAGE_HORIZON_DAYS", default=14)
 
@@ -289,7 +295,15 @@ EVIDENCE_MAX_BYTES = env.int("EVIDENCE_MAX_BYTES", default=256 * 1024)
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
 PERSONAL_TOKEN_MAX_DAYS = env.int("PERSONAL_TOKEN_MAX_DAYS", default=90)
 
+# /metrics (Prometheus): let in by a bearer token or by client address; with neither, nobody.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+
 # A cache every process shares (rate limits): the database by default, Redis when CACHE_URL says so.
 CACHES = {
     "default": env.cache_url("CACHE_URL", default="dbcache://countersign_cache"),
 }
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # A cache host that drops packets costs a request one second, not the kernel's TCP timeout
+    # (rate limits then count per process for a while: decisions.api.throttling).
+    CACHES["default"].setdefault("OPTIONS", {}).update({"socket_connect_timeout": 1, "socket_timeout": 1})

@@ -637,12 +637,12 @@ def _history_of(decisions: int) -> None:
 def test_dashboard_runs_a_constant_number_of_queries(client, lead, django_assert_num_queries, decisions):
     """Session, user, permissions x2, the figures (decisions, action type names, role names,
     approvers, their names, reason codes), the governance snapshot token, the expiring
-    certifications, the recent reports."""
+    certifications, the recent reports, the health banner."""
     _history_of(decisions)
     client.force_login(lead)
     client.get(DASHBOARD)  # warms the per-process governance snapshot
 
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(14):
         response = client.get(DASHBOARD)
 
     assert response.context["figures"]["totals"]["total"] == decisions
@@ -657,5 +657,5 @@ def test_report_list_runs_a_constant_number_of_queries(client, auditor, django_a
         )
     client.force_login(auditor)
 
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         client.get(REPORTS)
