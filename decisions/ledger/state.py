@@ -251,6 +251,18 @@ def current_xid() -> int:
         return int(cursor.fetchone()[0])
 
 
+def snapshot_horizon() -> int:
+    """The oldest transaction still running when this one's snapshot was taken (PostgreSQL; 0
+    elsewhere): every row written by a transaction below it was visible to this run, so the next
+    run need only read rows whose xmin is at or above it. (The run's own id would miss a
+    transaction that started before it and committed after its snapshot.)"""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        return int(cursor.fetchone()[0])
+
+
 def changed_since(xid: int) -> set[int] | None:
     """Decisions whose row, sign-offs or outcome were written since transaction ``xid``, or None
     when that cannot be told (not PostgreSQL, no earlier run, or too long ago): then read all."""

@@ -29,7 +29,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import connection
+from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -86,10 +87,41 @@ def last_proven() -> LedgerVerification | None:
 
 
 def verify_ledger(*, full: bool = False, record: bool = True, sample: int = SAMPLE) -> LedgerVerification:
-    """Verify the log (see the module docstring); returns the run, saved when ``record``."""
+    """Verify the log (see the module docstring); returns the run, saved when ``record``.
+
+    A verification reads many tables while the services keep writing: a decision signed between
+    the read of its events and the read of its row would look altered. So each pass reads one
+    snapshot where it can (PostgreSQL, REPEATABLE READ, when not already inside a transaction),
+    and a pass that finds problems is repeated after ``LEDGER_VERIFY_RECHECK_SECONDS``: only what
+    both passes find is reported (a tampered row stays tampered; a race does not repeat)."""
+    first = _verify_pass(full=full, sample=sample)
+    if first.intact:
+        verification = first
+    else:
+        time.sleep(settings.LEDGER_VERIFY_RECHECK_SECONDS)
+        verification = _verify_pass(full=full, sample=sample)
+        if not verification.intact:
+            verification.problems = [p for p in verification.problems if p in set(first.problems)] or (
+                verification.problems
+            )
+    if record:
+        verification.save()
+    return verification
+
+
+def _verify_pass(*, full: bool, sample: int) -> LedgerVerification:
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return _verify_once(full=full, sample=sample)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        return _verify_once(full=full, sample=sample)
+
+
+def _verify_once(*, full: bool, sample: int) -> LedgerVerification:
     started = timezone.now()
     clock = time.perf_counter()
-    xid = state.current_xid()
+    xid = state.snapshot_horizon()
     run = Run(mode=VerificationMode.FULL if full else VerificationMode.INCREMENTAL)
     history = _signed_history(run)
     _compare_database_copies(run, history)
@@ -113,7 +145,7 @@ def verify_ledger(*, full: bool = False, record: bool = True, sample: int = SAMP
         run.extend(state.check_decisions(DecisionRequest.objects.values_list("pk", flat=True)))
     else:
         _check_state_since(run, last_proven())
-    verification = LedgerVerification(
+    return LedgerVerification(
         mode=run.mode,
         started_at=started,
         duration_ms=int((time.perf_counter() - clock) * 1000),
@@ -128,9 +160,6 @@ def verify_ledger(*, full: bool = False, record: bool = True, sample: int = SAMP
         unsequenced=unsequenced,
         xid=xid,
     )
-    if record:
-        verification.save()
-    return verification
 
 
 def _signed_history(run: Run) -> list[Witnessed]:

@@ -237,6 +237,8 @@ LEDGER_WITNESS_SECRET = env.str("LEDGER_WITNESS_SECRET", default="")
 LEDGER_SEQUENCE_SECONDS = env.float("LEDGER_SEQUENCE_SECONDS", default=5.0)
 LEDGER_CHECKPOINT_SECONDS = env.float("LEDGER_CHECKPOINT_SECONDS", default=60.0)
 LEDGER_FULL_VERIFY_SECONDS = env.float("LEDGER_FULL_VERIFY_SECONDS", default=86400.0)
+# A verification pass that finds problems is repeated after this pause; only what both find is reported.
+LEDGER_VERIFY_RECHECK_SECONDS = env.float("LEDGER_VERIFY_RECHECK_SECONDS", default=1.0)
 # Where retention runs write the archive of what they remove (keep it on separate storage).
 RETENTION_ARCHIVE_DIR = env.str("RETENTION_ARCHIVE_DIR", default=str(VAR_DIR / "archive"))
 CELERY_BEAT_SCHEDULE.update(
