@@ -28,5 +28,8 @@ def test_make_run_prints_the_demo_logins():
     makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text(encoding="utf-8")
     run = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
 
+    procfile = (Path(__file__).resolve().parents[2] / "Procfile").read_text(encoding="utf-8")
+
     assert "manage.py demo_logins" in run
-    assert run.index("seed_demo") < run.index("demo_logins") < run.index("runserver")
+    assert run.index("seed_demo") < run.index("demo_logins") < run.index("honcho start -f Procfile")
+    assert "manage.py runserver" in procfile
