@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -270,9 +271,7 @@ def _check_leaves(run: Run, start: int, end: int, *, rehash: bool) -> None:
             present = {row[0] for row in rows}
             missing = [p for p in range(first, last) if p not in present][:MAX_NAMED]
             run.add(f"leaves missing from the log at positions {missing}")
-        events = {e.pk: e for e in _events([row[2] for row in rows], full=rehash)}
-        previous = _previous_hashes(list(events.values())) if rehash else {}
-        removed = archive.removed_at(row[0] for row in rows if row[2] not in events)
+        events, previous, removed = _leaf_events(rows, rehash=rehash)
         for position, digest, event_id, decision in rows:
             event = events.get(event_id)
             if event is None:
@@ -302,6 +301,17 @@ def _check_runs(run: Run, proven: LedgerVerification | None, *, full: bool) -> N
     if not full and proven is not None:
         runs = runs.filter(Q(finished_at__isnull=True) | Q(finished_at__gte=proven.started_at))
     run.extend(archive.check_runs(runs, keys.trusted_keys()))
+
+
+def _leaf_events(
+    rows: Sequence[tuple[Any, ...]], *, rehash: bool
+) -> tuple[dict[int, DecisionEvent], dict[tuple[int, int], str], dict[int, ArchivedEvent]]:
+    """For leaf rows (position, hash, event id, decision): their events by pk, the hashes of the
+    events before them (to re-hash), and the archive records of those whose event is gone."""
+    events = {e.pk: e for e in _events([row[2] for row in rows], full=rehash)}
+    previous = _previous_hashes(list(events.values())) if rehash else {}
+    removed = archive.removed_at(row[0] for row in rows if row[2] not in events)
+    return events, previous, removed
 
 
 def _events(pks: list[int], *, full: bool) -> Iterable[DecisionEvent]:
@@ -366,9 +376,7 @@ def _sample_older(run: Run, before: int, count: int) -> None:
     positions = sorted(random.sample(range(before), min(count, before)))  # noqa: S311 - a spot check, not a secret
     rows = list(LedgerLeaf.objects.filter(position__in=positions).values_list("position", "hash", "event_id",
                                                                                "decision_public_id"))  # fmt: skip
-    events = {e.pk: e for e in _events([row[2] for row in rows], full=True)}
-    previous = _previous_hashes(list(events.values()))
-    removed = archive.removed_at(row[0] for row in rows if row[2] not in events)
+    events, previous, removed = _leaf_events(rows, rehash=True)
     for position, digest, event_id, decision in rows:
         event = events.get(event_id)
         if event is None:

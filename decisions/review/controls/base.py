@@ -144,5 +144,16 @@ def independence_figures(f: Facts) -> list[Figure]:
     ]
 
 
+def auto_approval_checks(f: Facts) -> list[Check]:
+    """No auto-approval outside what is allowed, no production change approved without a human."""
+    return [
+        (f.decisions["auto_violations"] == 0, f"{f.decisions['auto_violations']} auto-approval(s) not allowed."),
+        (
+            f.decisions["production_auto_approved"] == 0,
+            f"{f.decisions['production_auto_approved']} production change(s) approved without a human.",
+        ),
+    ]
+
+
 def decisions_tested(f: Facts) -> tuple[int, str]:
     return f.decisions["decisions"], "no decisions were submitted"

@@ -3,7 +3,7 @@ operation and monitoring, event logs, responsible use."""
 
 from __future__ import annotations
 
-from decisions.review.controls.base import Control, Facts, decisions_tested, figure, share
+from decisions.review.controls.base import Control, Facts, auto_approval_checks, decisions_tested, figure, share
 from decisions.review.controls.eu_ai_act import STALL_MINUTES, WAIT_MINUTES, stalled_check
 from governance.gaps import GapKind
 
@@ -200,13 +200,7 @@ A_9 = Control(
         "Met when no auto-approval of the period falls outside what is allowed and no production-changing "
         "action was approved without a human. Outcomes and false positives are shown, not scored."
     ),
-    checks=lambda f: [
-        (f.decisions["auto_violations"] == 0, f"{f.decisions['auto_violations']} auto-approval(s) not allowed."),
-        (
-            f.decisions["production_auto_approved"] == 0,
-            f"{f.decisions['production_auto_approved']} production change(s) approved without a human.",
-        ),
-    ],
+    checks=auto_approval_checks,
     tested=decisions_tested,
     figures=lambda f: [
         figure("decisions", "Decisions submitted in the period", f.decisions["decisions"]),

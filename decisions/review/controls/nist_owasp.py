@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decisions.review.controls.base import (
     Control,
+    auto_approval_checks,
     decisions_tested,
     figure,
     independence_checks,
@@ -190,13 +191,7 @@ OWASP_EXCESSIVE_AGENCY = Control(
         "at intake; harmless ones at the end of a chain) and no production-changing action was approved "
         "without a human."
     ),
-    checks=lambda f: [
-        (f.decisions["auto_violations"] == 0, f"{f.decisions['auto_violations']} auto-approval(s) not allowed."),
-        (
-            f.decisions["production_auto_approved"] == 0,
-            f"{f.decisions['production_auto_approved']} production change(s) approved without a human.",
-        ),
-    ],
+    checks=auto_approval_checks,
     tested=decisions_tested,
     figures=lambda f: [
         figure("production_closed", "Production-changing decisions closed", f.decisions["production_closed"]),
