@@ -30,6 +30,7 @@ CHECKPOINT_LEDGER = "decisions.tasks.checkpoint_ledger"
 PUBLISH_CHECKPOINT = "decisions.tasks.publish_checkpoint"
 VERIFY_LEDGER = "decisions.tasks.verify_ledger"
 RELAY_OUTBOX = "decisions.tasks.relay_outbox"
+PRUNE_OUTBOX = "decisions.tasks.prune_outbox"
 
 
 def task(name: str) -> Task:
