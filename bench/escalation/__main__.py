@@ -1,7 +1,7 @@
 """bench/escalation: how late, and how reliably, deadlines escalate with one worker and beat.
 
     .venv/bin/python -m bench.escalation [--steady-rate 50] [--steady-seconds 120] [--burst 10000]
-                                         [--topology single|double]
+                                         [--topology single|double] [--mode tasks|sweep]
 
 ``--topology double``: two workers and two beats (both beats fire the sweep and the outbox
 relay), one PostgreSQL and one Redis.
@@ -237,6 +237,7 @@ def main() -> int:
     parser.add_argument("--steady-seconds", type=int, default=120)
     parser.add_argument("--burst", type=int, default=10_000)
     parser.add_argument("--only", choices=["steady", "burst"], default=None)
+    parser.add_argument("--mode", choices=["tasks", "sweep"], default=None, help="one of the two modes only")
     parser.add_argument("--topology", choices=sorted(TOPOLOGIES), default="single")
     args = parser.parse_args()
     _servers, workers, beats = TOPOLOGIES[args.topology]
@@ -252,7 +253,8 @@ def main() -> int:
     lines, ok = [], True
     shape = f"{workers} worker{'s' if workers > 1 else ''} + {beats} beat{'s' if beats > 1 else ''}"
     print(f"escalation benchmark: {shape}, sweep every {SWEEP_SECONDS:g} s, {database_url}, {broker_url}")
-    for with_tasks in (True, False):
+    modes = {None: (True, False), "tasks": (True,), "sweep": (False,)}[args.mode]
+    for with_tasks in modes:
         mode = "tasks" if with_tasks else "sweep only"
         env = {**base, "ESCALATION_DEADLINE_TASKS": "1" if with_tasks else "0"}
         os.environ["ESCALATION_DEADLINE_TASKS"] = env["ESCALATION_DEADLINE_TASKS"]
