@@ -32,10 +32,17 @@ def bench_env(database_url: str, **extra: str) -> dict[str, str]:
             "DATABASE_URL": database_url,
             "CACHE_URL": os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/15"),
             "CELERY_BROKER_URL": os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14"),
+            # The witness of this database's checkpoints (beats sign them): one per database,
+            # emptied with it (recreate_database), never an earlier run's.
+            "LEDGER_WITNESS_FILE": str(witness_file(database_url)),
             **extra,
         }
     )
     return env
+
+
+def witness_file(database_url: str) -> Path:
+    return ROOT / "var" / "bench-witness" / f"{urlsplit(database_url).path.lstrip('/')}.jsonl"
 
 
 TOPOLOGIES = {
@@ -57,6 +64,7 @@ def recreate_database(database_url: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
+    witness_file(database_url).unlink(missing_ok=True)
 
 
 def manage(env: dict[str, str], *args: str) -> str:
