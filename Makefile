@@ -5,7 +5,7 @@ PORT ?= 8000
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test install install-dev lint typecheck imports format check clean bench-intake bench-escalation bench-review bench-ledger bench-soak
+.PHONY: run test install install-dev lint typecheck imports format check clean bench-intake bench-escalation bench-review bench-ledger bench-soak bench-scale-out
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -71,6 +71,11 @@ bench-intake: install
 ## make bench-escalation: lateness, duplicates and misses with one worker + beat (PostgreSQL, Redis).
 bench-escalation: install
 	$(PY) -m bench.escalation
+
+## make bench-scale-out: the intake and escalation benches on two of everything (two gunicorns, two workers, two beats; one PostgreSQL, one Redis).
+bench-scale-out: install
+	$(PY) -m bench.intake --topology double
+	$(PY) -m bench.escalation --topology double
 
 ## make bench-review: the review figures over 100,000 seeded decisions (PostgreSQL), against a plain COUNT.
 bench-review: install

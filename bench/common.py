@@ -13,7 +13,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -31,10 +32,24 @@ def bench_env(database_url: str, **extra: str) -> dict[str, str]:
             "DATABASE_URL": database_url,
             "CACHE_URL": os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/15"),
             "CELERY_BROKER_URL": os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14"),
+            # The witness of this database's checkpoints (beats sign them): one per database,
+            # emptied with it (recreate_database), never an earlier run's.
+            "LEDGER_WITNESS_FILE": str(witness_file(database_url)),
             **extra,
         }
     )
     return env
+
+
+def witness_file(database_url: str) -> Path:
+    return ROOT / "var" / "bench-witness" / f"{urlsplit(database_url).path.lstrip('/')}.jsonl"
+
+
+TOPOLOGIES = {
+    # name: (gunicorn instances, celery workers, celery beats)
+    "single": (1, 1, 1),
+    "double": (2, 2, 2),  # two of everything against one PostgreSQL and one Redis
+}
 
 
 def recreate_database(database_url: str) -> None:
@@ -49,6 +64,7 @@ def recreate_database(database_url: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
+    witness_file(database_url).unlink(missing_ok=True)
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -84,21 +100,64 @@ class Server:
             cwd=ROOT,
             env=self.env,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 120  # a busy machine (two shared cores) starts slowly
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
                 conn.request("GET", "/api/schema/")
                 conn.getresponse().read()
                 return self
             except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("gunicorn did not start")
+                time.sleep(0.5)
+        self.__exit__()
+        raise RuntimeError(f"gunicorn did not start on port {self.port}")
 
-    def __exit__(self, *exc) -> None:
-        if self.process is not None:
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=30)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@contextmanager
+def celery(env: dict[str, str], *, log_dir: Path, workers: int = 1, beats: int = 1) -> Iterator[None]:
+    """``workers`` celery workers (prefork, default concurrency) and ``beats`` beats, each beat
+    with a schedule file of its own; all stopped at the end."""
+    processes = []
+    for n in range(workers):
+        processes.append(
+            subprocess.Popen(  # noqa: S603 - fixed arguments
+                [PYTHON, "-m", "celery", "-A", "portal", "worker", "--loglevel=WARNING", "-n", f"bench{n}@%h"],
+                cwd=ROOT,
+                env=env,
+                stdout=open(log_dir / f"worker-{n}.log", "w"),  # noqa: SIM115
+                stderr=subprocess.STDOUT,
+            )
+        )
+    for n in range(beats):
+        schedule = str(log_dir / f"beat-schedule-{n}")
+        processes.append(
+            subprocess.Popen(  # noqa: S603 - fixed arguments
+                [PYTHON, "-m", "celery", "-A", "portal", "beat", "--loglevel=WARNING", "-s", schedule],
+                cwd=ROOT,
+                env=env,
+                stdout=open(log_dir / f"beat-{n}.log", "w"),  # noqa: SIM115
+                stderr=subprocess.STDOUT,
+            )
+        )
+    try:
+        time.sleep(6)  # the workers connect and the beats run their first sweep
+        yield
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in reversed(processes):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 @dataclass
@@ -147,14 +206,16 @@ def fresh_demo_database(**extra: str) -> tuple[str, dict[str, str]]:
 def run_load(
     *,
     name: str,
-    port: int,
+    port: int | list[int],
     path: str,
     make_body: Callable[[int], dict],
     headers: Callable[[int], dict[str, str]],
     total: int,
     concurrency: int,
 ) -> LoadResult:
-    """POST ``total`` JSON bodies with ``concurrency`` threads; every request is timed."""
+    """POST ``total`` JSON bodies with ``concurrency`` threads (to the ports in turn when there
+    are several servers); every request is timed."""
+    ports = port if isinstance(port, list) else [port]
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     lock = threading.Lock()
@@ -167,7 +228,7 @@ def run_load(
             if i is None:
                 return
             body = json.dumps(make_body(i))
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn = http.client.HTTPConnection("127.0.0.1", ports[i % len(ports)], timeout=30)
             started = time.perf_counter()
             conn.request("POST", path, body=body, headers={"Content-Type": "application/json", **headers(i)})
             response = conn.getresponse()

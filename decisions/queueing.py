@@ -31,6 +31,7 @@ PUBLISH_CHECKPOINT = "decisions.tasks.publish_checkpoint"
 VERIFY_LEDGER = "decisions.tasks.verify_ledger"
 RELAY_OUTBOX = "decisions.tasks.relay_outbox"
 PRUNE_EMBEDDED_BROKER = "decisions.tasks.prune_embedded_broker"
+PRUNE_OUTBOX = "decisions.tasks.prune_outbox"
 
 
 def task(name: str) -> Task:

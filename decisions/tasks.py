@@ -123,10 +123,15 @@ def notify_eligible(
 def relay_outbox() -> int:
     """Run by beat every OUTBOX_RELAY_SECONDS: publish the outbox rows that were not published
     after their commit (broker down, process killed) and deliver again those a killed worker
-    left undone; drop old published rows. Returns how many were published."""
-    published = relay.relay()
-    relay.prune()
-    return published
+    left undone. Returns how many were published."""
+    return relay.relay()
+
+
+@shared_task(base=DecisionTask, reject_on_worker_lost=False, soft_time_limit=240, time_limit=300)
+def prune_outbox() -> int:
+    """Run by beat every hour: delete outbox rows published (and done) more than
+    OUTBOX_RETENTION_DAYS ago. Returns how many."""
+    return relay.prune()
 
 
 # The freeze verifies the log incrementally (decisions.ledger), so it stays fast; the limits are

@@ -1,6 +1,10 @@
 """bench/escalation: how late, and how reliably, deadlines escalate with one worker and beat.
 
     .venv/bin/python -m bench.escalation [--steady-rate 50] [--steady-seconds 120] [--burst 10000]
+                                         [--topology single|double] [--mode tasks|sweep]
+
+``--topology double``: two workers and two beats (both beats fire the sweep and the outbox
+relay), one PostgreSQL and one Redis.
 
 PostgreSQL and Redis (BENCH_DATABASE_URL, BENCH_BROKER_URL). Two loads, each run twice: with
 the per-deadline tasks (the fast path) and with the sweep alone (ESCALATION_DEADLINE_TASKS=0):
@@ -16,15 +20,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from bench.common import DEFAULT_DB, PYTHON, ROOT, bench_env, manage, recreate_database
+from bench.common import DEFAULT_DB, TOPOLOGIES, bench_env, celery, manage, recreate_database
 
 SWEEP_SECONDS = 5.0
 FIRST_WAIT = 2  # seconds from creation to the first deadline in the steady load
@@ -33,36 +35,6 @@ FIRST_WAIT = 2  # seconds from creation to the first deadline in the steady load
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
-
-
-@contextmanager
-def celery(env: dict[str, str], *, log_dir: Path):
-    """One worker (prefork, default concurrency) and one beat, stopped at the end."""
-    worker = subprocess.Popen(  # noqa: S603 - fixed arguments
-        [PYTHON, "-m", "celery", "-A", "portal", "worker", "--loglevel=WARNING", "-n", "bench@%h"],
-        cwd=ROOT,
-        env=env,
-        stdout=open(log_dir / "worker.log", "w"),  # noqa: SIM115
-        stderr=subprocess.STDOUT,
-    )
-    beat = subprocess.Popen(  # noqa: S603 - fixed arguments
-        [PYTHON, "-m", "celery", "-A", "portal", "beat", "--loglevel=WARNING", "-s", str(log_dir / "beat-schedule")],
-        cwd=ROOT,
-        env=env,
-        stdout=open(log_dir / "beat.log", "w"),  # noqa: SIM115
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        time.sleep(6)  # the worker connects and beat runs its first sweep
-        yield
-    finally:
-        for process in (beat, worker):
-            process.terminate()
-        for process in (beat, worker):
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def configure(env: dict[str, str]) -> None:
@@ -145,13 +117,19 @@ def submit(action_type, integration, i: int):
 
 
 def reset() -> None:
-    from django.db import connection
+    """Empty the decisions, their log and the record's tree (the benchmark database only: the
+    record's triggers refuse this, so they are bypassed as the tables' owner can)."""
+    from django.db import connection, transaction
 
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
         cursor.execute(
-            "TRUNCATE decisions_escalation, decisions_decisionevent, decisions_signoff, decisions_outcome, "
-            "decisions_decisionrequestuserobjectpermission, decisions_decisionrequest RESTART IDENTITY CASCADE"
+            "TRUNCATE decisions_outboxmessage, decisions_escalation, decisions_decisionevent, decisions_signoff, "
+            "decisions_outcome, decisions_decisionrequestuserobjectpermission, decisions_decisionrequest, "
+            "decisions_ledgerpending, decisions_ledgerleaf, decisions_ledgernode, decisions_ledgercheckpoint, "
+            "decisions_ledgerverification RESTART IDENTITY CASCADE"
         )
+        cursor.execute("UPDATE decisions_ledgerhead SET size = 0, sequenced_at = NULL")
 
 
 def flush_broker(url: str) -> None:
@@ -259,18 +237,24 @@ def main() -> int:
     parser.add_argument("--steady-seconds", type=int, default=120)
     parser.add_argument("--burst", type=int, default=10_000)
     parser.add_argument("--only", choices=["steady", "burst"], default=None)
+    parser.add_argument("--mode", choices=["tasks", "sweep"], default=None, help="one of the two modes only")
+    parser.add_argument("--topology", choices=sorted(TOPOLOGIES), default="single")
     args = parser.parse_args()
+    _servers, workers, beats = TOPOLOGIES[args.topology]
 
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     broker_url = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
     recreate_database(database_url)
     base = bench_env(database_url, CELERY_BROKER_URL=broker_url, ESCALATION_SWEEP_SECONDS=str(SWEEP_SECONDS))
     manage(base, "migrate", "--noinput")
-    configure(base)
+    # This process creates the decisions: it publishes their outbox rows before it flushes the broker.
+    configure({**base, "OUTBOX_DISPATCH": "inline"})
     action_type, integration, policy = scenario()
     lines, ok = [], True
-    print(f"escalation benchmark: one worker + beat, sweep every {SWEEP_SECONDS:g} s, {database_url}, {broker_url}")
-    for with_tasks in (True, False):
+    shape = f"{workers} worker{'s' if workers > 1 else ''} + {beats} beat{'s' if beats > 1 else ''}"
+    print(f"escalation benchmark: {shape}, sweep every {SWEEP_SECONDS:g} s, {database_url}, {broker_url}")
+    modes = {None: (True, False), "tasks": (True,), "sweep": (False,)}[args.mode]
+    for with_tasks in modes:
         mode = "tasks" if with_tasks else "sweep only"
         env = {**base, "ESCALATION_DEADLINE_TASKS": "1" if with_tasks else "0"}
         os.environ["ESCALATION_DEADLINE_TASKS"] = env["ESCALATION_DEADLINE_TASKS"]
@@ -283,7 +267,7 @@ def main() -> int:
                 reset()
                 total = args.steady_rate * args.steady_seconds
                 prepare(action_type, integration, policy, count=total, broker_url=broker_url)
-                with celery(env, log_dir=Path(tmp)):
+                with celery(env, log_dir=Path(tmp), workers=workers, beats=beats):
                     figures = steady(count=total, rate=args.steady_rate, with_tasks=with_tasks)
                 line = report(f"steady {args.steady_rate}/s, {mode}", figures)
                 good = (
@@ -297,7 +281,7 @@ def main() -> int:
             if args.only in (None, "burst"):
                 reset()
                 prepare(action_type, integration, policy, count=args.burst, broker_url=broker_url)
-                with celery(env, log_dir=Path(tmp)):
+                with celery(env, log_dir=Path(tmp), workers=workers, beats=beats):
                     figures = burst(count=args.burst, with_tasks=with_tasks)
                 extra = f"  cleared in {figures.get('cleared', float('nan')):.1f} s = {figures.get('rate', 0):.0f}/s"
                 good = figures["duplicates"] == 0 and figures["missed"] == 0 and figures.get("rate", 0) >= 200

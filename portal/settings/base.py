@@ -217,6 +217,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": OUTBOX_RELAY_SECONDS,
         "options": {"expires": OUTBOX_RELAY_SECONDS * 2},
     },
+    "prune-outbox": {
+        "task": "decisions.tasks.prune_outbox",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
     "freeze-due-reviews": {
         "task": "decisions.tasks.freeze_due_reviews",
         "schedule": REVIEW_FREEZE_CHECK_SECONDS,

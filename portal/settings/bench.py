@@ -9,6 +9,8 @@ SECRET_KEY = env.str("SECRET_KEY", default="bench-" + "x" * 60)
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 INSTALLED_APPS = [*INSTALLED_APPS, "bench.baseline"]
 ROOT_URLCONF = "bench.urls"
+# The benches' workers "send" their notification emails into memory.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "ERROR"}}
 # Benchmarks sign with a fixed key and keep their witness apart from the demo's.
 LEDGER_SIGNING_KEY = env.str("LEDGER_SIGNING_KEY", default="YmVuY2gtb25seS1sZWRnZXIta2V5LTAwMDAwMDAwMDA=")

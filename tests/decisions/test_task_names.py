@@ -24,6 +24,7 @@ NAMES_IN_BROKERS = {
     "decisions.tasks.verify_ledger",
     "decisions.tasks.relay_outbox",
     "decisions.tasks.prune_embedded_broker",
+    "decisions.tasks.prune_outbox",
 }
 
 
