@@ -144,6 +144,16 @@ def independence_figures(f: Facts) -> list[Figure]:
     ]
 
 
+def false_positive_rate(f: Facts) -> Figure:
+    """The period's false-positive rate, of the outcomes reported (a figure several controls show)."""
+    return figure(
+        "false_positive_rate",
+        "False-positive rate (of outcomes)",
+        share(f.decisions["false_positives"], f.decisions["outcomes"]),
+        is_share=True,
+    )
+
+
 def auto_approval_checks(f: Facts) -> list[Check]:
     """No auto-approval outside what is allowed, no production change approved without a human."""
     return [

@@ -7,6 +7,7 @@ from decisions.review.controls.base import (
     Control,
     Facts,
     decisions_tested,
+    false_positive_rate,
     figure,
     independence_checks,
     independence_figures,
@@ -180,12 +181,7 @@ ART_26_5 = Control(
         figure("reviews_signed_off", "… of which signed off", f.reviews["signed_off"]),
         figure("reviews_overdue", f"… unsigned after {SIGNOFF_GRACE.days} days", f.reviews["overdue"]),
         figure("outcomes", "Outcomes reported", f.decisions["outcomes"]),
-        figure(
-            "false_positive_rate",
-            "False-positive rate (of outcomes)",
-            share(f.decisions["false_positives"], f.decisions["outcomes"]),
-            is_share=True,
-        ),
+        false_positive_rate(f),
         figure("reverted", "Actions reverted", f.decisions["reverted"]),
         figure("integrations_active", "Integrations allowed to submit now", f.configuration["integrations_active"]),
         figure(

@@ -3,7 +3,14 @@ operation and monitoring, event logs, responsible use."""
 
 from __future__ import annotations
 
-from decisions.review.controls.base import Control, Facts, auto_approval_checks, decisions_tested, figure, share
+from decisions.review.controls.base import (
+    Control,
+    Facts,
+    auto_approval_checks,
+    decisions_tested,
+    false_positive_rate,
+    figure,
+)
 from decisions.review.controls.eu_ai_act import STALL_MINUTES, WAIT_MINUTES, stalled_check
 from governance.gaps import GapKind
 
@@ -213,12 +220,7 @@ A_9 = Control(
             f.decisions["production_auto_approved"],
         ),
         figure("outcomes", "Outcomes reported", f.decisions["outcomes"]),
-        figure(
-            "false_positive_rate",
-            "False-positive rate (of outcomes)",
-            share(f.decisions["false_positives"], f.decisions["outcomes"]),
-            is_share=True,
-        ),
+        false_positive_rate(f),
     ],
     links=lambda f: [
         f.links.admin("Integrations", "admin:decisions_integration_changelist"),

@@ -6,6 +6,7 @@ from decisions.review.controls.base import (
     Control,
     auto_approval_checks,
     decisions_tested,
+    false_positive_rate,
     figure,
     independence_checks,
     independence_figures,
@@ -42,12 +43,7 @@ GV_RM_01 = Control(
         figure("reviews_signed_off_in_period", "Reviews signed off in the period", f.reviews["signed_off_in_period"]),
         figure("decisions", "Decisions submitted in the period", f.decisions["decisions"]),
         figure("outcomes", "Outcomes reported for them", f.decisions["outcomes"]),
-        figure(
-            "false_positive_rate",
-            "False-positive rate (of outcomes)",
-            share(f.decisions["false_positives"], f.decisions["outcomes"]),
-            is_share=True,
-        ),
+        false_positive_rate(f),
     ],
     links=lambda f: [
         f.links.dashboard,
