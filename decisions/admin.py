@@ -35,7 +35,6 @@ from decisions.models import (
 from decisions.retention import services as retention
 from decisions.review import cycle as review_cycle
 from governance.admin import AuditedAdmin, ReasonRequiredAdmin
-from governance.audit import acting_as, change_reason
 from governance.forms import ChangeReasonForm, ReasonForm
 from governance.gaps import GapKind, gaps_by_kind
 
@@ -142,12 +141,15 @@ class IntegrationAdmin(ReasonRequiredAdmin):
                 },
             )
         rotated = []
-        with (
-            acting_as(request.user, request.META.get("REMOTE_ADDR")),
-            change_reason(form.cleaned_data["change_reason"], form.cleaned_data["ticket_ref"]),
-        ):
-            for integration in queryset:
-                rotated.append(integrations.integration_rotate_secret(actor=request.user, integration=integration))
+        for integration in queryset:
+            rotated.append(
+                integrations.integration_rotate_secret(
+                    actor=request.user,
+                    integration=integration,
+                    reason=form.cleaned_data["change_reason"],
+                    ticket_ref=form.cleaned_data["ticket_ref"],
+                )
+            )
         return _shown_once(request, rotated, title="New webhook signing secrets")
 
 
@@ -458,9 +460,15 @@ class LegalHoldForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean() or {}
-        decision = cleaned.get("decision_public_id")
-        if self.instance.pk is None and decision and not DecisionRequest.objects.filter(public_id=decision).exists():
-            self.add_error("decision_public_id", "No decision with this id is in the database.")
+        if self.instance.pk is None and not self.errors:
+            try:
+                retention.legal_hold_check(
+                    reason=cleaned.get("reason") or "",
+                    incident_ref=cleaned.get("incident_ref") or "",
+                    decision_public_id=cleaned.get("decision_public_id"),
+                )
+            except retention.RetentionError as refused:
+                raise forms.ValidationError(str(refused)) from refused
         return cleaned
 
 

@@ -17,10 +17,10 @@ from django.utils.text import slugify
 from rest_framework_api_key.models import AbstractAPIKey
 
 from decisions.actors import Actor, Person
-from decisions.errors import InvalidInput
+from decisions.errors import InvalidInput, NotAllowed
 from decisions.models import Integration, IntegrationAPIKey, PersonalToken
 from governance import rbac
-from governance.audit import acting_as
+from governance.audit import acting_as, change_reason
 from governance.models import ActionType
 
 User = get_user_model()
@@ -77,11 +77,18 @@ def integration_create(
 
 
 @transaction.atomic
-def integration_rotate_secret(*, actor: Actor, integration: Integration) -> Integration:
-    """A new webhook signing secret; the old one stops verifying at once. The caller shows
-    ``integration.webhook_secret`` once to the lead who asked; it is stored encrypted, and the
-    audit log records only when it changed."""
-    with acting_as(actor):
+def integration_rotate_secret(
+    *, actor: Person, integration: Integration, reason: str, ticket_ref: str = ""
+) -> Integration:
+    """A new webhook signing secret; the old one stops verifying at once. Only someone who may
+    change integrations rotates, and says why (the audit entry carries the reason and ticket).
+    The caller shows ``integration.webhook_secret`` once to the lead who asked; it is stored
+    encrypted, and the audit log records only when it changed."""
+    if not actor.has_perm("decisions.change_integration"):
+        raise NotAllowed("Only a governance lead may rotate an integration's webhook signing secret.")
+    if not reason.strip():
+        raise InvalidInput("Say why the secret is rotated.", field="reason")
+    with acting_as(actor), change_reason(reason.strip(), ticket_ref):
         integration.webhook_secret = _webhook_secret()
         integration.webhook_secret_rotated_at = timezone.now()
         integration.save(update_fields=["webhook_secret", "webhook_secret_rotated_at"])
@@ -122,6 +129,6 @@ def integration_secrets_reencrypt() -> int:
     (after a key rotation, before the old key is removed). The secrets themselves do not change,
     so the audit log records nothing. Locks the integration rows. Returns how many were rewritten."""
     rows = list(Integration.objects.select_for_update().order_by("pk"))
-    for integration in rows:
-        integration.save(update_fields=["webhook_secret"])
+    # The field encrypts with the first key on write; no signals (nothing to audit).
+    Integration.objects.bulk_update(rows, ["webhook_secret"], batch_size=500)
     return len(rows)

@@ -83,17 +83,24 @@ def legal_hold_place(
     Side effects: the hold row and its audit-log entry."""
     if not actor.has_perm(PLACE_HOLD):
         raise RetentionError("Only a governance lead may place a legal hold.")
+    legal_hold_check(reason=reason, incident_ref=incident_ref, decision_public_id=decision_public_id)
     incident_ref = incident_ref.strip()
-    if not reason.strip():
-        raise RetentionError("Say why the hold is placed.")
-    if bool(incident_ref) == (decision_public_id is not None):
-        raise RetentionError("A legal hold is on an incident or on one decision, exactly one.")
-    if decision_public_id is not None and not DecisionRequest.objects.filter(public_id=decision_public_id).exists():
-        raise RetentionError(f"No decision {decision_public_id} is held in the database (archived or never existed).")
     with transaction.atomic(), acting_as(actor):
         return LegalHold.objects.create(
             incident_ref=incident_ref, decision_public_id=decision_public_id, reason=reason.strip(), placed_by=actor
         )
+
+
+def legal_hold_check(*, reason: str, incident_ref: str = "", decision_public_id: uuid.UUID | None = None) -> None:
+    """Raise RetentionError unless a hold could be placed with these values (a reason; an
+    incident or one decision that is in the database): what ``legal_hold_place`` checks, for
+    forms to show before they save."""
+    if not reason.strip():
+        raise RetentionError("Say why the hold is placed.")
+    if bool(incident_ref.strip()) == (decision_public_id is not None):
+        raise RetentionError("A legal hold is on an incident or on one decision, exactly one.")
+    if decision_public_id is not None and not DecisionRequest.objects.filter(public_id=decision_public_id).exists():
+        raise RetentionError(f"No decision {decision_public_id} is held in the database (archived or never existed).")
 
 
 def legal_hold_release(*, hold: LegalHold, actor: Any, reason: str) -> LegalHold:

@@ -16,6 +16,7 @@ from django.db import connection
 from django.urls import reverse
 
 from decisions import integrations
+from decisions.errors import InvalidInput, NotAllowed
 from decisions.models import Integration
 from decisions.models.fields import TOKEN_PREFIX, decrypt, encrypt
 from governance import rbac
@@ -102,7 +103,7 @@ def test_the_migration_reverses_to_clear_text():
 def test_the_audit_log_never_holds_the_secret_or_part_of_it(lead):
     integration = make_integration()
 
-    integrations.integration_rotate_secret(actor=lead, integration=integration)
+    integrations.integration_rotate_secret(actor=lead, integration=integration, reason="Suspected leak")
     plain = Integration.objects.get(pk=integration.pk).webhook_secret
 
     text = _audit_text(integration)
@@ -216,3 +217,26 @@ def test_rotating_the_encryption_key_re_encrypts_so_the_old_key_can_go(settings)
     settings.SECRET_ENCRYPTION_KEYS = [new]
     assert Integration.objects.get(pk=integration.pk).webhook_secret == plain
     assert LogEntry.objects.count() == entries
+
+
+def test_only_someone_who_may_change_integrations_rotates_a_secret():
+    integration = make_integration()
+    before = Integration.objects.get(pk=integration.pk).webhook_secret
+
+    with pytest.raises(NotAllowed):
+        integrations.integration_rotate_secret(
+            actor=make_user_in_group(rbac.AUDITOR), integration=integration, reason="Curious"
+        )
+
+    assert Integration.objects.get(pk=integration.pk).webhook_secret == before
+
+
+def test_rotating_a_secret_needs_a_reason_which_the_audit_log_keeps(lead):
+    integration = make_integration()
+
+    with pytest.raises(InvalidInput):
+        integrations.integration_rotate_secret(actor=lead, integration=integration, reason=" ")
+    integrations.integration_rotate_secret(actor=lead, integration=integration, reason="Leaked", ticket_ref="SEC-9")
+
+    assert "Leaked" in _audit_text(integration)
+    assert "SEC-9" in _audit_text(integration)

@@ -424,6 +424,19 @@ def test_the_admin_refuses_a_hold_on_no_subject_with_the_reason(client, lead):
     assert not LegalHold.objects.exists()
 
 
+def test_the_admin_refuses_a_hold_on_an_unknown_decision_with_the_services_reason(client, lead):
+    client.force_login(lead)
+    unknown = uuid.uuid4()
+
+    response = client.post(
+        "/admin/decisions/legalhold/add/", {"incident_ref": "", "decision_public_id": str(unknown), "reason": "LIT-7"}
+    )
+
+    assert response.status_code == 200
+    assert f"No decision {unknown} is held in the database" in response.content.decode()
+    assert not LegalHold.objects.exists()
+
+
 def test_an_auditor_reads_holds_and_runs_but_places_none(client, lead):
     retention_run(actor=lead, now=NOW)
     client.force_login(make_user_in_group(rbac.AUDITOR))
