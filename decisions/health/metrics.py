@@ -65,14 +65,11 @@ class DatabaseCollector(Collector):
             value=age.total_seconds() if age is not None else float("nan"),
         )
         backlog = outbox_backlog()
-        if backlog is not None:
-            yield GaugeMetricFamily(
-                "countersign_outbox_backlog", "Outbox rows not yet performed.", value=backlog.pending
-            )
-            oldest = (now - backlog.oldest_at).total_seconds() if backlog.oldest_at else 0.0
-            yield GaugeMetricFamily(
-                "countersign_outbox_oldest_age_seconds", "Age of the oldest outbox row not yet performed.", value=oldest
-            )
+        yield GaugeMetricFamily("countersign_outbox_backlog", "Outbox rows not yet performed.", value=backlog.pending)
+        oldest = (now - backlog.oldest_at).total_seconds() if backlog.oldest_at else 0.0
+        yield GaugeMetricFamily(
+            "countersign_outbox_oldest_age_seconds", "Age of the oldest outbox row not yet performed.", value=oldest
+        )
 
     def _lateness(self) -> Metric:
         """Escalation lateness (escalation instant minus deadline), every escalation so far."""

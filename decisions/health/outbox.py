@@ -19,7 +19,7 @@ class OutboxBacklog:
     oldest_at: datetime | None
 
 
-def outbox_backlog() -> OutboxBacklog | None:
-    """The outbox backlog now (None is kept for callers that run without an outbox)."""
+def outbox_backlog() -> OutboxBacklog:
+    """The outbox backlog now."""
     pending, age = store.backlog()
     return OutboxBacklog(pending=pending, oldest_at=timezone.now() - timedelta(seconds=age) if pending else None)

@@ -69,8 +69,6 @@ def _sweep(state: HealthState) -> dict[str, Any]:
 
 def _outbox() -> dict[str, Any]:
     backlog = outbox_backlog()
-    if backlog is None:
-        return {"ok": True, "present": False}
     oldest = backlog.oldest_at
     return {
         "ok": True,

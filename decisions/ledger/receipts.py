@@ -35,6 +35,10 @@ def _covering_checkpoint(positions: list[int | None]) -> LedgerCheckpoint:
     return checkpoint
 
 
+def _events_with_leaves(decision: DecisionRequest) -> list[DecisionEvent]:
+    return list(DecisionEvent.objects.filter(decision=decision).select_related("leaf").order_by("seq"))
+
+
 def receipt_for(
     decision: DecisionRequest, *, checkpoint: LedgerCheckpoint | None = None, tree: StoredTree | None = None
 ) -> dict[str, Any]:
@@ -42,10 +46,12 @@ def receipt_for(
     the newest one does not cover the decision's latest events, unless ``checkpoint`` names the
     one to prove against (with ``tree``, its tree: one tree for many receipts reuses its cached
     subtree roots)."""
+    events = _events_with_leaves(decision)
     if checkpoint is None:
-        events = list(DecisionEvent.objects.filter(decision=decision).select_related("leaf").order_by("seq"))
-        checkpoint = _covering_checkpoint([getattr(getattr(e, "leaf", None), "position", None) for e in events])
-    events = list(DecisionEvent.objects.filter(decision=decision).select_related("leaf").order_by("seq"))
+        positions = [getattr(getattr(e, "leaf", None), "position", None) for e in events]
+        checkpoint = _covering_checkpoint(positions)
+        if None in positions:  # signing the checkpoint sequenced them: read their leaves again
+            events = _events_with_leaves(decision)
     missing = [e.seq for e in events if getattr(e, "leaf", None) is None or e.leaf.position >= checkpoint.tree_size]
     if missing:
         raise ReceiptNotReady(f"Events {missing} are not in a signed checkpoint yet; try again in a minute.")

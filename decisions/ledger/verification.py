@@ -94,7 +94,8 @@ def verify_ledger(*, full: bool = False, record: bool = True, sample: int = SAMP
     the read of its events and the read of its row would look altered. So each pass reads one
     snapshot where it can (PostgreSQL, REPEATABLE READ, when not already inside a transaction),
     and a pass that finds problems is repeated after ``LEDGER_VERIFY_RECHECK_SECONDS``: only what
-    both passes find is reported (a tampered row stays tampered; a race does not repeat)."""
+    both passes find is reported (a tampered row stays tampered; a race does not repeat), or, when
+    both fail with differently worded findings, the second pass's."""
     first = _verify_pass(full=full, sample=sample)
     if first.intact:
         verification = first
@@ -102,9 +103,10 @@ def verify_ledger(*, full: bool = False, record: bool = True, sample: int = SAMP
         time.sleep(settings.LEDGER_VERIFY_RECHECK_SECONDS)
         verification = _verify_pass(full=full, sample=sample)
         if not verification.intact:
-            verification.problems = [p for p in verification.problems if p in set(first.problems)] or (
-                verification.problems
-            )
+            both = set(first.problems)
+            # Broken twice but worded differently (counts that moved between the passes): report
+            # the second pass's findings rather than none.
+            verification.problems = [p for p in verification.problems if p in both] or verification.problems
     if record:
         verification.save()
     return verification

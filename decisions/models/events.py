@@ -51,6 +51,14 @@ class DecisionEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["decision", "seq"], name="decision_event_seq_unique"),
         ]
+        indexes = [
+            # /metrics counts the failed deliveries at every scrape: only those rows, not the log.
+            models.Index(
+                fields=["kind"],
+                name="decision_event_failures",
+                condition=models.Q(kind__in=["webhook_failed", "notification_failed"]),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.decision_id}#{self.seq} {self.kind}"

@@ -196,7 +196,8 @@ def relay(*, now: datetime | None = None, batch_size: int = RELAY_BATCH) -> int:
             published = publish(rows)
             mark_published(published)
             if len(published) < len(rows):
-                failed = [row.pk for row in rows if row.pk not in set(published)]
+                sent = set(published)
+                failed = [row.pk for row in rows if row.pk not in sent]
                 OutboxMessage.objects.filter(pk__in=failed).update(last_error="the broker could not be reached")
                 return total + len(published)
         total += len(published)
