@@ -127,6 +127,13 @@ def relay_outbox() -> int:
     return relay.relay()
 
 
+@shared_task(base=DecisionTask)
+def publish_outbox(ids: list[int]) -> int:
+    """The rows a web process handed over after its commit (``OUTBOX_DISPATCH=worker``): publish
+    each one's task and stamp it, unless it was published already. Returns how many."""
+    return relay.publish_handed_off(ids)
+
+
 @shared_task(base=DecisionTask, reject_on_worker_lost=False, soft_time_limit=240, time_limit=300)
 def prune_outbox() -> int:
     """Run by beat every hour: delete outbox rows published (and done) more than

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -189,9 +190,12 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A broker host that drops packets must not hold a request for the kernel's TCP timeout.
     CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = 2
 # The outbox (decisions.outbox): side effects are rows written with the change, published after
-# the commit by a background thread of each process ("thread") or in the request ("inline");
-# beat's relay publishes what was not, and delivers again what a killed worker left undone.
-OUTBOX_DISPATCH = env.str("OUTBOX_DISPATCH", default="thread")
+# the commit: a background thread of each process hands them to a worker in one message
+# ("worker"), or publishes each itself ("thread"), or the request does ("inline"); beat's relay
+# publishes what was not, and delivers again what a killed worker left undone.
+OUTBOX_DISPATCH = env.str("OUTBOX_DISPATCH", default="worker")
+if OUTBOX_DISPATCH not in {"worker", "thread", "inline"}:
+    raise ImproperlyConfigured(f"OUTBOX_DISPATCH must be worker, thread or inline, not {OUTBOX_DISPATCH!r}.")
 OUTBOX_RELAY_SECONDS = env.float("OUTBOX_RELAY_SECONDS", default=5.0)
 OUTBOX_RELAY_AFTER_SECONDS = env.float("OUTBOX_RELAY_AFTER_SECONDS", default=10.0)
 OUTBOX_REDELIVER_SECONDS = env.float("OUTBOX_REDELIVER_SECONDS", default=900.0)
@@ -205,6 +209,8 @@ CELERY_TASK_QUEUES = (Queue("celery"), Queue("sweep"))
 CELERY_TASK_ROUTES = {
     "decisions.tasks.sweep_overdue_decisions": {"queue": "sweep"},
     "decisions.tasks.relay_outbox": {"queue": "sweep"},
+    # Handed-off outbox rows (OUTBOX_DISPATCH=worker) are published ahead of a deadline flood.
+    "decisions.tasks.publish_outbox": {"queue": "sweep"},
 }
 CELERY_BEAT_SCHEDULE: dict = {
     "sweep-overdue-decisions": {

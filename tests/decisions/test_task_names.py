@@ -23,6 +23,7 @@ NAMES_IN_BROKERS = {
     "decisions.tasks.publish_checkpoint",
     "decisions.tasks.verify_ledger",
     "decisions.tasks.relay_outbox",
+    "decisions.tasks.publish_outbox",
     "decisions.tasks.prune_embedded_broker",
     "decisions.tasks.prune_outbox",
 }
