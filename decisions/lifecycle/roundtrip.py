@@ -36,7 +36,7 @@ class Insert:
         fields = [f for f in opts.concrete_fields if with_pk or not f.primary_key]
         for obj in self.objs:
             # What bulk_create does first: foreign keys to objects saved (or reserved) since.
-            obj._prepare_related_fields_for_save(operation_name="bulk_create")
+            obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
         query = InsertQuery(model, on_conflict=OnConflict.IGNORE if ignore_conflicts else None)
         query.insert_values(fields, self.objs, raw=False)
         compiler = query.get_compiler(using=connection.alias)
