@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from celery import current_app
+from celery import current_app, current_task
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import F, Q
@@ -137,7 +137,9 @@ class Dispatch:
         if settings.OUTBOX_DISPATCH == "inline" or _eager():
             publish_and_mark(self.rows)
         else:
-            dispatcher.submit(self.rows)
+            # A task's side effects (an escalation's notifications) are published by the worker
+            # running it: handing them to another worker would only add a hop.
+            dispatcher.submit(self.rows, hand_off=settings.OUTBOX_DISPATCH == "worker" and not current_task)
 
 
 class Dispatcher:
@@ -145,12 +147,12 @@ class Dispatcher:
     Started on first use (after a fork: each gunicorn worker has its own); ``stop`` drains it."""
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[tuple[OutboxMessage, ...] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[tuple[OutboxMessage, ...], bool] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._lock = threading.Lock()
 
-    def submit(self, rows: tuple[OutboxMessage, ...]) -> None:
+    def submit(self, rows: tuple[OutboxMessage, ...], *, hand_off: bool = False) -> None:
         if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
             with self._lock:
                 if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
@@ -158,7 +160,7 @@ class Dispatcher:
                     self._thread = threading.Thread(target=self._run, name="outbox-dispatcher", daemon=True)
                     self._pid = os.getpid()
                     self._thread.start()
-        self._queue.put(rows)
+        self._queue.put((rows, hand_off))
 
     def stop(self, timeout: float = 5.0) -> None:
         """Publish what is queued, then end the thread (at exit; tests)."""
@@ -175,8 +177,10 @@ class Dispatcher:
             first = self._queue.get()
             if first is None:
                 break
-            batch = list(first)
-            while len(batch) < RELAY_BATCH:
+            batches: dict[bool, list[OutboxMessage]] = {True: [], False: []}
+            rows, handing_off = first
+            batches[handing_off].extend(rows)
+            while len(batches[True]) + len(batches[False]) < RELAY_BATCH:
                 try:
                     more = self._queue.get_nowait()
                 except queue.Empty:
@@ -184,15 +188,16 @@ class Dispatcher:
                 if more is None:
                     stopping = True
                     break
-                batch.extend(more)
+                rows, handing_off = more
+                batches[handing_off].extend(rows)
             try:
-                if settings.OUTBOX_DISPATCH == "worker":
-                    hand_off(batch)
-                else:
+                if batches[True]:
+                    hand_off(batches[True])
+                if batches[False]:
                     close_old_connections()
-                    publish_and_mark(batch)
+                    publish_and_mark(batches[False])
             except Exception:  # never let the thread die: the relay covers what it missed
-                logger.exception("outbox: the dispatcher failed on %d messages; the relay will retry", len(batch))
+                logger.exception("outbox: the dispatcher failed on a batch; the relay will retry")
         connection.close()
 
 

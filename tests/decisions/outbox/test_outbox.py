@@ -8,6 +8,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from celery._state import _task_stack
 from django.core import mail
 from django.db import connection, transaction
 from django.utils import timezone
@@ -303,3 +304,34 @@ def test_an_unknown_outbox_dispatch_mode_is_refused_at_start():
     )
     assert result.returncode != 0
     assert "OUTBOX_DISPATCH must be worker, thread or inline" in result.stderr
+
+
+@pytest.fixture
+def handed(monkeypatch, settings, broker_down):
+    """What the dispatcher is given (rows, hand off or not), with OUTBOX_DISPATCH=worker."""
+    settings.OUTBOX_DISPATCH = "worker"
+    given: list[tuple[int, bool]] = []
+    monkeypatch.setattr(relay.dispatcher, "submit", lambda rows, hand_off=False: given.append((len(rows), hand_off)))
+    return given
+
+
+def test_a_requests_side_effects_are_handed_to_a_worker(staffed_with_chat, handed, django_capture_on_commit_callbacks):
+    action_type, *_ = staffed_with_chat
+    with django_capture_on_commit_callbacks(execute=True):
+        submit(action_type)
+
+    assert handed == [(3, True)]
+
+
+def test_a_tasks_side_effects_are_published_by_the_worker_running_it(
+    staffed_with_chat, handed, django_capture_on_commit_callbacks
+):
+    action_type, *_ = staffed_with_chat
+    _task_stack.push(notify_eligible)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            submit(action_type)
+    finally:
+        _task_stack.pop()
+
+    assert handed == [(3, False)]
