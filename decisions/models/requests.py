@@ -282,3 +282,22 @@ class Outcome(models.Model):
 
     def __str__(self) -> str:
         return f"{self.decision_id}: {self.kind}"
+
+
+class PendingCount(models.Model):
+    """PostgreSQL: how many pending decisions an integration has, kept by statement triggers on
+    the decisions table (migration 0024) and read by intake's pending cap instead of counting
+    the pending rows, a cost that grew with the backlog. Each transaction adds its changes to the
+    row of its own ``slot`` (its backend's pid modulo 32), so concurrent
+    submissions seldom wait on one another; the count is the sum over the slots. Never written
+    by the application."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="+", db_index=False)
+    slot = models.SmallIntegerField()
+    pending = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["integration", "slot"], name="pending_count_slot_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.integration_id}/{self.slot}: {self.pending}"
