@@ -21,6 +21,7 @@ from tests.e2e.harness import (
     Broker,
     CeleryLauncher,
     CeleryProcess,
+    Gunicorn,
     RedisServer,
     TaskSending,
     database_url,
@@ -108,6 +109,19 @@ def spare_redis(tmp_path) -> Iterator[RedisServer]:
     if executable is None:
         missing("needs the redis-server program (apt-get install redis-server)")
     server = RedisServer(executable=executable, port=free_port(), directory=tmp_path)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def live_portal(celery_processes, tmp_path) -> Iterator[Gunicorn]:
+    """A portal to talk HTTP to: gunicorn (gthread workers, as deployed) and a celery worker on
+    the test database and the test broker. Stopped before the database is flushed."""
+    celery_processes.start("worker")
+    server = Gunicorn(env=celery_processes.env, log=tmp_path / "gunicorn.log")
     try:
         server.start()
         yield server
