@@ -43,9 +43,10 @@ lint: install
 	$(MAKE) --no-print-directory typecheck
 	$(MAKE) --no-print-directory imports
 
-## make typecheck: mypy (django-stubs, djangorestframework-stubs, celery-types) over the apps.
+## make typecheck: mypy (django-stubs, djangorestframework-stubs, celery-types) over the apps, and over the Python client.
 typecheck: install
 	$(VENV)/bin/mypy governance decisions portal
+	$(VENV)/bin/mypy clients/python/src
 
 ## make imports: the import-linter contracts in pyproject.toml (the floor plan's layers).
 imports: install

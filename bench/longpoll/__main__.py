@@ -29,7 +29,6 @@ from bench.common import PYTHON, Server, bench_env, manage, recreate_database, r
 from bench.intake.__main__ import submission as demo_submission
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/countersign_bench_longpoll"
-STAGGER_SECONDS = 10.0
 SIGNERS = 6  # a person's rate limit is 600 requests a minute: the sign-off load is shared out
 APPROVE = {"verdict": "approve", "reason_code": "evidence_sufficient", "rationale": "Bench: evidence checked."}
 
@@ -228,7 +227,9 @@ def main() -> int:
         sign_quiet, _ = sign_load(args.port, quiet_ids, tokens, args.concurrency, "sign-off, no waiters")
 
         waiters = Waiters(args.port, key, busy_ids[: args.waiters], args.wait)
-        waiters.start(over=STAGGER_SECONDS)
+        # The waiters arrive spread over one wait, as in a steady state: their asking again is
+        # spread too (waiters / wait per second), not 200 at one instant.
+        waiters.start(over=args.wait)
         time.sleep(2)  # the last waiter is holding its wait too
         held = waiters.polls
         connections = server_connections(env)

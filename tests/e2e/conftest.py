@@ -29,7 +29,9 @@ from tests.e2e.harness import (
     reset_producer_pools,
     with_db,
 )
+from tests.e2e.portal_world import World, make_world
 from tests.needs import missing, redis_server_url
+from tests.webhook_receiver import Receiver
 
 
 @pytest.fixture
@@ -127,3 +129,15 @@ def live_portal(celery_processes, tmp_path) -> Iterator[Gunicorn]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def world(live_portal, receiver) -> World:
+    """The live portal with an action type, its on-call person and an integration (portal_world)."""
+    return make_world(url=live_portal.url, receiver=receiver)

@@ -5,8 +5,6 @@ out cleanly, refusals as exceptions, verify the real verdict webhook and refuse 
 import asyncio
 import threading
 import time
-from dataclasses import dataclass
-from datetime import timedelta
 
 import pytest
 from countersign_client import (
@@ -22,73 +20,15 @@ from countersign_client import (
     WebhookVerificationError,
     verify_webhook,
 )
-from django.apps import apps as django_apps
-from django.core.cache import cache
-from django.utils import timezone
 
 from decisions import integrations
-from governance import rbac
 from tests.e2e.harness import wait_until
-from tests.governance.factories import ApprovalPolicyFactory, make_staffed_action_type
-from tests.webhook_receiver import Receiver
+from tests.e2e.portal_world import recommendation
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 MISSING = "5f0c6d2e-4a1b-4c3d-9e8f-000000000000"
 APPROVE = {"verdict": "approve", "reason_code": "evidence_sufficient", "rationale": "EDR shows C2 beaconing."}
-
-
-@dataclass
-class World:
-    url: str
-    key: str
-    token: str
-    action_type: str
-    secret: str
-    receiver: Receiver
-
-
-@pytest.fixture
-def receiver():
-    with Receiver() as running:
-        yield running
-
-
-@pytest.fixture
-def world(live_portal, receiver) -> World:
-    """An action type with one on-call certified person (with a personal token), a one-approval
-    policy, and an integration whose verdict webhooks go to ``receiver``."""
-    cache.clear()
-    rbac.ensure_groups(django_apps)  # a transactional test's flush removed the migration's groups
-    action_type, _role, (person,) = make_staffed_action_type(signers=1)
-    ApprovalPolicyFactory(action_types=[action_type], required_approvals=1)
-    integration = integrations.integration_create(
-        actor=None,
-        name="Agent",
-        team_contact="agents@example.test",
-        allowed_action_types=[action_type],
-        webhook_url=receiver.url,
-    )
-    key = integrations.integration_key_create(integration=integration, name="agent").plain
-    token = integrations.personal_token_create(
-        user=person, name="analyst", expires_at=timezone.now() + timedelta(days=1)
-    ).plain
-    return World(live_portal.url, key, token, action_type.slug, integration.webhook_secret, receiver)
-
-
-def recommendation(world: World, **overrides) -> dict:
-    return {
-        "action_type": world.action_type,
-        "title": "Isolate laptop-042",
-        "recommendation": "Isolate the host from the network: beaconing to a known C2 domain.",
-        "target": {"host": "laptop-042"},
-        "ai_confidence": 0.87,
-        "blast_radius": "medium",
-        "severity": "high",
-        "model": {"name": "triage-agent", "version": "2026.11"},
-        "incident_ref": "INC-1042",
-        **overrides,
-    }
 
 
 @pytest.fixture
