@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -e '.[dev]'
-	$(PIP) install --quiet -e './clients/python[mcp,langgraph]'
+	$(PIP) install --quiet -e './clients/python[mcp,langgraph,openai-agents]'
 	touch $@
 
 install: $(VENV)/.installed

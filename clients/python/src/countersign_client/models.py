@@ -8,6 +8,7 @@ from typing import Any
 PENDING = "pending"
 # A verdict an agent may execute (``final_action``); every other closed status means: do not act.
 GO_STATUSES = frozenset({"approved", "overridden", "auto_approved"})
+AS_PROPOSED = frozenset({"approved", "auto_approved"})
 STOP_STATUSES = frozenset({"rejected", "expired", "cancelled"})
 
 
@@ -51,6 +52,11 @@ class Decision:
         """True only for an approved (or overridden, or auto-approved) decision: then execute
         ``final_action``, which may differ from what was recommended (an override)."""
         return self.status in GO_STATUSES
+
+    @property
+    def approved_as_proposed(self) -> bool:
+        """Approved (or auto-approved) without a change: ``final_action`` is what was recommended."""
+        return self.status in AS_PROPOSED
 
 
 @dataclass(frozen=True)
