@@ -3,13 +3,15 @@ gthread workers, PostgreSQL).
 
     .venv/bin/python -m bench.longpoll [--waiters 200] [--total 600] [--signoffs 200] [--workers 4] [--threads 64]
 
-Both phases run against the same server, one after the other: the same intake load (POST
+Three phases against the same server, one after the other, each with the same intake load (POST
 /api/v1/decisions/) and the same sign-off load (POST …/signoffs/ with personal tokens, each on a
-decision of its own), first with nobody waiting (the baseline), then while ``--waiters`` clients
-hold ``GET /api/v1/decisions/{id}/?wait=N`` on the very decisions the sign-off load signs (asking
-again whenever a wait ends pending). Prints each load's p50/p99 and the ratios (with waiters /
-without), how many waits the server held, how long a waiter took to hear of its verdict after the
-sign-off's answer, and how many PostgreSQL connections the server held while everyone waited.
+decision of its own): with nobody waiting, then while ``--waiters`` clients hold ``GET
+/api/v1/decisions/{id}/?wait=N`` on the very decisions the sign-off load signs (they arrive spread
+over one wait and ask again whenever a wait ends pending), then with nobody waiting again. The
+baseline is the two quiet phases together (a shared machine's drift evens out). Prints each
+load's p50/p99 and the ratios (with waiters / without), how many waits the server held, how long
+a waiter took to hear of its verdict after the sign-off's answer, and how many PostgreSQL
+connections the server held while everyone waited.
 Targets: intake and sign-off p50 within 1.5x and p99 within 2x of the baseline; every waiter
 hears its verdict within 2 s; fewer connections than waiters.
 """
@@ -25,7 +27,7 @@ import sys
 import threading
 import time
 
-from bench.common import PYTHON, Server, bench_env, manage, recreate_database, run_load
+from bench.common import PYTHON, LoadResult, Server, bench_env, manage, recreate_database, run_load
 from bench.intake.__main__ import submission as demo_submission
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/countersign_bench_longpoll"
@@ -164,6 +166,19 @@ def sign_load(port: int, ids: list[str], tokens: list[str], concurrency: int, na
     return result, answered
 
 
+def merged(name: str, *results: LoadResult) -> LoadResult:
+    statuses: dict[int, int] = {}
+    for result in results:
+        for status, count in result.statuses.items():
+            statuses[status] = statuses.get(status, 0) + count
+    return LoadResult(
+        name=name,
+        latencies=[latency for result in results for latency in result.latencies],
+        statuses=statuses,
+        elapsed=sum(result.elapsed for result in results),
+    )
+
+
 def server_connections(env: dict[str, str]) -> int:
     script = (
         "from django.db import connection\n"
@@ -214,17 +229,21 @@ def main() -> int:
             total=100,
             **common,
         )
-        quiet_ids = pending_decisions(args.port, key, signoffs, "q")
+        quiet_ids = {phase: pending_decisions(args.port, key, signoffs, phase) for phase in ("before", "after")}
         busy_ids = pending_decisions(args.port, key, signoffs, "busy")
 
-        intake_quiet = run_load(
-            name="intake, no waiters",
-            make_body=submission,
-            headers=lambda i: {**auth, "Idempotency-Key": f"quiet-{i}"},
-            total=args.total,
-            **common,
-        )
-        sign_quiet, _ = sign_load(args.port, quiet_ids, tokens, args.concurrency, "sign-off, no waiters")
+        def quiet(phase: str):
+            intake = run_load(
+                name=f"intake, no waiters ({phase})",
+                make_body=submission,
+                headers=lambda i: {**auth, "Idempotency-Key": f"quiet-{phase}-{i}"},
+                total=args.total,
+                **common,
+            )
+            sign, _ = sign_load(args.port, quiet_ids[phase], tokens, args.concurrency, f"sign-off, none ({phase})")
+            return intake, sign
+
+        quiet_before = quiet("before")
 
         waiters = Waiters(args.port, key, busy_ids[: args.waiters], args.wait)
         # The waiters arrive spread over one wait, as in a steady state: their asking again is
@@ -244,9 +263,14 @@ def main() -> int:
             args.port, busy_ids, tokens, args.concurrency, f"sign-off, {args.waiters} waiters"
         )
         waiters.join(timeout=args.wait + 10)
+        quiet_after = quiet("after")  # the baseline is measured before and after: the machine's drift evens out
 
+    intake_quiet = merged("intake, no waiters", quiet_before[0], quiet_after[0])
+    sign_quiet = merged("sign-off, no waiters", quiet_before[1], quiet_after[1])
     lags = [waiters.heard[i] - answered[i] for i in waiters.ids if i in waiters.heard and i in answered]
-    for result in (intake_quiet, intake_busy, sign_quiet, sign_busy):
+    for result in (quiet_before[0], quiet_after[0], intake_quiet, intake_busy):
+        print(result.line())
+    for result in (quiet_before[1], quiet_after[1], sign_quiet, sign_busy):
         print(result.line())
     ratios = {
         "intake p50": intake_busy.p50 / intake_quiet.p50,
