@@ -180,3 +180,41 @@ def test_a_notification_for_another_decision_wakes_nobody_else():
         waiters.wake(mine)
         assert event.is_set()
     assert waiters.count == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_verdict_given_while_the_listener_was_cut_off_still_wakes_the_waiter(decision, signer, monkeypatch, waiters):
+    monkeypatch.setattr(waiting, "RECHECK_SECONDS", 60.0)
+    monkeypatch.setattr(waiting, "RECONNECT_SECONDS", 0.2)
+    answered = []
+
+    def wait():
+        try:
+            waiting.wait_while_pending(
+                public_id=decision.public_id,
+                seconds=30,
+                is_pending=lambda: decision.__class__.objects.filter(pk=decision.pk, status="pending").exists(),
+                waiters=waiters,
+            )
+            answered.append(time.monotonic())
+        finally:
+            connection.close()
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    assert waiters.listening.wait(10)
+    with connection.cursor() as cursor:  # cut the listener off, then decide while it is away
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND query IN (%s, 'SELECT 1')",
+            [f"LISTEN {waiting.CHANNEL}"],
+        )
+        assert cursor.fetchone() is not None
+    approve(decision, signer)
+    decided = time.monotonic()
+    waiter.join(timeout=20)
+
+    assert answered
+    assert answered[0] - decided < 5
+    assert waiters.listening.wait(10)  # and it listens again
