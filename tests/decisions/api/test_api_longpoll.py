@@ -10,6 +10,7 @@ import uuid
 import pytest
 from django.db import connection
 
+from decisions import selectors
 from decisions.lifecycle import waiting
 from decisions.models import DecisionStatus
 from tests.decisions.scenarios import approve
@@ -63,6 +64,12 @@ def test_a_wait_on_a_closed_decision_costs_no_more_queries_than_a_plain_read(
         waited = api_client.get(url(decision, 5))
 
     assert waited.json() == plain.json()
+
+
+@pytest.mark.django_db
+def test_each_re_check_of_a_waiter_is_one_query(decision, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        assert selectors.decision_is_pending(pk=decision.pk)
 
 
 @pytest.mark.django_db
