@@ -56,6 +56,11 @@ def decision_for_response(pk: int) -> DecisionRequest:
     return decisions_with_details().get(pk=pk)
 
 
+def decision_is_pending(*, pk: int) -> bool:
+    """One indexed read (the long-poll's re-check)."""
+    return DecisionRequest.objects.filter(pk=pk, status=DecisionStatus.PENDING).exists()
+
+
 def new_decision_for_response(decision: DecisionRequest) -> DecisionRequest:
     """A decision just created in this request, ready to serialise without reading it back:
     it has no sign-offs and no outcome yet."""

@@ -307,6 +307,9 @@ DEFAULT_TIME_TO_ACT_SECONDS = env.int("DEFAULT_TIME_TO_ACT_SECONDS", default=900
 EVIDENCE_MAX_BYTES = env.int("EVIDENCE_MAX_BYTES", default=256 * 1024)
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
 PERSONAL_TOKEN_MAX_DAYS = env.int("PERSONAL_TOKEN_MAX_DAYS", default=90)
+# Long-poll (GET /api/v1/decisions/{id}/?wait=N): the waits one web process holds at once. Keep
+# it below the process's threads (gunicorn --threads): the others serve intake and sign-offs.
+LONGPOLL_MAX_WAITERS = env.int("LONGPOLL_MAX_WAITERS", default=56)
 
 # /metrics (Prometheus): let in by a bearer token or by client address; with neither, nobody.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
