@@ -38,6 +38,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("decisions", "0023_decision_event_failure_index")]
+    dependencies = [("decisions", "0024_pending_count")]
 
     operations = [migrations.RunPython(forwards, backwards, elidable=False)]
