@@ -25,6 +25,8 @@ NAMES_IN_BROKERS = {
     "decisions.tasks.relay_outbox",
     "decisions.tasks.prune_embedded_broker",
     "decisions.tasks.prune_outbox",
+    "decisions.tasks.notify_break_glass",
+    "decisions.tasks.sweep_break_glass_reviews",
 }
 
 
