@@ -154,7 +154,7 @@ def swap_action(request: SignedInRequest, public_id: UUID, action: str) -> HttpR
         messages.error(request, f"Not done: {exc.message}")
     else:
         if swap.status == ShiftSwap.Status.AWAITING_LEAD:
-            done = "Accepted: the roster needs a lead's approval before the swap applies."
+            done = "Accepted: a governance lead approves it before the swap applies to the roster."
         elif action == "accept":
             done = "Accepted: the swap is applied to the roster."
         messages.success(request, done)
