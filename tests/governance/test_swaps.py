@@ -7,6 +7,7 @@ from datetime import date, time, timedelta
 import pytest
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError
 from django.utils import timezone
 
 from governance import rbac, swaps
@@ -243,8 +244,6 @@ def test_every_step_is_audited_with_its_actor_and_reason(rota):
 
 
 def test_the_database_refuses_a_swap_with_oneself(rota):
-    from django.db import IntegrityError
-
     roster, (ada, _ben, _cy) = rota
     with pytest.raises(IntegrityError):
         ShiftSwap.objects.create(

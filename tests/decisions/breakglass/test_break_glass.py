@@ -5,9 +5,10 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from decisions.breakglass import services
+from decisions.breakglass import notices, services
 from decisions.errors import CertificationExpired, DecisionClosed, InvalidInput, SegregationOfDuties
 from decisions.ledger.state import check_decisions
 from decisions.lifecycle import signing
@@ -137,8 +138,6 @@ def test_once_reviewed_the_person_may_break_glass_again(glass, make_decision):
 
 
 def test_the_database_refuses_a_second_unreviewed_use_whatever_the_code(glass, make_decision):
-    from django.db import IntegrityError, transaction
-
     used = services.decision_break_glass(decision=glass.decision, actor=glass.signers[0], reason=REASON)
     second = make_decision(glass.caller.integration, glass.staffed.action_type)
 
@@ -164,8 +163,6 @@ def test_the_skipped_approvers_and_the_leads_are_told_at_once(glass, django_capt
 
 
 def test_a_rolled_back_break_glass_tells_nobody(glass, django_capture_on_commit_callbacks):
-    from django.db import transaction
-
     def break_then_fail():
         with transaction.atomic():
             services.decision_break_glass(decision=glass.decision, actor=glass.signers[0], reason=REASON)
@@ -181,8 +178,6 @@ def test_a_rolled_back_break_glass_tells_nobody(glass, django_capture_on_commit_
 
 
 def test_a_second_delivery_of_the_notice_sends_nothing_more(glass, django_capture_on_commit_callbacks):
-    from decisions.breakglass import notices
-
     with django_capture_on_commit_callbacks(execute=True):
         used = services.decision_break_glass(decision=glass.decision, actor=glass.signers[0], reason=REASON)
     row = OutboxMessage.objects.get(task_name__endswith="notify_break_glass")
