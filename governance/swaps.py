@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 APPROVE = "governance.approve_shiftswap"
+VIEW = "governance.view_shiftswap"
 MAX_AHEAD = timedelta(days=90)
 S = ShiftSwap.Status
 
@@ -160,7 +161,7 @@ def swap_propose(
     if counterpart.pk == actor.pk:
         raise SwapRefused("Choose someone other than yourself.", field="counterpart")
     with transaction.atomic():
-        roster = Roster.objects.select_for_update().select_related("role").get(pk=roster.pk)
+        roster = Roster.objects.select_for_update(of=("self",)).select_related("role").get(pk=roster.pk)
         members = set(roster.memberships.values_list("user_id", flat=True))
         if actor.pk not in members:
             raise SwapNotAllowed("Only a member of this roster can propose a swap on it.")
@@ -195,8 +196,11 @@ def swap_propose(
 
 
 def _lock(swap: ShiftSwap) -> ShiftSwap:
+    """Row-lock the swap alone (not the roster, role or people read with it)."""
     return (
-        ShiftSwap.objects.select_for_update().select_related("roster__role", "proposer", "counterpart").get(pk=swap.pk)
+        ShiftSwap.objects.select_for_update(of=("self",))
+        .select_related("roster__role", "proposer", "counterpart")
+        .get(pk=swap.pk)
     )
 
 
@@ -309,9 +313,9 @@ def swap_withdraw(*, swap: ShiftSwap, actor: User) -> ShiftSwap:
 
 
 def rosters_for(user: User) -> list[Roster]:
-    """The rosters ``user`` is a member of (a governance lead: every roster), with their role."""
+    """The rosters ``user`` is a member of (leads and auditors: every roster), with their role."""
     rosters = Roster.objects.select_related("role").order_by("role__name", "name")
-    if user.has_perm(APPROVE):
+    if user.has_perm(VIEW):
         return list(rosters)
     return list(rosters.filter(memberships__user=user).distinct())
 

@@ -22,17 +22,35 @@ def certified_role_ids(user: Any, *, at: datetime) -> list[int]:
     return list(valid_certifications(at=at).filter(user=user, role__isnull=False).values_list("role_id", flat=True))
 
 
-def break_glass_visible_to(*, user: Any, at: datetime) -> QuerySet[BreakGlass]:
-    """The uses ``user`` may read: every one for leads and auditors; else their own and those
-    whose review their certified roles may give. Unreviewed first (then the latest reviewed)."""
+def _readable(user: Any, *, at: datetime) -> tuple[QuerySet[BreakGlass], set[int] | None]:
+    """The uses ``user`` may read, narrowed in SQL, and the roles to finish the check with in
+    memory (None: every use, for leads and auditors). A use is readable by the person who broke
+    the glass and by anyone certified for a role that may review it; the roles an escalation
+    added are a JSON list, matched here so that every database can run it."""
     found = _with_details()
-    if not user.has_perm(VIEW_ALL):
-        roles = certified_role_ids(user, at=at)
-        mine = Q(user=user)
-        for role_id in roles:
-            mine |= Q(review_role_ids__contains=[role_id])
-        found = found.filter(mine)
-    return found.order_by(F("reviewed_at").desc(nulls_first=True), "-at", "-pk")
+    if user.has_perm(VIEW_ALL):
+        return found, None
+    roles = set(certified_role_ids(user, at=at))
+    return found.filter(Q(user=user) | Q(role_id__in=roles) | Q(review_step__gt=0)), roles
+
+
+def _may_read(used: BreakGlass, user: Any, roles: set[int] | None) -> bool:
+    return roles is None or used.user_id == user.pk or bool(roles & {used.role_id, *(used.review_role_ids or [])})
+
+
+def break_glass_visible_to(*, user: Any, at: datetime, limit: int = LIST_LIMIT) -> list[BreakGlass]:
+    """The uses ``user`` may read (see ``_readable``): unreviewed first, then the latest reviewed."""
+    found, roles = _readable(user, at=at)
+    ordered = found.order_by(F("reviewed_at").desc(nulls_first=True), "-at", "-pk")
+    readable = (u for u in ordered.iterator(chunk_size=limit) if _may_read(u, user, roles))
+    return [u for _, u in zip(range(limit), readable, strict=False)]
+
+
+def break_glass_visible(*, user: Any, at: datetime, public_id: Any) -> BreakGlass | None:
+    """One use ``user`` may read, or None."""
+    found, roles = _readable(user, at=at)
+    used = found.filter(public_id=public_id).first()
+    return used if used is not None and _may_read(used, user, roles) else None
 
 
 def break_glass_of(decision: Any) -> BreakGlass | None:

@@ -66,7 +66,7 @@ def decision_url(decision: DecisionRequest) -> str:
 def break_glass_list(request: SignedInRequest) -> HttpResponse:
     """Break-glass uses the person may read, those waiting for review first."""
     now = timezone.now()
-    uses = list(glass.break_glass_visible_to(user=request.user, at=now)[: glass.LIST_LIMIT])
+    uses = glass.break_glass_visible_to(user=request.user, at=now)
     return render(request, "breakglass/list.html", {"uses": uses, "now": now, "limit": glass.LIST_LIMIT})
 
 
@@ -75,7 +75,7 @@ def break_glass_list(request: SignedInRequest) -> HttpResponse:
 def break_glass_detail(request: SignedInRequest, public_id: UUID) -> HttpResponse:
     """One use, and the review form for a different certified person."""
     now = timezone.now()
-    used = glass.break_glass_visible_to(user=request.user, at=now).filter(public_id=public_id).first()
+    used = glass.break_glass_visible(user=request.user, at=now, public_id=public_id)
     if used is None:
         raise Http404("No such break-glass, or it is not yours to see.")
     try:

@@ -18,7 +18,6 @@ from decisions.web.governance_forms import SwapDecisionForm, SwapProposalForm
 from governance import swaps
 from governance.models import Roster, ShiftSwap
 
-VIEW_SWAPS = "governance.view_shiftswap"
 SCHEDULE_DAYS = 14
 
 
@@ -38,7 +37,7 @@ def _schedule(request: SignedInRequest, public_id: UUID) -> swaps.Schedule:
     except Roster.DoesNotExist as exc:
         raise Http404("No such roster.") from exc
     is_member = any(u.pk == request.user.pk for u in schedule.plan.members)
-    if not is_member and not request.user.has_perm(VIEW_SWAPS):
+    if not is_member and not request.user.has_perm(swaps.VIEW):
         raise Http404("No such roster, or you are not on it.")
     return schedule
 

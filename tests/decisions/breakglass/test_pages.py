@@ -1,10 +1,12 @@
 """The break-glass pages through Django's test client: the panel on a decision, breaking glass,
 the list of uses and the review form, with their query counts."""
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
-from decisions.breakglass import services
+from decisions.breakglass import services, sweep
 from decisions.models import BreakGlass, DecisionStatus
 from governance import rbac
 from tests.governance.factories import make_user_in_group
@@ -172,3 +174,28 @@ def test_the_list_for_an_auditor_runs_the_same_queries(client, many_uses, django
 
     assert len(response.context["uses"]) == count
     assert timezone.now() < response.context["uses"][0].review_due_at
+
+
+@pytest.mark.parametrize("reviewer", ["certified", "auditor"])
+def test_the_review_page_runs_a_fixed_number_of_queries(client, glass, django_assert_num_queries, reviewer):
+    """Session, user, permissions x2, the reader's certified roles, the use (one join), the
+    review checks (integration account x2, the reviewer's certification), the health banner."""
+    used = services.decision_break_glass(decision=glass.decision, actor=glass.signers[0], reason=REASON)
+    reader = glass.signers[1] if reviewer == "certified" else make_user_in_group(rbac.AUDITOR)
+    client.force_login(reader)
+
+    with django_assert_num_queries(10 if reviewer == "certified" else 9):
+        response = client.get(f"/decisions/break-glass/{used.public_id}/")
+
+    assert response.status_code == 200
+
+
+def test_the_role_a_review_escalated_to_finds_it_in_its_list(client, glass):
+    used = services.decision_break_glass(decision=glass.decision, actor=glass.signers[0], reason=REASON)
+    client.force_login(glass.step_signer)
+    assert client.get("/decisions/break-glass/").context["uses"] == []
+    BreakGlass.objects.filter(pk=used.pk).update(review_next_at=timezone.now() - timedelta(seconds=1))
+    sweep.sweep_overdue_reviews()
+
+    assert [u.pk for u in client.get("/decisions/break-glass/").context["uses"]] == [used.pk]
+    assert "Record my review" in client.get(f"/decisions/break-glass/{used.public_id}/").content.decode()

@@ -206,3 +206,15 @@ def test_the_roster_list_runs_the_same_queries_whatever_the_number(client, djang
         response = client.get("/decisions/rosters/")
 
     assert len(response.context["rosters"]) == rosters
+
+
+def test_an_auditor_reads_every_roster_and_its_swaps_but_takes_no_step(client):
+    roster, people = make_rota()
+    _swaps(roster, people, 1)
+    client.force_login(make_user_in_group(rbac.AUDITOR))
+
+    assert "Tier-3 daily" in client.get("/decisions/rosters/").content.decode()
+    response = client.get(url(roster))
+    assert response.status_code == 200
+    assert response.context["form"] is None
+    assert "/accept/" not in response.content.decode()
