@@ -33,6 +33,8 @@ RELAY_OUTBOX = "decisions.tasks.relay_outbox"
 PUBLISH_OUTBOX = "decisions.tasks.publish_outbox"
 PRUNE_EMBEDDED_BROKER = "decisions.tasks.prune_embedded_broker"
 PRUNE_OUTBOX = "decisions.tasks.prune_outbox"
+NOTIFY_BREAK_GLASS = "decisions.tasks.notify_break_glass"
+SWEEP_BREAK_GLASS_REVIEWS = "decisions.tasks.sweep_break_glass_reviews"
 
 
 def task(name: str) -> Task:

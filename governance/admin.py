@@ -300,6 +300,7 @@ class RosterAdmin(ReasonRequiredAdmin):
                 )
             },
         ),
+        ("Shift swaps", {"fields": ("swaps_need_lead_approval",)}),
         ("Who is on call, next 14 days", {"fields": ("on_call_preview",)}),
     )
 
@@ -501,6 +502,7 @@ class ApprovalPolicyAdmin(ReasonRequiredAdmin):
                 )
             },
         ),
+        ("Break-glass", {"fields": ("allows_break_glass", "break_glass_review_hours")}),
     )
 
     def get_queryset(self, request):

@@ -27,6 +27,7 @@ class GovernanceConfig(AppConfig):
         auditlog.register(m.Roster, exclude_fields=timestamps)
         auditlog.register(m.RosterMember)
         auditlog.register(m.RosterOverride, exclude_fields=timestamps)
+        auditlog.register(m.ShiftSwap, exclude_fields=timestamps)
         auditlog.register(m.Certification, exclude_fields=timestamps)
         auditlog.register(m.EscalationChain, exclude_fields=timestamps)
         auditlog.register(m.EscalationStep)

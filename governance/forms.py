@@ -83,6 +83,8 @@ class ApprovalPolicyForm(ReasonForm):
             "time_to_act_seconds",
             "escalation_chain",
             "allow_auto_approval",
+            "allows_break_glass",
+            "break_glass_review_hours",
         ]
 
     def clean(self) -> dict[str, Any]:
@@ -130,6 +132,7 @@ class RosterForm(ReasonForm):
             "rotation_start",
             "coverage_start",
             "coverage_end",
+            "swaps_need_lead_approval",
         ]
 
 

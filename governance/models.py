@@ -194,6 +194,10 @@ class Roster(AuditReasonMixin, TimeStamped):
     coverage_end = models.TimeField(
         null=True, blank=True, help_text="Local end of daily coverage; before the start means over midnight."
     )
+    swaps_need_lead_approval = models.BooleanField(
+        default=False,
+        help_text="A shift swap or cover agreed by both people also needs a governance lead's approval.",
+    )
     members: models.ManyToManyField[User, RosterMember] = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="RosterMember", related_name="rosters"
     )
@@ -275,6 +279,85 @@ class RosterOverride(AuditReasonMixin, TimeStamped):
         data = super().get_additional_data() or {}
         data["roster"] = {"id": self.roster_id, "name": str(self.roster)}
         return data
+
+
+class ShiftSwap(AuditReasonMixin, TimeStamped):
+    """An on-call person hands a period of their shift to another member (a cover), or trades it
+    for a period of the other's (a swap). Agreed by the other person, approved by a governance
+    lead when the roster asks for it, and applied as roster overrides (``governance.swaps``)."""
+
+    class Kind(models.TextChoices):
+        SWAP = "swap", "Swap (trade shifts)"
+        COVER = "cover", "Cover (take my shift)"
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "Waiting for the other person"
+        AWAITING_LEAD = "awaiting_lead", "Waiting for a lead's approval"
+        APPLIED = "applied", "Applied"
+        DECLINED = "declined", "Declined by the other person"
+        REFUSED = "refused", "Refused"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    OPEN = (Status.PROPOSED, Status.AWAITING_LEAD)
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    roster = models.ForeignKey(Roster, on_delete=models.PROTECT, related_name="swaps")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    proposer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    counterpart = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    starts_at = models.DateTimeField(help_text="Start of the proposer's period the other person takes.")
+    ends_at = models.DateTimeField()
+    return_starts_at = models.DateTimeField(null=True, blank=True, help_text="Swap: the other's period in return.")
+    return_ends_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=500)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROPOSED)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=500, blank=True)
+    cover_override = models.ForeignKey(
+        RosterOverride, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    return_override = models.ForeignKey(
+        RosterOverride, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["roster", "starts_at", "pk"]
+        permissions = [("approve_shiftswap", "Can approve or refuse a shift swap")]
+        constraints = [
+            models.CheckConstraint(
+                name="shift_swap_two_people",
+                condition=~Q(proposer=F("counterpart")),
+                violation_error_message="A swap is between two different people.",
+            ),
+            models.CheckConstraint(
+                name="shift_swap_period_positive",
+                condition=Q(ends_at__gt=F("starts_at")),
+                violation_error_message="A period must end after it starts.",
+            ),
+            models.CheckConstraint(
+                name="shift_swap_return_fits_kind",
+                condition=(
+                    Q(kind="cover", return_starts_at__isnull=True, return_ends_at__isnull=True)
+                    | Q(kind="swap", return_starts_at__isnull=False, return_ends_at__gt=F("return_starts_at"))
+                ),
+                violation_error_message="A swap has a period in return; a cover has none.",
+            ),
+            models.CheckConstraint(
+                name="shift_swap_note_present", condition=~Q(note=""), violation_error_message="Say why."
+            ),
+        ]
+        indexes = [models.Index(fields=["roster", "status", "starts_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.proposer} → {self.counterpart} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN
 
 
 class Certification(AuditReasonMixin, TimeStamped):
@@ -424,6 +507,18 @@ class ApprovalPolicy(AuditReasonMixin, TimeStamped):
         default=False,
         help_text="System-owned action types matched by this rule go through without a human.",
     )
+    allows_break_glass = models.BooleanField(
+        default=False,
+        help_text=(
+            "A person certified for the owning role may execute a pending decision before its quorum, with a "
+            "reason; the skipped approvers and the leads are told at once and a post-hoc review is due."
+        ),
+    )
+    break_glass_review_hours = models.PositiveSmallIntegerField(
+        default=24,
+        validators=[MinValueValidator(1), MaxValueValidator(720)],
+        help_text="Hours within which a different certified person must confirm or condemn a break-glass.",
+    )
 
     class Meta:
         ordering = ["priority"]
@@ -461,6 +556,11 @@ class ApprovalPolicy(AuditReasonMixin, TimeStamped):
                 | Q(max_ai_confidence__isnull=True)
                 | Q(min_ai_confidence__lte=F("max_ai_confidence")),
                 violation_error_message="The minimum AI confidence must not exceed the maximum.",
+            ),
+            models.CheckConstraint(
+                name="policy_break_glass_review_hours_range",
+                condition=Q(break_glass_review_hours__gte=1) & Q(break_glass_review_hours__lte=720),
+                violation_error_message="A break-glass review is due within 1 to 720 hours.",
             ),
         ]
 

@@ -111,6 +111,8 @@ def ensure_groups(apps: Any) -> None:
             ("decisions", "view_archiveddecision"),
         ],
     )
+    # Shift swaps are made on the analyst pages; leads read them and approve those a roster asks them to.
+    reviewer += _existing(apps, [("governance", "view_shiftswap"), ("governance", "approve_shiftswap")])
     grant(apps, GOVERNANCE_LEAD, governance_lead_codenames() + reviewer)
     grant(apps, AUDITOR, auditor_codenames(apps, ("governance", "auditlog", "auth", "decisions")))
     grant(apps, ANALYST, [])

@@ -291,6 +291,7 @@ class DecisionSerializer(CopiedFieldsMixin, serializers.Serializer):
     deadline = serializers.DateTimeField(read_only=True, allow_null=True)
     final_action = serializers.JSONField(read_only=True, allow_null=True)
     outcome = serializers.SerializerMethodField()
+    break_glass = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField(read_only=True)
     decided_at = serializers.DateTimeField(read_only=True, allow_null=True)
     links = serializers.SerializerMethodField()
@@ -339,6 +340,35 @@ class DecisionSerializer(CopiedFieldsMixin, serializers.Serializer):
         if outcome is None:
             return None
         return {"kind": outcome.kind, "reverted": outcome.reverted, "notes": outcome.notes}
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "description": "Set when a certified person executed the decision before its quorum (break-glass).",
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "by": {"type": "string"},
+                "reason": {"type": "string"},
+                "at": {"type": "string", "format": "date-time"},
+                "review_due_at": {"type": "string", "format": "date-time"},
+                "review": {"type": "string", "enum": ["", "confirmed", "condemned"]},
+            },
+            "required": ["id", "by", "reason", "at", "review_due_at", "review"],
+        }
+    )
+    def get_break_glass(self, obj: DecisionRequest) -> dict | None:
+        used = getattr(obj, "break_glass", None)
+        if used is None:
+            return None
+        return {
+            "id": str(used.public_id),
+            "by": used.user.get_username(),
+            "reason": used.reason,
+            "at": used.at,
+            "review_due_at": used.review_due_at,
+            "review": used.review,
+        }
 
     @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
     def get_links(self, obj: DecisionRequest) -> dict[str, str]:

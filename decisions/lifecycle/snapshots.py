@@ -115,6 +115,11 @@ def snapshot_of(
         "cosigner_roles": [role_entry(r) for r in req.cosigner_roles],
         "time_to_act_seconds": req.time_to_act_seconds,
         "chain": chain,
+        # Frozen like the rest: a policy changed later never lets an older decision break glass.
+        "break_glass": {
+            "allowed": bool(req.policy and req.policy.allows_break_glass),
+            "review_hours": req.policy.break_glass_review_hours if req.policy else None,
+        },
         "stages": [],
         "cosigners": [],
     }

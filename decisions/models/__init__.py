@@ -1,6 +1,7 @@
 """What happens: integrations, decision requests, sign-offs, outcomes, the decision log and the
 periodic review. One module per concern; every model is importable from ``decisions.models``."""
 
+from decisions.models.breakglass import BreakGlass, BreakGlassReview
 from decisions.models.events import DecisionEvent, EventKind
 from decisions.models.health import Heartbeat
 from decisions.models.integrations import Integration, IntegrationAPIKey, PersonalToken
@@ -39,6 +40,8 @@ __all__ = [
     "TERMINAL_STATUSES",
     "ArchivedDecision",
     "ArchivedEvent",
+    "BreakGlass",
+    "BreakGlassReview",
     "DecisionEvent",
     "DecisionRequest",
     "DecisionRequestUserObjectPermission",

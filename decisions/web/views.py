@@ -21,10 +21,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from decisions import selectors
 from decisions.actors import SignedInRequest
+from decisions.breakglass import selectors as glass
+from decisions.breakglass import services as glass_services
 from decisions.errors import AlreadySigned, DecisionClosed, DecisionError, NotAllowed
 from decisions.escalation import services as escalation
 from decisions.ledger import receipts
 from decisions.lifecycle import eligibility, signing
+from decisions.lifecycle.states import EXECUTES
 from decisions.models import (
     REASONS_BY_VERDICT,
     DecisionRequest,
@@ -34,6 +37,7 @@ from decisions.models import (
     Verdict,
 )
 from decisions.web.forms import DecisionFilterForm, EscalateForm, NotificationPreferenceForm, ReassignForm, SignOffForm
+from decisions.web.governance_forms import BreakGlassForm
 
 QUEUE_REFRESH_SECONDS = 30
 PAGE_SIZE = 50
@@ -214,6 +218,20 @@ def _forbidden(request: SignedInRequest, message: str) -> HttpResponse:
     return render(request, "403.html", {"message": message}, status=403)
 
 
+def _break_glass_context(request: SignedInRequest, decision: DecisionRequest) -> dict:
+    """The break-glass panel: shown on a pending decision whose policy allows it (with the form,
+    or why this person may not), and the use itself on a decision that was executed so."""
+    if decision.is_terminal:
+        return {"break_glass": glass.break_glass_of(decision) if decision.status in EXECUTES else None}
+    if not (decision.snapshot.get("break_glass") or {}).get("allowed"):
+        return {}
+    try:
+        glass_services.check_can_break_glass(decision, request.user, now=timezone.now())
+    except DecisionError as exc:
+        return {"glass_offered": True, "glass_blocked": exc}
+    return {"glass_offered": True, "glass_form": BreakGlassForm(prefix="glass")}
+
+
 def _render_detail(request, decision, signoffs, *, form, blocked, status=200) -> HttpResponse:
     return render(
         request,
@@ -233,6 +251,7 @@ def _render_detail(request, decision, signoffs, *, form, blocked, status=200) ->
             "escalate_form": EscalateForm(prefix="escalate"),
             "can_reassign": decision.status == DecisionStatus.PENDING and request.user.has_perm(escalation.REASSIGN),
             "reassign_form": ReassignForm(prefix="reassign"),
+            **_break_glass_context(request, decision),
         },
         status=status,
     )

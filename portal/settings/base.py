@@ -201,6 +201,8 @@ OUTBOX_RELAY_AFTER_SECONDS = env.float("OUTBOX_RELAY_AFTER_SECONDS", default=10.
 OUTBOX_REDELIVER_SECONDS = env.float("OUTBOX_REDELIVER_SECONDS", default=900.0)
 OUTBOX_MAX_PUBLICATIONS = env.int("OUTBOX_MAX_PUBLICATIONS", default=5)
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
+# Break-glass: how often beat escalates the reviews that are overdue (the deadlines are in hours).
+BREAK_GLASS_SWEEP_SECONDS = env.float("BREAK_GLASS_SWEEP_SECONDS", default=60.0)
 # The periodic review: how often beat looks at the review schedules (set in the admin) and
 # freezes every period that has ended. The cadence itself is the schedule's, not this setting's.
 REVIEW_FREEZE_CHECK_SECONDS = env.float("REVIEW_FREEZE_CHECK_SECONDS", default=900.0)
@@ -222,6 +224,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "decisions.tasks.relay_outbox",
         "schedule": OUTBOX_RELAY_SECONDS,
         "options": {"expires": OUTBOX_RELAY_SECONDS * 2},
+    },
+    "sweep-break-glass-reviews": {
+        "task": "decisions.tasks.sweep_break_glass_reviews",
+        "schedule": BREAK_GLASS_SWEEP_SECONDS,
+        "options": {"expires": BREAK_GLASS_SWEEP_SECONDS},
     },
     "prune-outbox": {
         "task": "decisions.tasks.prune_outbox",

@@ -26,6 +26,8 @@ NAMES_IN_BROKERS = {
     "decisions.tasks.publish_outbox",
     "decisions.tasks.prune_embedded_broker",
     "decisions.tasks.prune_outbox",
+    "decisions.tasks.notify_break_glass",
+    "decisions.tasks.sweep_break_glass_reviews",
 }
 
 
