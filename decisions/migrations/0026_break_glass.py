@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('decisions', '0023_decision_event_failure_index'),
+        ('decisions', '0025_decision_status_notify'),
         ('governance', '0009_break_glass_policy_and_shift_swaps'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
