@@ -106,9 +106,10 @@ def intake_limits(integration: Integration, action_type: ActionType, *, alone: b
     submission that holds them waits for every one in flight and counts after them, alone.
     The count is a statement of its own after the locks: under READ COMMITTED it sees every
     decision the previous holders inserted. On PostgreSQL it sums the triggers' per-slot counts
-    (``PendingCount``), which cost the same at ten pending decisions as at a hundred thousand. Taking a slot and counting are two statements sent
-    in one round trip (each statement of a multi-statement query has its own snapshot); the
-    count is used only when the slot was taken. Plain SQL: this runs on every submission.
+    (``PendingCount``), which cost the same at ten pending decisions as at a hundred thousand.
+    Taking a slot and counting are two statements sent in one round trip (each statement of a
+    multi-statement query has its own snapshot); the count is used only when the slot was
+    taken. Plain SQL: this runs on every submission.
     """
     params: dict[str, int | str] = {
         "integration": integration.pk,
