@@ -24,6 +24,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -180,9 +181,13 @@ class Dispatcher:
             batches: dict[bool, list[OutboxMessage]] = {True: [], False: []}
             rows, handing_off = first
             batches[handing_off].extend(rows)
+            # What other commits hand over within OUTBOX_DISPATCH_GATHER_SECONDS goes in the same
+            # batch: under load one hand-off message carries several transactions' rows.
+            until = time.monotonic() + settings.OUTBOX_DISPATCH_GATHER_SECONDS
             while len(batches[True]) + len(batches[False]) < RELAY_BATCH:
+                left = until - time.monotonic()
                 try:
-                    more = self._queue.get_nowait()
+                    more = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if more is None:

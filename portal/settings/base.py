@@ -196,6 +196,9 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 OUTBOX_DISPATCH = env.str("OUTBOX_DISPATCH", default="worker")
 if OUTBOX_DISPATCH not in {"worker", "thread", "inline"}:
     raise ImproperlyConfigured(f"OUTBOX_DISPATCH must be worker, thread or inline, not {OUTBOX_DISPATCH!r}.")
+# How long the dispatcher gathers what other commits hand it before it publishes (one hand-off
+# message for several transactions under load; a notification waits at most this long more).
+OUTBOX_DISPATCH_GATHER_SECONDS = env.float("OUTBOX_DISPATCH_GATHER_SECONDS", default=0.05)
 OUTBOX_RELAY_SECONDS = env.float("OUTBOX_RELAY_SECONDS", default=5.0)
 OUTBOX_RELAY_AFTER_SECONDS = env.float("OUTBOX_RELAY_AFTER_SECONDS", default=10.0)
 OUTBOX_REDELIVER_SECONDS = env.float("OUTBOX_REDELIVER_SECONDS", default=900.0)

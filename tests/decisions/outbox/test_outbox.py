@@ -335,3 +335,24 @@ def test_a_tasks_side_effects_are_published_by_the_worker_running_it(
         _task_stack.pop()
 
     assert handed == [(3, False)]
+
+
+def test_the_dispatcher_hands_off_what_commits_give_it_within_the_gathering_window_in_one_message(
+    staffed_with_chat, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    action_type, *_ = staffed_with_chat
+    settings.OUTBOX_DISPATCH_GATHER_SECONDS = 0.5
+    with django_capture_on_commit_callbacks():
+        submit(action_type)
+        submit(action_type)
+    first, second = _unpublished()[:3], _unpublished()[3:]
+    messages: list[list[int]] = []
+    monkeypatch.setattr(relay, "hand_off", lambda rows: messages.append([row.pk for row in rows]) or True)
+
+    try:
+        relay.dispatcher.submit(tuple(first), hand_off=True)
+        relay.dispatcher.submit(tuple(second), hand_off=True)
+    finally:
+        relay.dispatcher.stop()
+
+    assert messages == [[row.pk for row in first + second]]
