@@ -29,6 +29,12 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "auditlog",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.saml",
+    "allauth.mfa",
     "governance",
     "decisions",
 ]
@@ -41,6 +47,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "governance.identity.middleware.SessionLifetimeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
@@ -81,7 +89,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, plus the rate limits and the login methods allauth adds.
+    "allauth.account.auth_backends.AuthenticationBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row; anonymous users hold nothing.
@@ -108,9 +117,82 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-LOGIN_URL = "login"
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "decisions:queue"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "account_login"
+
+# Sign-in (django-allauth, governance.identity): local accounts for the demo and a break-glass
+# operator; SSO through the organisation's IdP (OIDC, SAML) with IdP groups mapped to portal groups
+# in the admin. See README, "Sign-in: SSO, MFA, step-up".
+ACCOUNT_ADAPTER = "governance.identity.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "governance.identity.adapters.SocialAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True  # the other sessions end; this one is kept (ours, re-keyed)
+ACCOUNT_AUTHENTICATED_LOGIN_REDIRECTS = False  # a signed-in user sent to the login page may switch user
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_REAUTHENTICATION_TIMEOUT = env.int("REAUTHENTICATION_TIMEOUT_SECONDS", default=300)
+# Throttling: LOGIN_FAILED_LIMIT wrong passwords for one username within the window and the next
+# attempt is refused, even with the right password, until the window has passed.
+LOGIN_FAILED_LIMIT = env.int("LOGIN_FAILED_LIMIT", default=20)
+LOGIN_FAILED_WINDOW_SECONDS = env.int("LOGIN_FAILED_WINDOW_SECONDS", default=900)
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": f"{env.int('LOGIN_FAILED_PER_IP_PER_MINUTE', default=60)}/m/ip,"
+    f"{LOGIN_FAILED_LIMIT}/{LOGIN_FAILED_WINDOW_SECONDS}s/key",
+    "login": env.str("LOGIN_RATE_LIMIT", default="60/m/ip"),
+}
+# Local passwords off: only the break-glass operators (usernames) may sign in with a password.
+LOCAL_PASSWORD_LOGIN = env.bool("LOCAL_PASSWORD_LOGIN", default=True)
+BREAK_GLASS_USERNAMES = env.list("BREAK_GLASS_USERNAMES", default=[])
+SOCIALACCOUNT_AUTO_SIGNUP = True  # just-in-time users, with the groups their IdP claims map to
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # an IdP never takes over a local account by its email
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_STORE_TOKENS = False
+# The claim (OIDC) or attribute (SAML) carrying the user's IdP groups; a provider's own
+# "groups_claim" setting wins.
+SSO_GROUPS_CLAIM = env.str("SSO_GROUPS_CLAIM", default="groups")
+
+
+def _oidc_apps() -> list[dict]:
+    """The OIDC IdP from the environment (one per organisation; PKCE always on)."""
+    server_url = env.str("OIDC_SERVER_URL", default="")
+    if not server_url:
+        return []
+    return [
+        {
+            "provider_id": env.str("OIDC_PROVIDER_ID", default="idp"),
+            "name": env.str("OIDC_PROVIDER_NAME", default="your organisation's sign-in"),
+            "client_id": env.str("OIDC_CLIENT_ID"),
+            "secret": env.str("OIDC_CLIENT_SECRET", default=""),
+            "settings": {
+                "server_url": server_url,
+                "oauth_pkce_enabled": True,
+                "token_auth_method": env.str("OIDC_TOKEN_AUTH_METHOD", default="client_secret_basic"),
+                "scope": env.list("OIDC_SCOPES", default=["openid", "profile", "email"]),
+                "groups_claim": env.str("OIDC_GROUPS_CLAIM", default=SSO_GROUPS_CLAIM),
+            },
+        }
+    ]
+
+
+SOCIALACCOUNT_PROVIDERS: dict = {
+    "openid_connect": {"OAUTH_PKCE_ENABLED": True, "APPS": _oidc_apps()},
+    "saml": {"APPS": []},
+}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = env.bool("MFA_PASSKEY_LOGIN_ENABLED", default=True)
+MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Countersign")
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env.bool("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", default=False)
+# Session hygiene: an idle session ends after SESSION_IDLE_SECONDS without a request, any session
+# after SESSION_ABSOLUTE_SECONDS from its sign-in (governance.identity.middleware).
+SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
+SESSION_ABSOLUTE_SECONDS = env.int("SESSION_ABSOLUTE_SECONDS", default=12 * 3600)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_SECONDS
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
