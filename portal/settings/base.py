@@ -186,6 +186,7 @@ SOCIALACCOUNT_PROVIDERS: dict = {
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = env.bool("MFA_PASSKEY_LOGIN_ENABLED", default=True)
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Countersign")
+MFA_TOTP_TOLERANCE = 1  # one 30-second step either side: phone clocks drift (a used code is still refused)
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env.bool("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", default=False)
 # Session hygiene: an idle session ends after SESSION_IDLE_SECONDS without a request, any session
 # after SESSION_ABSOLUTE_SECONDS from its sign-in (governance.identity.middleware).

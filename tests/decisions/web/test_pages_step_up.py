@@ -3,7 +3,9 @@ form with what was typed, sign; the sign-off shows how and when its signer authe
 
 from urllib.parse import quote
 
+import pyotp
 import pytest
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.core.cache import cache
 
 from decisions.models import SignOff
@@ -60,3 +62,38 @@ def test_after_the_password_the_form_comes_back_as_typed_and_signs(client, stepp
     assert signoff.auth_context["method"] == "password"
     assert signoff.auth_context["via"] == "session"
     assert "password, no MFA" in client.get(page).text
+
+
+def test_the_mfa_mode_sends_to_the_second_factor_and_records_it(client, staffed, signer):
+    cache.clear()
+    staffed.policy.step_up = StepUp.MFA
+    staffed.policy.save()
+    decision = submit(staffed.action_type)
+    assert client.post("/accounts/login/", {"login": signer.username, "password": PASSWORD}).status_code == 302
+    secret = generate_totp_secret()
+    TOTP.activate(signer, secret)
+    page = f"/decisions/{decision.public_id}/"
+
+    reauth = client.post(page, VERDICT)
+    assert reauth.url == f"/accounts/2fa/reauthenticate/?next={quote(page + '?draft=kept', safe='')}"
+    back = client.post(reauth.url, {"code": pyotp.TOTP(secret).now()})
+    assert back.url == f"{page}?draft=kept"
+    client.get(back.url)
+    client.post(page, VERDICT)
+
+    signoff = SignOff.objects.get(decision=decision)
+    assert signoff.auth_context["mfa"] is True
+    assert "password, MFA" in client.get(page).text
+
+
+def test_the_mfa_mode_without_a_second_factor_sends_to_enrol_one(client, staffed, signer):
+    cache.clear()
+    staffed.policy.step_up = StepUp.MFA
+    staffed.policy.save()
+    decision = submit(staffed.action_type)
+    client.post("/accounts/login/", {"login": signer.username, "password": PASSWORD})
+
+    response = client.post(f"/decisions/{decision.public_id}/", VERDICT)
+
+    assert response.url.startswith("/accounts/2fa/?next=")
+    assert not SignOff.objects.filter(decision=decision).exists()
