@@ -180,9 +180,54 @@ def _oidc_apps() -> list[dict]:
     ]
 
 
+def _saml_apps() -> list[dict]:
+    """The SAML IdP from the environment: its metadata URL, or its entity id, SSO URL and signing
+    certificate. Assertions must be signed; IdP-initiated logins are refused."""
+    entity_id = env.str("SAML_IDP_ENTITY_ID", default="")
+    if not entity_id:
+        return []
+    idp = {"entity_id": entity_id}
+    if env.str("SAML_IDP_METADATA_URL", default=""):
+        idp["metadata_url"] = env.str("SAML_IDP_METADATA_URL")
+    else:
+        idp.update(sso_url=env.str("SAML_IDP_SSO_URL"), x509cert=env.str("SAML_IDP_X509CERT"))
+    return [
+        {
+            "provider_id": env.str("SAML_PROVIDER_ID", default="saml-idp"),
+            "name": env.str("SAML_PROVIDER_NAME", default="your organisation's SAML sign-in"),
+            "client_id": env.str("SAML_ORGANIZATION_SLUG", default="org"),
+            "settings": {
+                "idp": idp,
+                "attribute_mapping": env.json(
+                    "SAML_ATTRIBUTE_MAPPING",
+                    default={
+                        "uid": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier",
+                        "email": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+                        "username": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+                        "first_name": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
+                        "last_name": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
+                    },
+                ),
+                "groups_claim": env.str(
+                    "SAML_GROUPS_ATTRIBUTE", default="http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"
+                ),
+                "advanced": SAML_ADVANCED,
+            },
+        }
+    ]
+
+
+# What every SAML app (the environment's, a test's) insists on: a signed assertion, strict checks
+# (destination, audience, times), no login the IdP started on its own.
+SAML_ADVANCED = {
+    "want_assertion_signed": True,
+    "strict": True,
+    "reject_idp_initiated_sso": True,
+    "allow_repeat_attribute_name": True,
+}
 SOCIALACCOUNT_PROVIDERS: dict = {
     "openid_connect": {"OAUTH_PKCE_ENABLED": True, "APPS": _oidc_apps()},
-    "saml": {"APPS": []},
+    "saml": {"APPS": _saml_apps()},
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = env.bool("MFA_PASSKEY_LOGIN_ENABLED", default=True)
