@@ -230,7 +230,6 @@ SOCIALACCOUNT_PROVIDERS: dict = {
     "saml": {"APPS": _saml_apps()},
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
-MFA_PASSKEY_LOGIN_ENABLED = env.bool("MFA_PASSKEY_LOGIN_ENABLED", default=True)
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Countersign")
 MFA_TOTP_TOLERANCE = 1  # one 30-second step either side: phone clocks drift (a used code is still refused)
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env.bool("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", default=False)
