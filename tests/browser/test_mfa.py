@@ -50,3 +50,44 @@ def test_totp_enrolment_then_sign_in_asks_for_a_code(page, live_server, screensh
     page.get_by_role("button", name="Sign In").click()
     expect(page).to_have_url(f"{live_server.url}/decisions/")
     expect(page.get_by_text("Signed in as")).to_contain_text("Nadia")
+
+
+def test_a_security_key_is_added_and_then_asked_for_at_sign_in(page, live_server, settings):
+    """WebAuthn with Chromium's virtual authenticator (DevTools protocol): no hardware needed."""
+    settings.MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = True  # the live server speaks plain http
+    nadia = UserFactory(username="nadia", first_name="Nadia", groups=[rbac.ANALYST])
+    devtools = page.context.new_cdp_session(page)
+    devtools.send("WebAuthn.enable")
+    devtools.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "usb",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    log_in(page, live_server, nadia)
+
+    page.goto(f"{live_server.url}/accounts/2fa/webauthn/add/")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Confirm").click()
+    page.get_by_label("Name").fill("Nadia's key")
+    page.get_by_role("button", name="Add").click()
+    expect(page.get_by_role("heading", level=1)).not_to_have_text("Add Security Key")
+    page.wait_for_function("() => !location.pathname.endsWith('/webauthn/add/')")
+    assert Authenticator.objects.filter(user=nadia, type=Authenticator.Type.WEBAUTHN).exists()
+    page.goto(f"{live_server.url}/decisions/")
+    log_out(page)
+
+    page.get_by_label("Username").fill("nadia")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{live_server.url}/accounts/2fa/authenticate/")
+    page.get_by_role("button", name="Use a security key").click()
+    expect(page).to_have_url(f"{live_server.url}/decisions/")
+    expect(page.get_by_text("Signed in as")).to_contain_text("Nadia")
