@@ -145,6 +145,9 @@ ACCOUNT_RATE_LIMITS = {
     f"{LOGIN_FAILED_LIMIT}/{LOGIN_FAILED_WINDOW_SECONDS}s/key",
     "login": env.str("LOGIN_RATE_LIMIT", default="60/m/ip"),
 }
+# Behind N reverse proxies the client address is the Nth from the right in X-Forwarded-For: the
+# per-address limits then count clients, not the proxy.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # Local passwords off: only the break-glass operators (usernames) may sign in with a password.
 LOCAL_PASSWORD_LOGIN = env.bool("LOCAL_PASSWORD_LOGIN", default=True)
 BREAK_GLASS_USERNAMES = env.list("BREAK_GLASS_USERNAMES", default=[])

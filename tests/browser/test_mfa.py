@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from governance import rbac
 from tests.browser.scenes import PASSWORD, log_in, log_out
+from tests.browser.test_analyst_pages_a11y import assert_accessible
 from tests.governance.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,6 +26,7 @@ def test_totp_enrolment_then_sign_in_asks_for_a_code(page, live_server, screensh
     page.get_by_label("Password").fill(PASSWORD)  # allauth asks for the password again before enrolment
     page.get_by_role("button", name="Confirm").click()
     secret = page.get_by_label("Authenticator secret").input_value()
+    assert_accessible(page, "TOTP enrolment")
     page.get_by_label("Authenticator code").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Activate").click()
     expect(page.get_by_role("heading", level=1)).not_to_have_text("Activate Authenticator App")
@@ -37,6 +39,7 @@ def test_totp_enrolment_then_sign_in_asks_for_a_code(page, live_server, screensh
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(f"{live_server.url}/accounts/2fa/authenticate/")
+    assert_accessible(page, "second-factor page")
     page.get_by_label("Code").fill("000000")
     page.get_by_role("button", name="Sign In").click()
     expect(page.get_by_text("Incorrect code.")).to_be_visible()

@@ -15,6 +15,7 @@ from decisions.models import DecisionEvent, EventKind, SignOff
 from governance import rbac
 from governance.models import IdPGroupMapping, Level, StepUp
 from tests.browser.scenes import log_out
+from tests.browser.test_analyst_pages_a11y import assert_accessible
 from tests.decisions.factories import make_integration, submit
 from tests.governance.factories import (
     ActionTypeFactory,
@@ -44,8 +45,10 @@ def sso(idp, settings):
     return idp
 
 
-def sso_log_in(page, live_server, idp, sub: str) -> None:
+def sso_log_in(page, live_server, idp, sub: str, *, check_a11y: bool = False) -> None:
     page.goto(f"{live_server.url}/accounts/login/")
+    if check_a11y:
+        assert_accessible(page, "login page with SSO")
     page.get_by_role("button", name="Sign in with Acme IdP").click()
     authorise_at_idp(page, idp, sub)
 
@@ -63,7 +66,7 @@ def ada_claims(*groups: str) -> dict:
 def test_first_login_creates_the_user_with_the_mapped_groups(page, live_server, sso):
     sso.set_user("ada-sub", ada_claims("soc-analysts", "everyone"))
 
-    sso_log_in(page, live_server, sso, "ada-sub")
+    sso_log_in(page, live_server, sso, "ada-sub", check_a11y=True)
 
     expect(page).to_have_url(f"{live_server.url}/decisions/")
     expect(page.get_by_text("Signed in as")).to_contain_text("Ada Lovelace")
@@ -100,6 +103,7 @@ def test_an_unmapped_user_is_refused_with_a_clear_page_and_nothing_is_created(pa
 
     expect(page.get_by_role("heading", name="No access to Countersign")).to_be_visible()
     expect(page.get_by_text("Groups your organisation sent: marketing.")).to_be_visible()
+    assert_accessible(page, "no-access page")
     assert not User.objects.filter(socialaccount__uid="eve-sub").exists()
     page.goto(f"{live_server.url}/decisions/")
     expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/decisions/"))
@@ -160,12 +164,15 @@ def test_step_up_on_a_high_blast_decision_forces_an_sso_round_trip_and_the_event
 
     page.goto(f"{live_server.url}/decisions/{decision.public_id}/")
     expect(page.locator("#step-up-notice")).to_contain_text("within the last 5 minutes")
+    assert_accessible(page, "decision page with a step-up notice")
     page.get_by_label("Approve", exact=True).check()
     page.get_by_label("Reason", exact=True).select_option(label="Evidence supports the action")
     page.get_by_label("Rationale").fill("The account sprayed 40 hosts overnight; disable it.")
     page.get_by_role("button", name="Record my verdict").click()
 
     # Sent to the IdP (allauth asks to continue first), the verdict kept meanwhile.
+    expect(page.get_by_role("button", name="Continue")).to_be_visible()
+    assert_accessible(page, "continue to the IdP")
     page.get_by_role("button", name="Continue").click()
     authorise_at_idp(page, sso, "ada-sub")
     expect(page).to_have_url(f"{live_server.url}/decisions/{decision.public_id}/?draft=kept")

@@ -9,8 +9,10 @@ from rest_framework.test import APIClient
 
 from decisions import integrations
 from decisions.errors import StepUpRequired
+from decisions.ledger.receipts import receipt_for
 from decisions.lifecycle import signing
 from decisions.models import DecisionEvent, EventKind, SignOff
+from decisions.verifier import verify_receipt
 from governance.identity.context import API_TOKEN, AuthContext
 from governance.models import StepUp
 from tests.decisions.factories import submit
@@ -125,3 +127,17 @@ def test_without_step_up_a_personal_token_still_signs_and_says_so(staffed, signe
 
     assert response.status_code == 201
     assert SignOff.objects.get(decision=decision).auth_context["via"] == "api_token"
+
+
+def test_the_receipt_carries_the_signers_authentication_and_still_verifies(step_up, signer):
+    decision = step_up(StepUp.RECENT)
+    auth = sso(minutes_ago=1)
+    signing.decision_sign_off(decision=decision, actor=signer, auth=auth, **APPROVE)
+    decision.refresh_from_db()
+
+    receipt = receipt_for(decision)
+
+    (signed,) = [e for e in receipt["events"] if e["kind"] == EventKind.SIGNED]
+    assert signed["data"]["auth"]["authenticated_at"] == auth.authenticated_at.isoformat()
+    assert signed["data"]["auth"]["method"] == "sso"
+    assert verify_receipt(receipt).ok

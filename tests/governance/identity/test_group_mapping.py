@@ -105,3 +105,24 @@ def test_a_sync_leaves_groups_no_idp_gives_alone_and_is_audited_with_the_idp_gro
     entry = LogEntry.objects.get_for_object(user).latest("timestamp")
     assert entry.additional_data["reason"] == "SSO login via acme: IdP groups audit"
     assert entry.actor is None
+
+
+def test_the_mappings_changelist_queries_do_not_grow_with_rows(client, lead, django_assert_num_queries):
+    url = reverse("admin:governance_idpgroupmapping_changelist")
+    analyst = _group(rbac.ANALYST)
+    IdPGroupMapping.objects.create(provider="acme", idp_group="g-0", group=analyst)
+    client.get(url)  # process-wide caches (content types) filled: count the steady state
+    with django_assert_num_queries(QUERIES):
+        one = client.get(url)
+    for i in range(1, 50):
+        IdPGroupMapping.objects.create(provider="acme", idp_group=f"g-{i}", group=analyst)
+    with django_assert_num_queries(QUERIES):
+        many = client.get(url)
+
+    assert one.context["cl"].result_count == 1
+    assert len(many.context["cl"].result_list) == 50
+
+
+# Session, user, the health banner, permissions, the counts, the rows with their groups (one
+# query), the filters' choices: the same at 1 and at 50 rows.
+QUERIES = 10
