@@ -11,7 +11,7 @@ from typing import Any
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
-from allauth.socialaccount.models import SocialLogin
+from allauth.socialaccount.models import SocialAccount, SocialLogin
 from django.conf import settings
 from django.http import HttpRequest
 from django.shortcuts import render
@@ -30,6 +30,10 @@ class AccountAdapter(DefaultAccountAdapter):
             "Too many failed sign-in attempts for this account: it is locked for now, even with the right "
             "password. Try again in 15 minutes, or ask a governance lead if these attempts were not yours."
         ),
+        "sso_account": (
+            "This account signs in through your organisation's SSO: use the button above. Its groups come "
+            "from the IdP at every sign-in, so a password never opens it."
+        ),
         "local_passwords_off": (
             "Passwords are turned off here: sign in with your organisation's SSO. Only the break-glass "
             "operator may sign in with a password."
@@ -44,7 +48,15 @@ class AccountAdapter(DefaultAccountAdapter):
         username = str(credentials.get("username", ""))
         if not settings.LOCAL_PASSWORD_LOGIN and username not in settings.BREAK_GLASS_USERNAMES:
             raise self.validation_error("local_passwords_off")
+        if SocialAccount.objects.filter(user__username=username).exists():
+            raise self.validation_error("sso_account")
         super().pre_authenticate(request, **credentials)
+
+    def send_password_reset_mail(self, user: Any, email: str, context: dict[str, Any]) -> None:
+        """No password for SSO accounts: a reset would let a password bypass the IdP's groups."""
+        if SocialAccount.objects.filter(user=user).exists():
+            return
+        super().send_password_reset_mail(user, email, context)
 
     def add_message(
         self,

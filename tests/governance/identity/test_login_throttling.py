@@ -1,6 +1,7 @@
 """Login throttling (allauth's login_failed rate limit) and the local-password switch."""
 
 import pytest
+from allauth.socialaccount.models import SocialAccount
 from django.core.cache import cache
 
 from tests.governance.factories import UserFactory
@@ -68,3 +69,23 @@ def test_with_local_passwords_off_only_the_break_glass_operator_signs_in_with_a_
     assert "Passwords are turned off here" in refused.text
 
     assert _attempt(client, "breakglass", RIGHT).status_code == 302
+
+
+def test_an_sso_account_never_signs_in_with_a_password_nor_gets_a_reset_mail(client, mailoutbox):
+    ada = UserFactory(username="ada", email="ada@soc.example")
+    SocialAccount.objects.create(user=ada, provider="acme", uid="ada-sub")
+
+    refused = _attempt(client, "ada", RIGHT)
+    client.post("/accounts/password/reset/", {"email": "ada@soc.example"})
+
+    assert refused.status_code == 200
+    assert "This account signs in through your organisation" in refused.text
+    assert mailoutbox == []
+
+
+def test_a_local_account_still_gets_its_reset_mail(client, mailoutbox):
+    UserFactory(username="nadia", email="nadia@soc.example")
+
+    client.post("/accounts/password/reset/", {"email": "nadia@soc.example"})
+
+    assert [m.to for m in mailoutbox] == [["nadia@soc.example"]]
