@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from governance import services
-from governance.models import ApprovalPolicy, EscalationChain, OwnershipAssignment, Roster
+from governance.models import ApprovalPolicy, EscalationChain, IdPGroupMapping, OwnershipAssignment, Roster
 from governance.rostering import RosterPlan
 
 
@@ -85,6 +85,8 @@ class ApprovalPolicyForm(ReasonForm):
             "allow_auto_approval",
             "allows_break_glass",
             "break_glass_review_hours",
+            "step_up",
+            "step_up_minutes",
         ]
 
     def clean(self) -> dict[str, Any]:
@@ -189,3 +191,9 @@ class EscalationStepFormSet(forms.BaseInlineFormSet):
             services.escalation_chain_validate(chain=self.instance, step_count=len(live))
         except ValidationError as exc:
             raise ValidationError(exc.messages) from exc
+
+
+class IdPGroupMappingForm(ReasonForm):
+    class Meta:
+        model = IdPGroupMapping
+        fields = ["provider", "idp_group", "group", "enabled"]

@@ -16,6 +16,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from governance import rbac
 from governance.audit import AuditReasonMixin
 from governance.urlguard import OutboundURLValidator
 
@@ -449,6 +450,14 @@ class EscalationStep(AuditReasonMixin, models.Model):
         return data
 
 
+class StepUp(models.TextChoices):
+    """What a policy asks of a signer's authentication at the moment of signing."""
+
+    NONE = "none", "No fresh authentication"
+    RECENT = "recent", "Authenticated within the last N minutes"
+    MFA = "mfa", "Authenticated with MFA within the last N minutes"
+
+
 class ApprovalPolicy(AuditReasonMixin, TimeStamped):
     """An ordered rule: decisions whose attributes match need these approvals, in this time.
 
@@ -519,6 +528,17 @@ class ApprovalPolicy(AuditReasonMixin, TimeStamped):
         validators=[MinValueValidator(1), MaxValueValidator(720)],
         help_text="Hours within which a different certified person must confirm or condemn a break-glass.",
     )
+    step_up = models.CharField(
+        "fresh authentication at signing",
+        max_length=8,
+        choices=StepUp.choices,
+        default=StepUp.NONE,
+        help_text="Signers re-authenticate (SSO round trip, password or MFA) when their last authentication is "
+        "older than the minutes below. Personal API tokens never satisfy it.",
+    )
+    step_up_minutes = models.PositiveSmallIntegerField(
+        "within (minutes)", default=5, validators=[MinValueValidator(1), MaxValueValidator(720)]
+    )
 
     class Meta:
         ordering = ["priority"]
@@ -551,6 +571,11 @@ class ApprovalPolicy(AuditReasonMixin, TimeStamped):
                 violation_error_message="The minimum blast radius must not exceed the maximum.",
             ),
             models.CheckConstraint(
+                name="policy_step_up_minutes_range",
+                condition=Q(step_up_minutes__gte=1) & Q(step_up_minutes__lte=720),
+                violation_error_message="A fresh authentication is asked for within 1 to 720 minutes.",
+            ),
+            models.CheckConstraint(
                 name="policy_confidence_range",
                 condition=Q(min_ai_confidence__isnull=True)
                 | Q(max_ai_confidence__isnull=True)
@@ -578,3 +603,45 @@ class ConfigVersion(models.Model):
 
     def __str__(self) -> str:
         return self.token
+
+
+class IdPGroupMapping(AuditReasonMixin, TimeStamped):
+    """One IdP group (a value of the groups claim or attribute) gives one portal group.
+
+    At every SSO login the user's portal groups are recomputed from these rows alone: a user whose
+    claim matches none gets no access (never a default role), a group that is no longer claimed
+    is taken away. The Integration group is never mapped (integrations sign in with keys).
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    provider = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The IdP's provider id (OIDC_PROVIDER_ID, the SAML organisation slug); empty: any IdP.",
+    )
+    idp_group = models.CharField(
+        "IdP group", max_length=255, help_text="The value as the IdP sends it (a name, a DN or an Entra object id)."
+    )
+    group = models.ForeignKey(
+        "auth.Group",
+        on_delete=models.PROTECT,
+        related_name="idp_mappings",
+        limit_choices_to=Q(name__in=rbac.SSO_MAPPABLE_GROUPS),
+    )
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["provider", "idp_group", "group__name"]
+        verbose_name = "IdP group mapping"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "idp_group", "group"],
+                name="idp_group_mapping_unique",
+                violation_error_message="This IdP group already gives this portal group.",
+            ),
+            models.CheckConstraint(name="idp_group_present", condition=~Q(idp_group="")),
+        ]
+
+    def __str__(self) -> str:
+        where = self.provider or "any IdP"
+        return f"{self.idp_group} ({where}) → {self.group.name}"

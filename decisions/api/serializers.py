@@ -428,6 +428,20 @@ class SignOffRequestSerializer(StrictSerializer):
     override_action = JSONObjectField(max_bytes=16 * 1024, required=False, allow_null=True, default=None)
 
 
+class AuthContextSerializer(serializers.Serializer):
+    """How the signer authenticated (null fields on sign-offs from before it was recorded)."""
+
+    method = serializers.ChoiceField(
+        choices=["sso", "password", "passkey", "api_token", "unknown"], allow_null=True, default=None
+    )
+    provider = serializers.CharField(allow_null=True, default=None, help_text="The IdP's id, or local.")
+    authenticated_at = serializers.DateTimeField(
+        allow_null=True, default=None, help_text="The signer's latest authentication before signing."
+    )
+    mfa = serializers.BooleanField(allow_null=True, default=None)
+    via = serializers.ChoiceField(choices=["session", "api_token"], allow_null=True, default=None)
+
+
 class SignOffSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id")
     signer = serializers.CharField(source="signer.username")
@@ -436,6 +450,7 @@ class SignOffSerializer(serializers.Serializer):
     reason_code = serializers.CharField()
     rationale = serializers.CharField()
     override_action = serializers.JSONField(allow_null=True)
+    auth = AuthContextSerializer(source="auth_context")
     created_at = serializers.DateTimeField()
     voided_at = serializers.DateTimeField(allow_null=True)
 

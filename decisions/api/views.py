@@ -31,7 +31,8 @@ from decisions.errors import NoLongerWaitsForYou, NotYetProvable
 from decisions.health import metrics
 from decisions.ledger import receipts
 from decisions.lifecycle import cancellation, corrections, intake, outcomes, signing, waiting
-from decisions.models import DecisionRequest, DecisionStatus, IntegrationAPIKey
+from decisions.models import DecisionRequest, DecisionStatus, IntegrationAPIKey, PersonalToken
+from governance.identity.context import API_TOKEN, auth_context_of
 from governance.snapshot import pinned_snapshot
 
 ERRORS = {
@@ -380,6 +381,10 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             return self.get_paginated_response(SignOffSerializer(page, many=True).data)
         serializer = SignOffRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        signoff = signing.decision_sign_off(decision=decision, actor=request.user, **serializer.validated_data)
+        # A personal token is not an authentication at signing: it never satisfies a step-up policy.
+        auth = API_TOKEN if isinstance(request.auth, PersonalToken) else auth_context_of(request._request)
+        signoff = signing.decision_sign_off(
+            decision=decision, actor=request.user, auth=auth, **serializer.validated_data
+        )
         signoff = selectors.decision_signoffs(decision=decision).get(pk=signoff.pk)
         return Response(SignOffSerializer(signoff).data, status=status.HTTP_201_CREATED)

@@ -236,6 +236,11 @@ class SignOff(models.Model):
     step = models.PositiveSmallIntegerField()
     payload_version = models.PositiveIntegerField()
     certification_id_at_signing = models.BigIntegerField()
+    auth_context = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="How and when the signer authenticated: method, IdP, time, MFA, session or API token.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     voided_at = models.DateTimeField(null=True, blank=True)
     void_reason = models.CharField(max_length=200, blank=True)

@@ -23,7 +23,7 @@ from decisions import selectors
 from decisions.actors import SignedInRequest
 from decisions.breakglass import selectors as glass
 from decisions.breakglass import services as glass_services
-from decisions.errors import AlreadySigned, DecisionClosed, DecisionError, NotAllowed
+from decisions.errors import AlreadySigned, DecisionClosed, DecisionError, NotAllowed, StepUpRequired
 from decisions.escalation import services as escalation
 from decisions.ledger import receipts
 from decisions.lifecycle import eligibility, signing
@@ -36,8 +36,10 @@ from decisions.models import (
     SignOff,
     Verdict,
 )
+from decisions.web import stepup
 from decisions.web.forms import DecisionFilterForm, EscalateForm, NotificationPreferenceForm, ReassignForm, SignOffForm
 from decisions.web.governance_forms import BreakGlassForm
+from governance.identity.context import auth_context_of
 
 QUEUE_REFRESH_SECONDS = 30
 PAGE_SIZE = 50
@@ -69,7 +71,10 @@ def detail(request: SignedInRequest, public_id: UUID) -> HttpResponse:
     signoffs = list(selectors.decision_signoffs(decision=decision))
     blocked = _why_cannot_sign(decision, request.user, signoffs)
     if request.method != "POST":
-        return _render_detail(request, decision, signoffs, form=None if blocked else SignOffForm(), blocked=blocked)
+        # A draft kept while the signer re-authenticated (step-up) comes back as it was typed.
+        draft = stepup.take_draft(request, decision)
+        form = None if blocked else SignOffForm(draft) if draft else SignOffForm()
+        return _render_detail(request, decision, signoffs, form=form, blocked=blocked)
 
     if isinstance(blocked, NotAllowed):
         return _forbidden(request, blocked.message)
@@ -80,7 +85,11 @@ def detail(request: SignedInRequest, public_id: UUID) -> HttpResponse:
     if not form.is_valid():
         return _render_detail(request, decision, signoffs, form=form, blocked=None, status=400)
     try:
-        signoff = signing.decision_sign_off(decision=decision, actor=request.user, **form.cleaned_data)
+        signoff = signing.decision_sign_off(
+            decision=decision, actor=request.user, auth=auth_context_of(request), **form.cleaned_data
+        )
+    except StepUpRequired as exc:
+        return stepup.reauthenticate(request, decision, draft=request.POST, why=exc.message)
     except NotAllowed as exc:
         return _forbidden(request, exc.message)
     except (DecisionClosed, AlreadySigned) as exc:
@@ -252,6 +261,7 @@ def _render_detail(request, decision, signoffs, *, form, blocked, status=200) ->
             "can_reassign": decision.status == DecisionStatus.PENDING and request.user.has_perm(escalation.REASSIGN),
             "reassign_form": ReassignForm(prefix="reassign"),
             **_break_glass_context(request, decision),
+            "step_up": decision.snapshot.get("step_up"),
         },
         status=status,
     )
