@@ -4,6 +4,8 @@ our own to stop and start, and a bounded ``wait_until``."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -31,6 +33,14 @@ SWEEP_SECONDS = "1"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 READY_LINE = {"worker": " ready.", "beat": "beat: Starting..."}
+
+
+def run_async(coroutine: Any) -> Any:
+    """``asyncio.run(coroutine)`` in a thread of its own: in the whole suite the session-wide
+    browser (Playwright's sync API) keeps an event loop running in the main thread, where
+    ``asyncio.run`` refuses to start another. Returns what the coroutine returned."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def wait_until(predicate: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.1, what: str = "") -> Any:

@@ -15,6 +15,7 @@ from countersign_client import Countersign
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from tests.e2e.harness import run_async
 from tests.e2e.portal_world import recommendation
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -52,7 +53,7 @@ async def talk(world):
 
 
 def test_an_agent_asks_over_mcp_waits_while_pending_and_gets_the_final_action(world):
-    tools, asked, asked_in, pending, final, cancelled, refused = asyncio.run(talk(world))
+    tools, asked, asked_in, pending, final, cancelled, refused = run_async(talk(world))
 
     assert set(tools) == {"request_approval", "get_verdict", "cancel_request"}
     assert "do NOT act" in tools["get_verdict"].description

@@ -14,6 +14,7 @@ from countersign_client import AsyncCountersign, Countersign, VerdictTimeout
 from countersign_client.adapters.openai_agents import CountersignApprovals
 from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
 
+from tests.e2e.harness import run_async
 from tests.e2e.portal_world import recommendation
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -83,7 +84,7 @@ def run_until_verdict(world, call_id: str, verdict: dict):
             done = await Runner.run(agent, state)
             return paused, decision, ran_before, done, approvals.verdicts[call_id]
 
-    paused, decision, ran_before, done, final = asyncio.run(scenario())
+    paused, decision, ran_before, done, final = run_async(scenario())
     return isolated, paused, decision, ran_before, done, final
 
 

@@ -2,7 +2,6 @@
 PostgreSQL and Redis. Submit and replay, wait for a verdict a person signs through the API, time
 out cleanly, refusals as exceptions, verify the real verdict webhook and refuse forged ones."""
 
-import asyncio
 import threading
 import time
 
@@ -22,7 +21,7 @@ from countersign_client import (
 )
 
 from decisions import integrations
-from tests.e2e.harness import wait_until
+from tests.e2e.harness import run_async, wait_until
 from tests.e2e.portal_world import recommendation
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -122,7 +121,7 @@ def test_waiting_times_out_cleanly_sync_and_async(agent, world):
             await client.cancel(submitted.id, reason="superseded")
             return still, await client.wait_for_verdict(submitted.id, timeout=30)
 
-    still, final = asyncio.run(scenario())
+    still, final = run_async(scenario())
 
     assert 2 <= waited < 6
     assert timed_out.value.decision.id == decision.id
