@@ -109,6 +109,12 @@ def ensure_groups(apps: Any) -> None:
             ("decisions", "change_legalhold"),
             ("decisions", "view_retentionrun"),
             ("decisions", "view_archiveddecision"),
+            # What-if replay: leads draft policy changes, replay and activate them; auditors read them.
+            ("decisions", "view_policydraft"),
+            ("decisions", "add_policydraft"),
+            ("decisions", "change_policydraft"),
+            ("decisions", "delete_policydraft"),
+            ("decisions", "activate_policydraft"),
         ],
     )
     grant(apps, GOVERNANCE_LEAD, governance_lead_codenames() + reviewer)

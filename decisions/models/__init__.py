@@ -14,6 +14,7 @@ from decisions.models.ledger import (
     VerificationMode,
 )
 from decisions.models.outbox import OutboxMessage
+from decisions.models.replay import DraftStatus, PolicyDraft
 from decisions.models.requests import (
     CERTIFY,
     REASONS_BY_VERDICT,
@@ -42,6 +43,7 @@ __all__ = [
     "DecisionRequest",
     "DecisionRequestUserObjectPermission",
     "DecisionStatus",
+    "DraftStatus",
     "Escalation",
     "Heartbeat",
     "EventKind",
@@ -59,6 +61,7 @@ __all__ = [
     "OutcomeKind",
     "OutboxMessage",
     "PersonalToken",
+    "PolicyDraft",
     "ReasonCode",
     "RetentionRun",
     "RetentionStatus",
