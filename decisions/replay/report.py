@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.paginator import Page, Paginator
 from django.db.models import Count, Prefetch, Sum
 from django.utils import timezone
 
@@ -48,7 +47,7 @@ class Replay:
     rules: list[Rule]
     period: Period
     summary: dict[str, Any]
-    page: Page
+    page: PageInfo
     rows: list[dict[str, Any]]
 
 
@@ -230,9 +229,33 @@ def decision_row(decision: Any, rules: list[Rule]) -> dict[str, Any]:
     }
 
 
-def listing(rules: list[Rule], period: Period, *, page: int = 1, page_size: int = PAGE_SIZE) -> Page:
+@dataclass(frozen=True)
+class PageInfo:
+    """Which page of the listing, of how many decisions. A page past the last one is empty."""
+
+    number: int
+    size: int
+    count: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.count // self.size))
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+def listing(rules: list[Rule], period: Period, *, page: int = 1, page_size: int = PAGE_SIZE) -> tuple[PageInfo, list]:
     """One page of the period's decisions: auto-approved by the draft but rejected by a person
-    first, then those whose requirement changes, newest first within each. Three queries."""
+    first, then those whose requirement changes, newest first within each. Three queries (a count,
+    the page, its live sign-offs); two when the page is past the last one."""
+    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError("page must be at least 1 and page_size between 1 and MAX_PAGE_SIZE")
     live = SignOff.objects.filter(voided_at__isnull=True).select_related("signer", "signed_as").order_by("created_at")
     qs = (
         replay_queryset(rules, period)
@@ -241,15 +264,16 @@ def listing(rules: list[Rule], period: Period, *, page: int = 1, page_size: int 
         .prefetch_related(Prefetch("signoffs", queryset=live, to_attr="live_signoffs"))
         .order_by("-auto_over_rejection", "-changed", "-created_at", "-id")
     )
-    return Paginator(qs, page_size).page(page)
+    info = PageInfo(number=page, size=page_size, count=qs.count())
+    offset = (page - 1) * page_size
+    return info, list(qs[offset : offset + page_size]) if offset < info.count else []
 
 
 def replay(draft: PolicyDraft, period: Period, *, page: int = 1, page_size: int = PAGE_SIZE) -> Replay:
-    """The replay of ``draft`` over ``period``: aggregates and page ``page`` of the decisions.
-    Reads only; raises django.core.paginator.EmptyPage / PageNotAnInteger for a page out of range."""
+    """The replay of ``draft`` over ``period``: aggregates and page ``page`` of the decisions. Reads only."""
     draft = draft_with_rules(draft)
     rules = rule_set(draft)
     summary = summarise(replay_groups(rules, period), rules)
-    page_obj = listing(rules, period, page=page, page_size=page_size)
-    rows = [decision_row(d, rules) for d in page_obj.object_list]
-    return Replay(draft=draft, rules=rules, period=period, summary=summary, page=page_obj, rows=rows)
+    info, decisions = listing(rules, period, page=page, page_size=page_size)
+    rows = [decision_row(d, rules) for d in decisions]
+    return Replay(draft=draft, rules=rules, period=period, summary=summary, page=info, rows=rows)
