@@ -1,17 +1,22 @@
-"""The replay in SQL: every past decision of a period annotated with what the rule set would have
-required of it (``r_*``) next to what its routing snapshot recorded (``a_*``).
+"""The replay in SQL: every past decision of a period annotated with the rule that would have
+matched it (``r_rule``, one first-match CASE over the rules, in the order routing tries them).
 
-Each ``r_*`` is one first-match CASE over the rules (the same order routing tries them), so a
-decision's draft requirement is computed by the database, row by row, without leaving it.
-Nothing here writes: the querysets only read ``DecisionRequest`` (and its action type).
+What a rule requires follows from the rule and a few of the decision's columns (its action type's
+``system_owned``, its ``status``, ``required_approvals``); what its routing recorded besides
+(time to act, chain, co-signer roles: ``Recorded``) is fixed by the policy version it matched, as
+every policy change is a new version. So the aggregates group by those columns and the policy and
+version, read ``Recorded`` from one snapshot per version (never every row's JSON), and compare
+each group in Python with ``requirement_changes``: a few hundred groups, never the rows. The
+listing sorts by the same comparison per row: ``changed_condition`` is its SQL twin (tested
+against it). Nothing here writes: the querysets only read decisions and action types.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import (
     BooleanField,
@@ -31,17 +36,12 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
 
 from decisions.models import DecisionRequest, DecisionStatus
-from decisions.replay.rules import Rule
+from decisions.replay.rules import Rule, fail_safe_rule
 from decisions.review.figures import Period
 
 HUMAN_VERDICTS = (DecisionStatus.APPROVED, DecisionStatus.OVERRIDDEN, DecisionStatus.REJECTED)
 NO_CHAIN = 0  # the fail-safe has no chain; 0 is never a primary key
-
-
-def _first_match(rules: list[Rule], value: Callable[[Rule], Any], default: Any, field: Any) -> Case:
-    """CASE WHEN <rule 1 matches> THEN value(rule 1) WHEN <rule 2 matches> ... ELSE default END."""
-    whens = [When(rule.condition(), then=Value(value(rule), output_field=field)) for rule in rules]
-    return Case(*whens, default=Value(default, output_field=field), output_field=field)
+GROUP_KEYS = ("r_rule", "action_type__system_owned", "status", "required_approvals", "policy_id", "policy_version")
 
 
 def _snapshot_cosigners() -> RawSQL:
@@ -62,55 +62,18 @@ def _snapshot_cosigners() -> RawSQL:
     return RawSQL(sql, (), output_field=CharField())  # noqa: S611
 
 
-def _flag(condition: Q) -> Case:
-    return Case(When(condition, then=Value(True)), default=Value(False), output_field=BooleanField())
+def _first_match(rules: list[Rule], value: Callable[[int, Rule], Any], default: Any, field: Any) -> Case:
+    """CASE WHEN <rule 1 matches> THEN value(rule 1) WHEN <rule 2 matches> ... ELSE default END."""
+    whens = [When(rule.condition(), then=value(i, rule)) for i, rule in enumerate(rules)]
+    return Case(*whens, default=default, output_field=field)
 
 
 def replay_queryset(rules: list[Rule], period: Period) -> QuerySet[DecisionRequest]:
-    """The decisions submitted in ``period``, each annotated with:
-
-    - ``r_rule``: the index in ``rules`` of the rule that matches it, -1 for none (the fail-safe);
-    - ``r_auto``: the rule set would auto-approve it (a system-owned action type whose rule allows it);
-    - ``r_approvals`` (0 when auto), ``r_time``, ``r_chain`` (0: none), ``r_cosigners``;
-    - ``a_auto``, ``a_approvals`` (0 when auto-approved), ``a_time``, ``a_chain``, ``a_cosigners``:
-      the same as its routing froze them;
-    - ``c_auto``, ``c_approvals``, ``c_cosigners``, ``c_time``, ``c_chain``: what differs (the last
-      four only when both are human); ``changed``: any of them;
-    - ``auto_over_rejection``: auto-approved by the rule set, rejected by a person;
-    - ``took``: submission to human verdict (approved, overridden, rejected), else null.
-    """
-    integer: IntegerField = IntegerField()
-    text: CharField = CharField()
-    boolean: BooleanField = BooleanField()
-    index = {rule.key: i for i, rule in enumerate(rules)}
-    qs = DecisionRequest.objects.filter(created_at__gte=period.start, created_at__lt=period.end).annotate(
-        r_rule=_first_match(rules, lambda r: index[r.key], -1, integer),
-        r_allow=_first_match(rules, lambda r: r.allow_auto_approval, False, boolean),
-        r_required=_first_match(rules, lambda r: r.required_approvals, 1, integer),
-        r_time=_first_match(rules, lambda r: r.time_to_act_seconds, settings.DEFAULT_TIME_TO_ACT_SECONDS, integer),
-        r_chain=_first_match(rules, lambda r: r.chain_id or NO_CHAIN, NO_CHAIN, integer),
-        r_cosigners=_first_match(rules, lambda r: r.cosigner_signature, "", text),
-        a_auto=_flag(Q(status=DecisionStatus.AUTO_APPROVED)),
-        a_time=Coalesce(Cast(KeyTextTransform("time_to_act_seconds", "snapshot"), integer), Value(0)),
-        a_chain=Coalesce(Cast(KeyTextTransform("id", KeyTextTransform("chain", "snapshot")), integer), NO_CHAIN),
-        a_cosigners=Coalesce(_snapshot_cosigners(), Value("")),
-    )
-    qs = qs.annotate(
-        r_auto=_flag(Q(r_allow=True, action_type__system_owned=True)),
-        a_approvals=Case(When(a_auto=True, then=Value(0)), default=F("required_approvals"), output_field=integer),
-    )
-    both_human = Q(r_auto=False, a_auto=False)
-    qs = qs.annotate(
-        r_approvals=Case(When(r_auto=True, then=Value(0)), default=F("r_required"), output_field=integer),
-        c_auto=_flag(~Q(r_auto=F("a_auto"))),
-        c_approvals=_flag(both_human & ~Q(r_required=F("required_approvals"))),
-        c_cosigners=_flag(both_human & ~Q(r_cosigners=F("a_cosigners"))),
-        c_time=_flag(both_human & ~Q(r_time=F("a_time"))),
-        c_chain=_flag(both_human & ~Q(r_chain=F("a_chain"))),
-    )
-    return qs.annotate(
-        changed=_flag(Q(c_auto=True) | Q(c_approvals=True) | Q(c_cosigners=True) | Q(c_time=True) | Q(c_chain=True)),
-        auto_over_rejection=_flag(Q(r_auto=True, status=DecisionStatus.REJECTED)),
+    """The decisions submitted in ``period``, each annotated with ``r_rule`` (the index in ``rules``
+    of the rule that matches it first, -1 for none: the fail-safe) and ``took`` (submission to human
+    verdict: approved, overridden, rejected; else null)."""
+    return DecisionRequest.objects.filter(created_at__gte=period.start, created_at__lt=period.end).annotate(
+        r_rule=_first_match(rules, lambda i, _r: Value(i), Value(-1), IntegerField()),
         took=Case(
             When(
                 status__in=HUMAN_VERDICTS,
@@ -119,4 +82,110 @@ def replay_queryset(rules: list[Rule], period: Period) -> QuerySet[DecisionReque
             default=None,
             output_field=DurationField(),
         ),
+    )
+
+
+Version = tuple[int | None, int | None]  # (policy_id, policy_version); (None, None): no policy matched
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What routing froze besides the approvals, for every decision of one policy version."""
+
+    time_to_act_seconds: int
+    chain_id: int  # NO_CHAIN for none
+    cosigners: str  # sorted ids, comma-separated
+
+
+def recorded_by_version(representatives: list[int]) -> dict[Version, Recorded]:
+    """``Recorded`` per policy version, read from one decision's snapshot each (``representatives``:
+    a decision pk per version). One query over a few rows."""
+    integer: IntegerField = IntegerField()
+    rows = (
+        DecisionRequest.objects.filter(pk__in=representatives)
+        .annotate(
+            a_time=Coalesce(Cast(KeyTextTransform("time_to_act_seconds", "snapshot"), integer), Value(0)),
+            a_chain=Coalesce(Cast(KeyTextTransform("id", KeyTextTransform("chain", "snapshot")), integer), NO_CHAIN),
+            a_cosigners=Coalesce(_snapshot_cosigners(), Value("")),
+        )
+        .values_list("policy_id", "policy_version", "a_time", "a_chain", "a_cosigners")
+    )
+    return {(p, v): Recorded(time_to_act_seconds=t, chain_id=c, cosigners=cos) for p, v, t, c, cos in rows}
+
+
+def _version(version: Version) -> Q:
+    policy_id, number = version
+    policy = Q(policy_id__isnull=True) if policy_id is None else Q(policy_id=policy_id)
+    return policy & (Q(policy_version__isnull=True) if number is None else Q(policy_version=number))
+
+
+def rule_at(rules: list[Rule], index: int) -> Rule:
+    return rules[index] if index >= 0 else fail_safe_rule()
+
+
+def would_auto_approve(rule: Rule, *, system_owned: bool) -> bool:
+    """Routing auto-approves a system-owned action type whose rule allows it (never the fail-safe)."""
+    return rule.allow_auto_approval and system_owned
+
+
+def requirement_changes(
+    rule: Rule, *, system_owned: bool, status: str, required_approvals: int, recorded: Recorded
+) -> dict[str, bool]:
+    """What differs between ``rule``'s requirement and the one a decision's routing recorded:
+    auto-approval or people; and, both needing people, approvals, co-signers, time to act, chain."""
+    r_auto = would_auto_approve(rule, system_owned=system_owned)
+    a_auto = status == DecisionStatus.AUTO_APPROVED
+    both_human = not r_auto and not a_auto
+    return {
+        "auto": r_auto != a_auto,
+        "approvals": both_human and rule.required_approvals != required_approvals,
+        "cosigners": both_human and rule.cosigner_signature != recorded.cosigners,
+        "time_to_act": both_human and rule.time_to_act_seconds != recorded.time_to_act_seconds,
+        "chain": both_human and (rule.chain_id or NO_CHAIN) != recorded.chain_id,
+    }
+
+
+def _differs(rule: Rule, recorded: Recorded) -> bool:
+    return (
+        rule.cosigner_signature != recorded.cosigners
+        or rule.time_to_act_seconds != recorded.time_to_act_seconds
+        or (rule.chain_id or NO_CHAIN) != recorded.chain_id
+    )
+
+
+def changed_condition(rule: Rule, recorded: dict[Version, Recorded]) -> Q:
+    """``any(requirement_changes(rule, ...).values())`` as a condition on a decision."""
+    a_auto = Q(status=DecisionStatus.AUTO_APPROVED)
+    if rule.allow_auto_approval:
+        auto_differs = (Q(action_type__system_owned=True) & ~a_auto) | (Q(action_type__system_owned=False) & a_auto)
+        both_human = Q(action_type__system_owned=False) & ~a_auto
+    else:
+        auto_differs = a_auto
+        both_human = ~a_auto
+    differs = ~Q(required_approvals=rule.required_approvals)
+    for version, values in recorded.items():
+        if _differs(rule, values):
+            differs |= _version(version)
+    return auto_differs | (both_human & differs)
+
+
+def listing_queryset(rules: list[Rule], period: Period, recorded: dict[Version, Recorded]) -> QuerySet[DecisionRequest]:
+    """``replay_queryset`` with the two flags the listing sorts by, computed per row in SQL:
+    ``auto_over_rejection`` (the rules would auto-approve it, a person rejected it) and
+    ``changed`` (its requirement changes; ``recorded``: every policy version of the period)."""
+    boolean: BooleanField = BooleanField()
+
+    def flag(condition: Q) -> ExpressionWrapper:
+        return ExpressionWrapper(condition, output_field=boolean)
+
+    rejected_system = Q(status=DecisionStatus.REJECTED, action_type__system_owned=True)
+    fail_safe = flag(changed_condition(fail_safe_rule(), recorded))
+    return replay_queryset(rules, period).annotate(
+        auto_over_rejection=Case(
+            When(~rejected_system, then=Value(False)),
+            *[When(rule.condition(), then=Value(rule.allow_auto_approval)) for rule in rules],
+            default=Value(False),
+            output_field=boolean,
+        ),
+        changed=_first_match(rules, lambda _i, rule: flag(changed_condition(rule, recorded)), fail_safe, boolean),
     )

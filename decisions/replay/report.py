@@ -6,8 +6,9 @@ In aggregate: how many decisions change requirement, how many the draft would au
 a person rejected, the extra approvals, and the expected extra time to decision.
 
 Constant query count whatever the number of decisions: the aggregates come from one grouped
-query (a few hundred groups at most: rules x statuses x requirement changes), summed here; the
-listing is one page of an annotated, ordered queryset (a count, a page, its sign-offs).
+query (a few hundred groups at most: rules x statuses x approvals x policy versions) and one read
+of a snapshot per policy version, summed here; the listing is one page of an annotated, ordered
+queryset (a count, a page, its sign-offs).
 Definitions (shown on the admin page and in the API schema):
 - *changes requirement*: the draft would auto-approve where a person decided, or the reverse;
   or, both needing people, a different number of approvals, co-signer roles, time to act or chain.
@@ -25,17 +26,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Prefetch, Sum
+from django.db.models import Count, Min, Prefetch, Sum
 from django.utils import timezone
 
 from decisions.models import DecisionStatus, PolicyDraft, SignOff
-from decisions.replay.annotations import replay_queryset
-from decisions.replay.rules import Rule, draft_with_rules, fail_safe_rule, rule_set
+from decisions.replay.annotations import (
+    GROUP_KEYS,
+    Recorded,
+    Version,
+    listing_queryset,
+    recorded_by_version,
+    replay_queryset,
+    requirement_changes,
+    rule_at,
+    would_auto_approve,
+)
+from decisions.replay.rules import Rule, draft_with_rules, rule_set
 from decisions.review.figures import Period
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
-_GROUP_KEYS = ("r_rule", "r_auto", "r_approvals", "a_auto", "a_approvals", "c_cosigners", "c_time", "c_chain", "status")
 _DEFERRED = ("evidence", "recommendation", "target", "proposed_chain", "final_action")
 
 
@@ -81,39 +91,50 @@ def _expected(approvals: int, observed: dict[int, dict[str, Any]], per_approval:
     return approvals * per_approval
 
 
-def summarise(groups: list[dict[str, Any]], rules: list[Rule]) -> dict[str, Any]:
+def _group_changes(
+    g: dict[str, Any], rules: list[Rule], recorded: dict[Version, Recorded]
+) -> tuple[Rule, bool, int, int, dict[str, bool]]:
+    rule = rule_at(rules, g["r_rule"])
+    system_owned = g["action_type__system_owned"]
+    r_auto = would_auto_approve(rule, system_owned=system_owned)
+    a_auto = g["status"] == DecisionStatus.AUTO_APPROVED
+    changes = requirement_changes(
+        rule,
+        system_owned=system_owned,
+        status=g["status"],
+        required_approvals=g["required_approvals"],
+        recorded=recorded[(g["policy_id"], g["policy_version"])],
+    )
+    return rule, r_auto, 0 if r_auto else rule.required_approvals, 0 if a_auto else g["required_approvals"], changes
+
+
+def summarise(groups: list[dict[str, Any]], rules: list[Rule], recorded: dict[Version, Recorded]) -> dict[str, Any]:
     """The aggregates of a replay from its grouped rows (see the module docstring)."""
+    for g in groups:
+        g["a_approvals"] = 0 if g["status"] == DecisionStatus.AUTO_APPROVED else g["required_approvals"]
     observed, per_approval = _observed(groups)
     totals: defaultdict[str, int] = defaultdict(int)
     extra_seconds = 0.0
     for g in groups:
         n = g["n"]
-        rule = rules[g["r_rule"]] if g["r_rule"] >= 0 else None
-        both_human = not g["r_auto"] and not g["a_auto"]
-        changes = {
-            "auto": g["r_auto"] != g["a_auto"],
-            "approvals": both_human and g["r_approvals"] != g["a_approvals"],
-            "cosigners": g["c_cosigners"],
-            "time_to_act": g["c_time"],
-            "chain": g["c_chain"],
-        }
+        rule, r_auto, r_approvals, a_approvals, changes = _group_changes(g, rules, recorded)
+        a_auto = g["status"] == DecisionStatus.AUTO_APPROVED
         totals["decisions"] += n
-        totals["matched_by_draft"] += n if rule is not None and rule.is_draft else 0
+        totals["matched_by_draft"] += n if rule.is_draft else 0
         totals["changed"] += n if any(changes.values()) else 0
         for name, changed in changes.items():
             totals[f"changed_{name}"] += n if changed else 0
-        totals["auto_over_rejection"] += n if g["r_auto"] and g["status"] == DecisionStatus.REJECTED else 0
-        totals["auto_over_override"] += n if g["r_auto"] and g["status"] == DecisionStatus.OVERRIDDEN else 0
-        totals["newly_auto_approved"] += n if g["r_auto"] and not g["a_auto"] else 0
-        totals["no_longer_auto_approved"] += n if g["a_auto"] and not g["r_auto"] else 0
-        delta = g["r_approvals"] - g["a_approvals"]
+        totals["auto_over_rejection"] += n if r_auto and g["status"] == DecisionStatus.REJECTED else 0
+        totals["auto_over_override"] += n if r_auto and g["status"] == DecisionStatus.OVERRIDDEN else 0
+        totals["newly_auto_approved"] += n if r_auto and not a_auto else 0
+        totals["no_longer_auto_approved"] += n if a_auto and not r_auto else 0
+        delta = r_approvals - a_approvals
         totals["extra_approvals"] += n * delta
         totals["approvals_added"] += n * max(delta, 0)
         totals["approvals_removed"] += n * max(-delta, 0)
         if delta and per_approval is not None:
             extra_seconds += n * (
-                _expected(g["r_approvals"], observed, per_approval)
-                - _expected(g["a_approvals"], observed, per_approval)
+                _expected(r_approvals, observed, per_approval) - _expected(a_approvals, observed, per_approval)
             )
     keys = (
         "decisions",
@@ -145,10 +166,21 @@ def summarise(groups: list[dict[str, Any]], rules: list[Rule]) -> dict[str, Any]
     return summary
 
 
-def replay_groups(rules: list[Rule], period: Period) -> list[dict[str, Any]]:
-    """One grouped query: the period's decisions counted per requirement pair and status."""
-    qs = replay_queryset(rules, period).order_by().values(*_GROUP_KEYS)
-    return list(qs.annotate(n=Count("pk"), took_sum=Sum("took"), timed=Count("took")))
+def replay_groups(rules: list[Rule], period: Period) -> tuple[list[dict[str, Any]], dict[Version, Recorded]]:
+    """Two queries: the period's decisions counted per rule, action type kind, status, approvals and
+    policy version; and what each policy version recorded (one snapshot read per version)."""
+    qs = replay_queryset(rules, period).order_by().values(*GROUP_KEYS)
+    groups = list(qs.annotate(n=Count("pk"), took_sum=Sum("took"), timed=Count("took"), representative=Min("pk")))
+    by_version: dict[Version, int] = {}
+    for g in groups:
+        by_version.setdefault((g["policy_id"], g["policy_version"]), g["representative"])
+    return groups, recorded_by_version(list(by_version.values())) if by_version else {}
+
+
+def replay_summary(rules: list[Rule], period: Period) -> tuple[dict[str, Any], dict[Version, Recorded]]:
+    """The aggregates of the replay of ``rules`` over ``period`` (and the recorded requirements)."""
+    groups, recorded = replay_groups(rules, period)
+    return summarise(groups, rules, recorded), recorded
 
 
 def rule_entry(rule: Rule) -> dict[str, Any]:
@@ -180,13 +212,13 @@ def parameters(draft: PolicyDraft, rules: list[Rule], period: Period) -> dict[st
 
 
 def replay_report(draft: PolicyDraft, period: Period, *, now: datetime | None = None) -> dict[str, Any]:
-    """Parameters and aggregates (no rows): what an activation keeps. Seven queries."""
+    """Parameters and aggregates (no rows): what an activation keeps. Eight queries."""
     draft = draft_with_rules(draft)
     rules = rule_set(draft)
     return {
         "computed_at": (now or timezone.now()).isoformat(),
         "parameters": parameters(draft, rules, period),
-        "summary": summarise(replay_groups(rules, period), rules),
+        "summary": replay_summary(rules, period)[0],
     }
 
 
@@ -197,7 +229,9 @@ def _names(entries: Any) -> list[str]:
 def decision_row(decision: Any, rules: list[Rule]) -> dict[str, Any]:
     """One decision of the listing: what the draft would have required, next to what happened."""
     snapshot = decision.snapshot if isinstance(decision.snapshot, dict) else {}
-    rule = rules[decision.r_rule] if decision.r_rule >= 0 else fail_safe_rule()
+    rule = rule_at(rules, decision.r_rule)
+    r_auto = would_auto_approve(rule, system_owned=decision.action_type.system_owned)
+    a_auto = decision.status == DecisionStatus.AUTO_APPROVED
     policy = snapshot.get("policy") if isinstance(snapshot.get("policy"), dict) else None
     chain: dict[str, Any] = snapshot["chain"] if isinstance(snapshot.get("chain"), dict) else {}
     return {
@@ -207,18 +241,14 @@ def decision_row(decision: Any, rules: list[Rule]) -> dict[str, Any]:
         "submitted_at": decision.created_at,
         "changed": decision.changed,
         "auto_over_rejection": decision.auto_over_rejection,
-        "draft": {
-            **rule_entry(rule),
-            "auto_approved": decision.r_auto,
-            "approvals": decision.r_approvals,
-        },
+        "draft": {**rule_entry(rule), "auto_approved": r_auto, "approvals": 0 if r_auto else rule.required_approvals},
         "actual": {
             "status": decision.status,
             "policy": policy.get("name") if policy else None,
-            "auto_approved": decision.a_auto,
-            "approvals": decision.a_approvals,
+            "auto_approved": a_auto,
+            "approvals": 0 if a_auto else decision.required_approvals,
             "cosigner_roles": _names(snapshot.get("cosigner_roles")),
-            "time_to_act_seconds": decision.a_time or None,
+            "time_to_act_seconds": snapshot.get("time_to_act_seconds"),
             "escalation_chain": chain.get("name"),
             "signers": [
                 {"username": s.signer.get_username(), "verdict": s.verdict, "signed_as": s.signed_as.name}
@@ -250,7 +280,14 @@ class PageInfo:
         return self.number > 1
 
 
-def listing(rules: list[Rule], period: Period, *, page: int = 1, page_size: int = PAGE_SIZE) -> tuple[PageInfo, list]:
+def listing(
+    rules: list[Rule],
+    period: Period,
+    recorded: dict[Version, Recorded],
+    *,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+) -> tuple[PageInfo, list]:
     """One page of the period's decisions: auto-approved by the draft but rejected by a person
     first, then those whose requirement changes, newest first within each. Three queries (a count,
     the page, its live sign-offs); two when the page is past the last one."""
@@ -258,7 +295,7 @@ def listing(rules: list[Rule], period: Period, *, page: int = 1, page_size: int 
         raise ValueError("page must be at least 1 and page_size between 1 and MAX_PAGE_SIZE")
     live = SignOff.objects.filter(voided_at__isnull=True).select_related("signer", "signed_as").order_by("created_at")
     qs = (
-        replay_queryset(rules, period)
+        listing_queryset(rules, period, recorded)
         .select_related("action_type")
         .defer(*_DEFERRED)
         .prefetch_related(Prefetch("signoffs", queryset=live, to_attr="live_signoffs"))
@@ -273,7 +310,7 @@ def replay(draft: PolicyDraft, period: Period, *, page: int = 1, page_size: int 
     """The replay of ``draft`` over ``period``: aggregates and page ``page`` of the decisions. Reads only."""
     draft = draft_with_rules(draft)
     rules = rule_set(draft)
-    summary = summarise(replay_groups(rules, period), rules)
-    info, decisions = listing(rules, period, page=page, page_size=page_size)
+    summary, recorded = replay_summary(rules, period)
+    info, decisions = listing(rules, period, recorded, page=page, page_size=page_size)
     rows = [decision_row(d, rules) for d in decisions]
     return Replay(draft=draft, rules=rules, period=period, summary=summary, page=info, rows=rows)

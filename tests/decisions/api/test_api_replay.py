@@ -134,8 +134,8 @@ def test_replay_endpoint_query_count_does_not_grow_with_decisions(history, draft
     lead = client_for(history.lead)
     lead.get(url(draft))  # warm: content types, throttle
     # token, permissions (2), throttle (5), draft, draft + its 2 relations, policies + their 2,
-    # grouped figures, page count, page, sign-offs
-    with django_assert_num_queries(20) as one:
+    # grouped figures, recorded requirements, page count, page, sign-offs
+    with django_assert_num_queries(21) as one:
         assert lead.get(url(draft)).status_code == 200
     for _ in range(8):
         submit(history.isolate, title="More history")

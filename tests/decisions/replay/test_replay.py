@@ -165,13 +165,14 @@ def test_replay_and_its_report_never_change_a_decision(history, draft_of):
 
 def test_replay_query_count_does_not_grow_with_decisions(history, draft_of, django_assert_num_queries):
     draft = draft_of(history.enrich_policy, allow_auto_approval=True)
-    # draft + 2 prefetches, live policies + 2 prefetches, grouped figures, page count, page, sign-offs,
+    # draft + 2 prefetches, live policies + 2 prefetches, grouped figures, one snapshot per policy
+    # version, page count, page,
     # and the live sign-offs prefetch of the page
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         replay(draft, history.period)
     for _ in range(6):
         submit(history.isolate, title="More history")
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         replay(draft, history.period)
 
 
@@ -280,3 +281,27 @@ def test_rule_set_replaces_the_base_policy_with_the_draft(history, draft_of):
     assert [r.name for r in rules] == ["Enrichment", "Isolation"]
     assert [r.is_draft for r in rules] == [False, True]
     assert replay_queryset(rules, history.period).filter(r_rule=1).count() == 2
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"allow_auto_approval": True},
+        {"required_approvals": 2},
+        {"time_to_act_seconds": 60},
+        {"enabled": False},
+        {},
+    ],
+)
+def test_the_listings_sql_flags_agree_with_the_aggregates(history, draft_of, changes):
+    policy = history.isolate_policy if "required_approvals" in changes else history.enrich_policy
+    draft = draft_of(policy, **changes)
+
+    result = replay(draft, history.period, page_size=200)
+
+    assert sum(r["changed"] for r in result.rows) == result.summary["changed"]
+    assert sum(r["auto_over_rejection"] for r in result.rows) == result.summary["auto_over_rejection"]
+    assert (
+        sum(r["draft"]["approvals"] - r["actual"]["approvals"] for r in result.rows)
+        == result.summary["extra_approvals"]
+    )

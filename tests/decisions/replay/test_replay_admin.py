@@ -61,7 +61,7 @@ def test_replay_page_lists_the_auto_approval_over_a_rejection_first(client, hist
 def test_replay_page_query_count_does_not_grow_with_decisions(client, history, draft, django_assert_num_queries):
     client.force_login(history.lead)
     client.get(replay_url(draft))
-    with django_assert_num_queries(16) as one:
+    with django_assert_num_queries(17) as one:
         client.get(replay_url(draft))
     for _ in range(8):
         submit(history.isolate, title="More history")
