@@ -90,7 +90,6 @@ class PolicyDraftAdmin(AuditedAdmin):
     list_filter = ("status",)
     list_select_related = ("policy", "created_by")
     search_fields = ("name", "description", "policy__name")
-    filter_horizontal = RULE_M2M_FIELDS
     fieldsets = (
         (None, {"fields": ("policy", "name", "description", "priority", "enabled")}),
         (

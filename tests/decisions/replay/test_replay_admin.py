@@ -127,3 +127,14 @@ def test_activation_in_the_admin_is_audited_and_keeps_the_report(client, history
     change_page = client.get(reverse("admin:decisions_policydraft_change", args=[draft.pk])).content.decode()
     assert "auto-approved that a person rejected" in change_page
     assert ">Activate<" not in change_page
+
+
+def test_a_policys_page_links_to_drafting_a_change(client, history):
+    client.force_login(history.lead)
+
+    page = client.get(reverse("admin:governance_approvalpolicy_change", args=[history.isolate_policy.pk]))
+
+    assert (
+        f'href="{reverse("admin:decisions_policydraft_add")}?policy={history.isolate_policy.pk}"'
+        in page.content.decode()
+    )
