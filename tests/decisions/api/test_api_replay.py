@@ -141,3 +141,14 @@ def test_replay_endpoint_query_count_does_not_grow_with_decisions(history, draft
         submit(history.isolate, title="More history")
     with django_assert_num_queries(len(one.captured_queries)):
         assert lead.get(url(draft)).status_code == 200
+
+
+def test_draft_list_query_count_does_not_grow_with_drafts(history, draft, django_assert_num_queries):
+    lead = client_for(history.lead)
+    lead.get("/api/v1/policy-drafts/")
+    with django_assert_num_queries(10) as one:
+        assert len(lead.get("/api/v1/policy-drafts/").json()["results"]) == 1
+    for _ in range(4):
+        make_draft(history, history.isolate_policy, required_approvals=2)
+    with django_assert_num_queries(len(one.captured_queries)):
+        assert len(lead.get("/api/v1/policy-drafts/").json()["results"]) == 5

@@ -11,7 +11,9 @@ from governance import rbac
 from governance import services as governance_services
 from governance.models import ApprovalPolicy
 from tests.decisions.factories import submit
+from tests.decisions.replay.history import make_draft, make_history
 from tests.governance.factories import make_user_in_group
+from tests.helpers import run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -142,3 +144,40 @@ def test_activation_refused_by_a_policy_rule_leaves_everything_as_it_was(history
     draft.refresh_from_db()
     assert draft.status == DraftStatus.DRAFT
     assert draft.replay_report is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_drafts_of_one_policy_activated_at_once_put_exactly_one_in_force():
+    history = make_history()
+    drafts = [
+        make_draft(history, history.isolate_policy, required_approvals=2),
+        make_draft(history, history.isolate_policy, time_to_act_seconds=120),
+    ]
+
+    outcomes = run_concurrently(
+        lambda i: services.policy_draft_activate(
+            draft=drafts[i], actor=history.lead, reason=f"Race {i}", period=history.period
+        ),
+        threads=2,
+    )
+
+    errors = [exc for _result, exc in outcomes if exc is not None]
+    assert len(errors) == 1
+    assert isinstance(errors[0], ValidationError)
+    assert "changed since this draft started" in str(errors[0])
+    assert PolicyDraft.objects.filter(status=DraftStatus.ACTIVATED).count() == 1
+    assert ApprovalPolicy.objects.get(pk=history.isolate_policy.pk).version == history.isolate_policy.version + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_draft_activated_twice_at_once_is_activated_once():
+    history = make_history()
+    draft = make_draft(history, history.isolate_policy, required_approvals=2)
+
+    outcomes = run_concurrently(
+        lambda i: services.policy_draft_activate(draft=draft, actor=history.lead, reason="Race", period=history.period),
+        threads=2,
+    )
+
+    assert sum(exc is None for _result, exc in outcomes) == 1
+    assert ApprovalPolicy.objects.get(pk=history.isolate_policy.pk).version == history.isolate_policy.version + 1

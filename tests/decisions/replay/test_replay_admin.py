@@ -138,3 +138,17 @@ def test_a_policys_page_links_to_drafting_a_change(client, history):
         f'href="{reverse("admin:decisions_policydraft_add")}?policy={history.isolate_policy.pk}"'
         in page.content.decode()
     )
+
+
+def test_draft_changelist_query_count_does_not_grow_with_drafts(
+    client, history, draft, draft_of, django_assert_num_queries
+):
+    client.force_login(history.lead)
+    url = reverse("admin:decisions_policydraft_changelist")
+    client.get(url)
+    with django_assert_num_queries(8) as one:  # session, user, the drafts (with policy and author), counts
+        assert client.get(url).status_code == 200
+    for _ in range(4):
+        draft_of(history.isolate_policy, required_approvals=2)
+    with django_assert_num_queries(len(one.captured_queries)):
+        assert client.get(url).status_code == 200
