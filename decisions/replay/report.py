@@ -65,14 +65,18 @@ def _seconds(value: timedelta | None) -> float:
     return value.total_seconds() if value is not None else 0.0
 
 
+def _recorded_approvals(group: dict[str, Any]) -> int:
+    return 0 if group["status"] == DecisionStatus.AUTO_APPROVED else group["required_approvals"]
+
+
 def _observed(groups: list[dict[str, Any]]) -> tuple[dict[int, dict[str, Any]], float | None]:
     """Mean time to decision per recorded number of approvals, and the mean time per approval."""
     took: dict[int, float] = defaultdict(float)
     counted: dict[int, int] = defaultdict(int)
     for g in groups:
         if g["timed"]:
-            took[g["a_approvals"]] += _seconds(g["took_sum"])
-            counted[g["a_approvals"]] += g["timed"]
+            took[_recorded_approvals(g)] += _seconds(g["took_sum"])
+            counted[_recorded_approvals(g)] += g["timed"]
     observed = {
         k: {"approvals": k, "decisions": counted[k], "mean_seconds": took[k] / counted[k]}
         for k in sorted(counted)
@@ -97,7 +101,6 @@ def _group_changes(
     rule = rule_at(rules, g["r_rule"])
     system_owned = g["action_type__system_owned"]
     r_auto = would_auto_approve(rule, system_owned=system_owned)
-    a_auto = g["status"] == DecisionStatus.AUTO_APPROVED
     changes = requirement_changes(
         rule,
         system_owned=system_owned,
@@ -105,13 +108,11 @@ def _group_changes(
         required_approvals=g["required_approvals"],
         recorded=recorded[(g["policy_id"], g["policy_version"])],
     )
-    return rule, r_auto, 0 if r_auto else rule.required_approvals, 0 if a_auto else g["required_approvals"], changes
+    return rule, r_auto, 0 if r_auto else rule.required_approvals, _recorded_approvals(g), changes
 
 
 def summarise(groups: list[dict[str, Any]], rules: list[Rule], recorded: dict[Version, Recorded]) -> dict[str, Any]:
     """The aggregates of a replay from its grouped rows (see the module docstring)."""
-    for g in groups:
-        g["a_approvals"] = 0 if g["status"] == DecisionStatus.AUTO_APPROVED else g["required_approvals"]
     observed, per_approval = _observed(groups)
     totals: defaultdict[str, int] = defaultdict(int)
     extra_seconds = 0.0
