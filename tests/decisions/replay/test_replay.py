@@ -23,6 +23,7 @@ from tests.governance.factories import (
     ApprovalPolicyFactory,
     DecisionRoleFactory,
     make_signers,
+    make_staffed_action_type,
 )
 from tests.helpers import force_update
 
@@ -305,3 +306,24 @@ def test_the_listings_sql_flags_agree_with_the_aggregates(history, draft_of, cha
         sum(r["draft"]["approvals"] - r["actual"]["approvals"] for r in result.rows)
         == result.summary["extra_approvals"]
     )
+
+
+def test_decisions_no_policy_matched_compare_with_the_fail_safe(history):
+    unruled, _role, _people = make_staffed_action_type(signers=2, slug="notify-customer")
+    decision = submit(unruled, title="Routed by the fail-safe")
+    assert decision.policy is None
+    draft = PolicyDraft(
+        name="Customer notices",
+        priority=1,
+        required_approvals=2,
+        escalation_chain=history.isolate_policy.escalation_chain,
+    )
+    services.policy_draft_save(actor=history.lead, draft=draft, action_types=[unruled], cosigner_roles=[])
+
+    result = replay(draft, Period(start=history.period.start, end=history.period.end + timedelta(minutes=5)))
+
+    row = next(r for r in result.rows if r["title"] == "Routed by the fail-safe")
+    assert row["actual"]["policy"] is None
+    assert row["changed"] is True
+    assert result.summary["matched_by_draft"] == 1
+    assert result.summary["changed"] == result.summary["changed_approvals"] == result.summary["changed_chain"] == 1
