@@ -68,8 +68,11 @@ class PolicyDraftSerializer(serializers.Serializer):
     base_version = serializers.IntegerField(allow_null=True, help_text="The policy's version the draft started from.")
     priority = serializers.IntegerField()
     enabled = serializers.BooleanField()
+    action_types = serializers.SerializerMethodField(help_text="Action type slugs; empty: every action type.")
     required_approvals = serializers.IntegerField()
+    cosigner_roles = serializers.SerializerMethodField(help_text="Slugs of the roles that must co-sign.")
     time_to_act_seconds = serializers.IntegerField()
+    escalation_chain = serializers.CharField(source="escalation_chain.name")
     allow_auto_approval = serializers.BooleanField()
     created_at = serializers.DateTimeField()
     activated_at = serializers.DateTimeField(allow_null=True)
@@ -78,6 +81,14 @@ class PolicyDraftSerializer(serializers.Serializer):
     @extend_schema_field(OpenApiTypes.UUID)
     def get_policy(self, draft: PolicyDraft) -> str | None:
         return str(draft.policy.public_id) if draft.policy is not None else None
+
+    @extend_schema_field({"type": "array", "items": {"type": "string"}})
+    def get_action_types(self, draft: PolicyDraft) -> list[str]:
+        return [a.slug for a in draft.action_types.all()]
+
+    @extend_schema_field({"type": "array", "items": {"type": "string"}})
+    def get_cosigner_roles(self, draft: PolicyDraft) -> list[str]:
+        return [r.slug for r in draft.cosigner_roles.all()]
 
 
 class RuleSerializer(serializers.Serializer):
@@ -253,7 +264,13 @@ class PolicyDraftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     pagination_class = DraftCursor
     lookup_field = "public_id"
     lookup_value_regex = "[^/]+"
-    queryset = PolicyDraft.objects.select_related("policy")
+
+    def get_queryset(self):
+        if self.action == "replay":  # the replay loads the draft with its rule itself
+            return PolicyDraft.objects.all()
+        return PolicyDraft.objects.select_related("policy", "escalation_chain").prefetch_related(
+            "action_types", "cosigner_roles"
+        )
 
     def get_object(self):
         try:

@@ -53,6 +53,8 @@ def test_lead_reads_the_replay_with_the_rejection_the_draft_would_auto_approve_f
     body = response.json()
     assert body["draft"]["id"] == str(draft.public_id)
     assert body["draft"]["policy"] == str(history.enrich_policy.public_id)
+    assert body["draft"]["action_types"] == ["enrich-ticket"]
+    assert body["draft"]["allow_auto_approval"] is True
     assert body["summary"]["decisions"] == 4
     assert body["summary"]["auto_over_rejection"] == 1
     assert body["summary"]["changed"] == 2
@@ -146,7 +148,8 @@ def test_replay_endpoint_query_count_does_not_grow_with_decisions(history, draft
 def test_draft_list_query_count_does_not_grow_with_drafts(history, draft, django_assert_num_queries):
     lead = client_for(history.lead)
     lead.get("/api/v1/policy-drafts/")
-    with django_assert_num_queries(10) as one:
+    # token, permissions (2), throttle (5), the drafts (with policy and chain), their action types, co-signers
+    with django_assert_num_queries(12) as one:
         assert len(lead.get("/api/v1/policy-drafts/").json()["results"]) == 1
     for _ in range(4):
         make_draft(history, history.isolate_policy, required_approvals=2)
