@@ -5,12 +5,13 @@ PORT ?= 8000
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test install install-dev lint typecheck imports format check clean bench-intake bench-escalation bench-review bench-replay bench-ledger bench-soak bench-scale-out
+.PHONY: run test install install-dev lint typecheck imports format check clean bench-intake bench-escalation bench-review bench-replay bench-ledger bench-soak bench-scale-out bench-longpoll
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -e '.[dev]'
+	$(PIP) install --quiet -e './clients/python[mcp,langgraph,openai-agents]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -42,9 +43,10 @@ lint: install
 	$(MAKE) --no-print-directory typecheck
 	$(MAKE) --no-print-directory imports
 
-## make typecheck: mypy (django-stubs, djangorestframework-stubs, celery-types) over the apps.
+## make typecheck: mypy (django-stubs, djangorestframework-stubs, celery-types) over the apps, and over the Python client.
 typecheck: install
 	$(VENV)/bin/mypy governance decisions portal
+	$(VENV)/bin/mypy clients/python/src
 
 ## make imports: the import-linter contracts in pyproject.toml (the floor plan's layers).
 imports: install
@@ -76,6 +78,10 @@ bench-escalation: install
 bench-scale-out: install
 	$(PY) -m bench.intake --topology double
 	$(PY) -m bench.escalation --topology double
+
+## make bench-longpoll: intake and sign-off latency with 200 long-poll waiters vs none (gunicorn gthread, PostgreSQL).
+bench-longpoll: install
+	$(PY) -m bench.longpoll
 
 ## make bench-review: the review figures over 100,000 seeded decisions (PostgreSQL), against a plain COUNT.
 bench-review: install

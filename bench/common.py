@@ -81,6 +81,7 @@ class Server:
     env: dict[str, str]
     port: int = 8765
     workers: int = 4
+    threads: int = 0  # 0: gunicorn's sync workers; else gthread workers with this many threads each
     process: subprocess.Popen | None = field(default=None, init=False)
 
     def __enter__(self) -> Server:
@@ -96,6 +97,7 @@ class Server:
                 str(self.workers),
                 "--log-level",
                 "warning",
+                *(["--worker-class", "gthread", "--threads", str(self.threads)] if self.threads else []),
             ],
             cwd=ROOT,
             env=self.env,
@@ -212,9 +214,12 @@ def run_load(
     headers: Callable[[int], dict[str, str]],
     total: int,
     concurrency: int,
+    path_for: Callable[[int], str] | None = None,
+    on_answer: Callable[[int], None] | None = None,
 ) -> LoadResult:
     """POST ``total`` JSON bodies with ``concurrency`` threads (to the ports in turn when there
-    are several servers); every request is timed."""
+    are several servers); every request is timed. ``path_for(i)`` gives a path per request
+    instead of ``path``; ``on_answer(i)`` runs as each answer arrives."""
     ports = port if isinstance(port, list) else [port]
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -230,10 +235,13 @@ def run_load(
             body = json.dumps(make_body(i))
             conn = http.client.HTTPConnection("127.0.0.1", ports[i % len(ports)], timeout=30)
             started = time.perf_counter()
-            conn.request("POST", path, body=body, headers={"Content-Type": "application/json", **headers(i)})
+            target = path_for(i) if path_for is not None else path
+            conn.request("POST", target, body=body, headers={"Content-Type": "application/json", **headers(i)})
             response = conn.getresponse()
             response.read()
             took = time.perf_counter() - started
+            if on_answer is not None:
+                on_answer(i)
             conn.close()
             with lock:
                 latencies.append(took)

@@ -32,6 +32,12 @@ class CertificationExpired(NotEligible):
     code = "certification_expired"
 
 
+class StepUpRequired(NotAllowed):
+    """The decision's policy asks for a fresher authentication (or MFA) than the signer's."""
+
+    code = "step_up_required"
+
+
 class DecisionClosed(DecisionError):
     status = 409
     code = "decision_closed"

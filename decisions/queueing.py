@@ -30,8 +30,11 @@ CHECKPOINT_LEDGER = "decisions.tasks.checkpoint_ledger"
 PUBLISH_CHECKPOINT = "decisions.tasks.publish_checkpoint"
 VERIFY_LEDGER = "decisions.tasks.verify_ledger"
 RELAY_OUTBOX = "decisions.tasks.relay_outbox"
+PUBLISH_OUTBOX = "decisions.tasks.publish_outbox"
 PRUNE_EMBEDDED_BROKER = "decisions.tasks.prune_embedded_broker"
 PRUNE_OUTBOX = "decisions.tasks.prune_outbox"
+NOTIFY_BREAK_GLASS = "decisions.tasks.notify_break_glass"
+SWEEP_BREAK_GLASS_REVIEWS = "decisions.tasks.sweep_break_glass_reviews"
 
 
 def task(name: str) -> Task:

@@ -31,7 +31,9 @@ VIEW_ALL = "decisions.view_decisionrequest"
 
 
 def decisions_with_details() -> QuerySet[DecisionRequest]:
-    return DecisionRequest.objects.select_related("integration", "action_type", "owner_role", "outcome").annotate(
+    return DecisionRequest.objects.select_related(
+        "integration", "action_type", "owner_role", "outcome", "break_glass__user"
+    ).annotate(
         live_approvals=Count(
             "signoffs",
             filter=Q(signoffs__voided_at__isnull=True, signoffs__verdict__in=[Verdict.APPROVE, Verdict.OVERRIDE]),
@@ -56,11 +58,17 @@ def decision_for_response(pk: int) -> DecisionRequest:
     return decisions_with_details().get(pk=pk)
 
 
+def decision_is_pending(*, pk: int) -> bool:
+    """One indexed read (the long-poll's re-check)."""
+    return DecisionRequest.objects.filter(pk=pk, status=DecisionStatus.PENDING).exists()
+
+
 def new_decision_for_response(decision: DecisionRequest) -> DecisionRequest:
     """A decision just created in this request, ready to serialise without reading it back:
-    it has no sign-offs and no outcome yet."""
+    it has no sign-offs, no outcome and no break-glass yet."""
     decision.live_approvals = 0  # type: ignore[attr-defined]  # what decisions_with_details annotates
     decision._state.fields_cache["outcome"] = None
+    decision._state.fields_cache["break_glass"] = None
     return decision
 
 

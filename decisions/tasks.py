@@ -15,6 +15,8 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from decisions import queueing
+from decisions.breakglass import notices as break_glass_notices
+from decisions.breakglass import sweep as break_glass_sweep
 from decisions.escalation import sweep
 from decisions.ledger import alerts, checkpoints, keys, sequencer
 from decisions.ledger import verification as ledger_verification
@@ -119,12 +121,36 @@ def notify_eligible(
         raise self.retry(exc=NotificationNotSent(channel), countdown=10 * 2**self.request.retries)
 
 
+@shared_task(bind=True, base=DecisionTask, max_retries=3)
+def notify_break_glass(self: Task, break_glass_id: int, kind: str, step: int, outbox_id: int | None = None) -> None:
+    """Tell people about a break-glass: at once the skipped approvers and the leads (``used``), or
+    when its review is overdue the role it escalated to (``overdue``). Each attempt is a decision
+    event; failures retry 3 times (10, 20, 40 s); sent once per outbox row."""
+    final = self.request.retries >= (self.max_retries or 0)
+    if not break_glass_notices.notify_once(break_glass_id, kind, step, outbox_id=outbox_id, final=final):
+        raise self.retry(exc=NotificationNotSent("email"), countdown=10 * 2**self.request.retries)
+
+
+@shared_task(base=DecisionTask, reject_on_worker_lost=False, soft_time_limit=240, time_limit=300)
+def sweep_break_glass_reviews() -> int:
+    """Run by beat every BREAK_GLASS_SWEEP_SECONDS: escalate every overdue break-glass review one
+    step down its decision's chain (a second run finds nothing due). Returns how many moved."""
+    return break_glass_sweep.sweep_overdue_reviews()
+
+
 @shared_task(base=DecisionTask, reject_on_worker_lost=False, soft_time_limit=240, time_limit=300)
 def relay_outbox() -> int:
     """Run by beat every OUTBOX_RELAY_SECONDS: publish the outbox rows that were not published
     after their commit (broker down, process killed) and deliver again those a killed worker
     left undone. Returns how many were published."""
     return relay.relay()
+
+
+@shared_task(base=DecisionTask)
+def publish_outbox(ids: list[int]) -> int:
+    """The rows a web process handed over after its commit (``OUTBOX_DISPATCH=worker``): publish
+    each one's task and stamp it, unless it was published already. Returns how many."""
+    return relay.publish_handed_off(ids)
 
 
 @shared_task(base=DecisionTask, reject_on_worker_lost=False, soft_time_limit=240, time_limit=300)

@@ -25,6 +25,7 @@ from governance.forms import (
     ApprovalPolicyForm,
     EscalationChainForm,
     EscalationStepFormSet,
+    IdPGroupMappingForm,
     OwnershipAssignmentForm,
     ReasonForm,
     RosterForm,
@@ -39,6 +40,7 @@ from governance.models import (
     DecisionRole,
     EscalationChain,
     EscalationStep,
+    IdPGroupMapping,
     Level,
     OwnershipAssignment,
     Roster,
@@ -300,6 +302,7 @@ class RosterAdmin(ReasonRequiredAdmin):
                 )
             },
         ),
+        ("Shift swaps", {"fields": ("swaps_need_lead_approval",)}),
         ("Who is on call, next 14 days", {"fields": ("on_call_preview",)}),
     )
 
@@ -501,6 +504,8 @@ class ApprovalPolicyAdmin(ReasonRequiredAdmin):
                 )
             },
         ),
+        ("Break-glass", {"fields": ("allows_break_glass", "break_glass_review_hours")}),
+        ("At signing", {"fields": ("step_up", "step_up_minutes")}),
     )
 
     def get_queryset(self, request):
@@ -544,6 +549,32 @@ class ApprovalPolicyAdmin(ReasonRequiredAdmin):
         # The many-to-many fields were saved by the service, inside its transaction.
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
+
+
+@admin.register(IdPGroupMapping)
+class IdPGroupMappingAdmin(ReasonRequiredAdmin):
+    """Which IdP groups give which portal groups at SSO login. Disable a mapping to end it."""
+
+    form = IdPGroupMappingForm
+    list_display = ("idp_group", "provider_or_any", "group", "enabled")
+    list_filter = ("enabled", "group", "provider")
+    search_fields = ("idp_group", "provider")
+    fieldsets = ((None, {"fields": ("provider", "idp_group", "group", "enabled")}),)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("group")
+
+    @admin.display(description="IdP", ordering="provider")
+    def provider_or_any(self, mapping: IdPGroupMapping) -> str:
+        return mapping.provider or "any IdP"
+
+    def save_model(self, request, obj, form, change):
+        services.idp_group_mapping_save(
+            actor=request.user,
+            mapping=obj,
+            reason=form.cleaned_data["change_reason"],
+            ticket_ref=form.cleaned_data.get("ticket_ref", ""),
+        )
 
 
 admin.site.unregister(get_user_model())

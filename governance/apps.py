@@ -10,10 +10,12 @@ class GovernanceConfig(AppConfig):
         from auditlog.models import LogEntry
         from auditlog.registry import auditlog
         from django.contrib.auth import get_user_model
+        from django.contrib.auth.signals import user_logged_in
         from django.db.models.signals import pre_save
 
         from governance import models as m
         from governance.audit import attach_reason
+        from governance.identity.middleware import stamp_session_start
 
         timestamps = ["created_at", "updated_at"]
         auditlog.register(
@@ -27,6 +29,7 @@ class GovernanceConfig(AppConfig):
         auditlog.register(m.Roster, exclude_fields=timestamps)
         auditlog.register(m.RosterMember)
         auditlog.register(m.RosterOverride, exclude_fields=timestamps)
+        auditlog.register(m.ShiftSwap, exclude_fields=timestamps)
         auditlog.register(m.Certification, exclude_fields=timestamps)
         auditlog.register(m.EscalationChain, exclude_fields=timestamps)
         auditlog.register(m.EscalationStep)
@@ -38,3 +41,5 @@ class GovernanceConfig(AppConfig):
             m2m_fields={"groups", "user_permissions"},
         )
         pre_save.connect(attach_reason, sender=LogEntry, dispatch_uid="countersign-attach-reason")
+        auditlog.register(m.IdPGroupMapping, exclude_fields=timestamps)
+        user_logged_in.connect(stamp_session_start, dispatch_uid="countersign-session-start")

@@ -300,6 +300,10 @@ class GovernanceDemo:
                 cosigner_roles=["incident-commander"],
                 time_to_act_seconds=300,
                 chain="Critical incident",
+                # In a critical incident one certified owner may act before the second approver,
+                # reviewed within 12 hours.
+                allows_break_glass=True,
+                break_glass_review_hours=12,
             ),
             dict(
                 name="Regulated data: privacy officer co-signs",

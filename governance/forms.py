@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from governance import services
-from governance.models import ApprovalPolicy, EscalationChain, OwnershipAssignment, Roster
+from governance.models import ApprovalPolicy, EscalationChain, IdPGroupMapping, OwnershipAssignment, Roster
 from governance.rostering import RosterPlan
 
 
@@ -83,6 +83,10 @@ class ApprovalPolicyForm(ReasonForm):
             "time_to_act_seconds",
             "escalation_chain",
             "allow_auto_approval",
+            "allows_break_glass",
+            "break_glass_review_hours",
+            "step_up",
+            "step_up_minutes",
         ]
 
     def clean(self) -> dict[str, Any]:
@@ -130,6 +134,7 @@ class RosterForm(ReasonForm):
             "rotation_start",
             "coverage_start",
             "coverage_end",
+            "swaps_need_lead_approval",
         ]
 
 
@@ -186,3 +191,9 @@ class EscalationStepFormSet(forms.BaseInlineFormSet):
             services.escalation_chain_validate(chain=self.instance, step_count=len(live))
         except ValidationError as exc:
             raise ValidationError(exc.messages) from exc
+
+
+class IdPGroupMappingForm(ReasonForm):
+    class Meta:
+        model = IdPGroupMapping
+        fields = ["provider", "idp_group", "group", "enabled"]

@@ -503,3 +503,53 @@ def gaps_by_kind(gaps: list[Gap] | list[dict[str, str]]) -> list[dict[str, Any]]
     for group in groups:
         group["count"] = len(group["gaps"])
     return sorted(groups, key=lambda g: not g["critical"])
+
+
+# --- Changes checked before they are made (shift swaps) ----------------------------------------
+
+
+def certified_cover_gaps(
+    *, role_id: int, start: datetime, end: datetime, replace: Iterable[RosterPlan] = ()
+) -> list[tuple[Span, User | None]]:
+    """When, in [start, end), no roster of the role puts an active person *certified for it* on
+    call (the ``uncovered_role`` and ``uncertified_on_call`` rules together), each period with who
+    would be on call then (None: nobody). ``replace`` substitutes unsaved versions of rosters, to
+    check a change (a shift swap) before making it. Reads the cached snapshot only."""
+    snapshot = current_snapshot()
+    replacing = list(replace)
+    replaced = {p.roster.pk for p in replacing}
+    plans = [p for p in snapshot.plans.get(role_id, []) if p.roster.pk not in replaced] + [
+        p for p in replacing if p.roster.role_id == role_id
+    ]
+    duties = _duties(snapshot).get(role_id, [])
+    points = {start}
+    for plan in plans:
+        points |= plan.change_points(start, end)
+        for user in _plan_people(plan):
+            for c in snapshot.certifications.get(user.pk, []):
+                points.update(p for p in (c.valid_from, c.valid_until, c.revoked_at) if p is not None)
+    points.update(p for d in duties for p in (d.starts, d.ends) if p is not None)
+    bounds = sorted(p for p in points if start <= p < end) + [end]
+    found: list[tuple[Span, User | None]] = []
+    for begin, finish in zip(bounds, bounds[1:], strict=False):
+        asked = set().union(*(d.action_type_ids for d in duties if d.applies(begin)))
+        on_call = [u for u in (_active_on_call(plan, begin) for plan in plans) if u is not None]
+        if any(_certified(snapshot, u, role_id, asked, begin) for u in on_call):
+            continue
+        who = on_call[0] if on_call else None
+        if found and found[-1][0][1] == begin and found[-1][1] == who:
+            found[-1] = ((found[-1][0][0], finish), who)
+        else:
+            found.append(((begin, finish), who))
+    return found
+
+
+def describe_cover_gap(role_name: str, span: Span, who: User | None) -> str:
+    """One such gap in words, for the refusal a person reads."""
+    begin, finish = span
+    if who is None:
+        return f"{role_name} would have nobody on call {_when(begin)} – {_when(finish)}."
+    return (
+        f"{role_name} would have nobody certified on call {_when(begin)} – {_when(finish)} "
+        f"({_person(who)} is not certified for it then)."
+    )

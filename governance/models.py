@@ -16,6 +16,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from governance import rbac
 from governance.audit import AuditReasonMixin
 from governance.urlguard import OutboundURLValidator
 
@@ -194,6 +195,10 @@ class Roster(AuditReasonMixin, TimeStamped):
     coverage_end = models.TimeField(
         null=True, blank=True, help_text="Local end of daily coverage; before the start means over midnight."
     )
+    swaps_need_lead_approval = models.BooleanField(
+        default=False,
+        help_text="A shift swap or cover agreed by both people also needs a governance lead's approval.",
+    )
     members: models.ManyToManyField[User, RosterMember] = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="RosterMember", related_name="rosters"
     )
@@ -275,6 +280,85 @@ class RosterOverride(AuditReasonMixin, TimeStamped):
         data = super().get_additional_data() or {}
         data["roster"] = {"id": self.roster_id, "name": str(self.roster)}
         return data
+
+
+class ShiftSwap(AuditReasonMixin, TimeStamped):
+    """An on-call person hands a period of their shift to another member (a cover), or trades it
+    for a period of the other's (a swap). Agreed by the other person, approved by a governance
+    lead when the roster asks for it, and applied as roster overrides (``governance.swaps``)."""
+
+    class Kind(models.TextChoices):
+        SWAP = "swap", "Swap (trade shifts)"
+        COVER = "cover", "Cover (take my shift)"
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "Waiting for the other person"
+        AWAITING_LEAD = "awaiting_lead", "Waiting for a lead's approval"
+        APPLIED = "applied", "Applied"
+        DECLINED = "declined", "Declined by the other person"
+        REFUSED = "refused", "Refused"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    OPEN = (Status.PROPOSED, Status.AWAITING_LEAD)
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    roster = models.ForeignKey(Roster, on_delete=models.PROTECT, related_name="swaps")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    proposer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    counterpart = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    starts_at = models.DateTimeField(help_text="Start of the proposer's period the other person takes.")
+    ends_at = models.DateTimeField()
+    return_starts_at = models.DateTimeField(null=True, blank=True, help_text="Swap: the other's period in return.")
+    return_ends_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=500)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROPOSED)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=500, blank=True)
+    cover_override = models.ForeignKey(
+        RosterOverride, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    return_override = models.ForeignKey(
+        RosterOverride, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["roster", "starts_at", "pk"]
+        permissions = [("approve_shiftswap", "Can approve or refuse a shift swap")]
+        constraints = [
+            models.CheckConstraint(
+                name="shift_swap_two_people",
+                condition=~Q(proposer=F("counterpart")),
+                violation_error_message="A swap is between two different people.",
+            ),
+            models.CheckConstraint(
+                name="shift_swap_period_positive",
+                condition=Q(ends_at__gt=F("starts_at")),
+                violation_error_message="A period must end after it starts.",
+            ),
+            models.CheckConstraint(
+                name="shift_swap_return_fits_kind",
+                condition=(
+                    Q(kind="cover", return_starts_at__isnull=True, return_ends_at__isnull=True)
+                    | Q(kind="swap", return_starts_at__isnull=False, return_ends_at__gt=F("return_starts_at"))
+                ),
+                violation_error_message="A swap has a period in return; a cover has none.",
+            ),
+            models.CheckConstraint(
+                name="shift_swap_note_present", condition=~Q(note=""), violation_error_message="Say why."
+            ),
+        ]
+        indexes = [models.Index(fields=["roster", "status", "starts_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.proposer} → {self.counterpart} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN
 
 
 class Certification(AuditReasonMixin, TimeStamped):
@@ -366,6 +450,14 @@ class EscalationStep(AuditReasonMixin, models.Model):
         return data
 
 
+class StepUp(models.TextChoices):
+    """What a policy asks of a signer's authentication at the moment of signing."""
+
+    NONE = "none", "No fresh authentication"
+    RECENT = "recent", "Authenticated within the last N minutes"
+    MFA = "mfa", "Authenticated with MFA within the last N minutes"
+
+
 class ApprovalPolicy(AuditReasonMixin, TimeStamped):
     """An ordered rule: decisions whose attributes match need these approvals, in this time.
 
@@ -424,6 +516,29 @@ class ApprovalPolicy(AuditReasonMixin, TimeStamped):
         default=False,
         help_text="System-owned action types matched by this rule go through without a human.",
     )
+    allows_break_glass = models.BooleanField(
+        default=False,
+        help_text=(
+            "A person certified for the owning role may execute a pending decision before its quorum, with a "
+            "reason; the skipped approvers and the leads are told at once and a post-hoc review is due."
+        ),
+    )
+    break_glass_review_hours = models.PositiveSmallIntegerField(
+        default=24,
+        validators=[MinValueValidator(1), MaxValueValidator(720)],
+        help_text="Hours within which a different certified person must confirm or condemn a break-glass.",
+    )
+    step_up = models.CharField(
+        "fresh authentication at signing",
+        max_length=8,
+        choices=StepUp.choices,
+        default=StepUp.NONE,
+        help_text="Signers re-authenticate (SSO round trip, password or MFA) when their last authentication is "
+        "older than the minutes below. Personal API tokens never satisfy it.",
+    )
+    step_up_minutes = models.PositiveSmallIntegerField(
+        "within (minutes)", default=5, validators=[MinValueValidator(1), MaxValueValidator(720)]
+    )
 
     class Meta:
         ordering = ["priority"]
@@ -456,11 +571,21 @@ class ApprovalPolicy(AuditReasonMixin, TimeStamped):
                 violation_error_message="The minimum blast radius must not exceed the maximum.",
             ),
             models.CheckConstraint(
+                name="policy_step_up_minutes_range",
+                condition=Q(step_up_minutes__gte=1) & Q(step_up_minutes__lte=720),
+                violation_error_message="A fresh authentication is asked for within 1 to 720 minutes.",
+            ),
+            models.CheckConstraint(
                 name="policy_confidence_range",
                 condition=Q(min_ai_confidence__isnull=True)
                 | Q(max_ai_confidence__isnull=True)
                 | Q(min_ai_confidence__lte=F("max_ai_confidence")),
                 violation_error_message="The minimum AI confidence must not exceed the maximum.",
+            ),
+            models.CheckConstraint(
+                name="policy_break_glass_review_hours_range",
+                condition=Q(break_glass_review_hours__gte=1) & Q(break_glass_review_hours__lte=720),
+                violation_error_message="A break-glass review is due within 1 to 720 hours.",
             ),
         ]
 
@@ -478,3 +603,45 @@ class ConfigVersion(models.Model):
 
     def __str__(self) -> str:
         return self.token
+
+
+class IdPGroupMapping(AuditReasonMixin, TimeStamped):
+    """One IdP group (a value of the groups claim or attribute) gives one portal group.
+
+    At every SSO login the user's portal groups are recomputed from these rows alone: a user whose
+    claim matches none gets no access (never a default role), a group that is no longer claimed
+    is taken away. The Integration group is never mapped (integrations sign in with keys).
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    provider = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The IdP's provider id (OIDC_PROVIDER_ID, the SAML organisation slug); empty: any IdP.",
+    )
+    idp_group = models.CharField(
+        "IdP group", max_length=255, help_text="The value as the IdP sends it (a name, a DN or an Entra object id)."
+    )
+    group = models.ForeignKey(
+        "auth.Group",
+        on_delete=models.PROTECT,
+        related_name="idp_mappings",
+        limit_choices_to=Q(name__in=rbac.SSO_MAPPABLE_GROUPS),
+    )
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["provider", "idp_group", "group__name"]
+        verbose_name = "IdP group mapping"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "idp_group", "group"],
+                name="idp_group_mapping_unique",
+                violation_error_message="This IdP group already gives this portal group.",
+            ),
+            models.CheckConstraint(name="idp_group_present", condition=~Q(idp_group="")),
+        ]
+
+    def __str__(self) -> str:
+        where = self.provider or "any IdP"
+        return f"{self.idp_group} ({where}) → {self.group.name}"

@@ -10,6 +10,9 @@ ANALYST = "Analyst"
 AUDITOR = "Auditor"
 INTEGRATION = "Integration"
 ALL_GROUPS = (GOVERNANCE_LEAD, ANALYST, AUDITOR, INTEGRATION)
+# The groups an IdP may give at SSO login (governance.identity.groups). Never Integration:
+# integrations authenticate with keys; no mapping can make a superuser either.
+SSO_MAPPABLE_GROUPS = (GOVERNANCE_LEAD, AUDITOR, ANALYST)
 
 GOVERNANCE_MODELS = (
     "decisionrole",
@@ -22,6 +25,7 @@ GOVERNANCE_MODELS = (
     "escalationchain",
     "escalationstep",
     "approvalpolicy",
+    "idpgroupmapping",
 )
 # Ownership, policies, chains and roles are ended or disabled, never deleted: history stays whole.
 LEAD_MAY_DELETE = ("rostermember", "rosteroverride", "escalationstep")
@@ -117,7 +121,10 @@ def ensure_groups(apps: Any) -> None:
             ("decisions", "activate_policydraft"),
         ],
     )
-    grant(apps, GOVERNANCE_LEAD, governance_lead_codenames() + reviewer)
+    # Shift swaps are made on the analyst pages; leads read them and approve those a roster asks them to.
+    reviewer += _existing(apps, [("governance", "view_shiftswap"), ("governance", "approve_shiftswap")])
+    # Models added later (IdP group mappings) have no permission rows yet in the older migrations.
+    grant(apps, GOVERNANCE_LEAD, _existing(apps, governance_lead_codenames()) + reviewer)
     grant(apps, AUDITOR, auditor_codenames(apps, ("governance", "auditlog", "auth", "decisions")))
     grant(apps, ANALYST, [])
     grant(apps, INTEGRATION, [])

@@ -15,12 +15,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Model, Q, QuerySet
 
+from governance import rbac
 from governance.audit import acting_as, change_reason
 from governance.models import (
     ActionType,
     ApprovalPolicy,
     DecisionRole,
     EscalationChain,
+    IdPGroupMapping,
     OwnershipAssignment,
     Roster,
     RosterMember,
@@ -345,3 +347,21 @@ def roster_coverage_validate(*, plan: RosterPlan, at: datetime, confirmed: bool)
             [*problems, f"Tick “{CONFIRM_GAPS_LABEL}” to save anyway."],
             code="coverage_gap",
         )
+
+
+# --- Sign-in ---------------------------------------------------------------------------------
+
+
+def idp_group_mapping_save(
+    *, actor: User | None, mapping: IdPGroupMapping, reason: str, ticket_ref: str = ""
+) -> IdPGroupMapping:
+    """Create or change an IdP group mapping, audited with the reason. Only the Analyst, Auditor
+    and Governance lead groups can be given by an IdP (never Integration, never superuser)."""
+    if mapping.group_id is not None and mapping.group.name not in rbac.SSO_MAPPABLE_GROUPS:
+        raise ValidationError({"group": f"An IdP can only give one of: {', '.join(rbac.SSO_MAPPABLE_GROUPS)}."})
+    mapping.idp_group = mapping.idp_group.strip()
+    mapping.provider = mapping.provider.strip()
+    with transaction.atomic(), acting_as(actor), change_reason(reason, ticket_ref):
+        mapping.full_clean()
+        mapping.save()
+    return mapping

@@ -218,6 +218,16 @@ class ReasonCodesSerializer(serializers.Serializer):
     reject = ReasonCountSerializer(many=True)
 
 
+class BreakGlassUseSerializer(serializers.Serializer):
+    person = serializers.CharField()
+    role = serializers.CharField()
+    uses = serializers.IntegerField()
+    confirmed = serializers.IntegerField()
+    condemned = serializers.IntegerField()
+    unreviewed = serializers.IntegerField()
+    overdue = serializers.IntegerField(help_text="Unreviewed past their review deadline.")
+
+
 class PeriodSerializer(serializers.Serializer):
     start = serializers.DateTimeField(help_text="Included.")
     end = serializers.DateTimeField(help_text="Excluded.")
@@ -234,6 +244,11 @@ class ReviewFiguresSerializer(serializers.Serializer):
     by_model = GroupMetricsSerializer(many=True)
     by_approver = ApproverMetricsSerializer(many=True)
     reason_codes = ReasonCodesSerializer(help_text="Override and reject reason codes of live sign-offs.")
+    break_glass = BreakGlassUseSerializer(
+        many=True,
+        required=False,
+        help_text="Break-glass uses on the period's decisions, per person and role (absent in older reports).",
+    )
 
 
 # --- gaps -----------------------------------------------------------------------------------

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from django.conf import settings
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -50,7 +52,28 @@ def contains_nul(value: Any) -> bool:
     return False
 
 
-class StrictSerializer(serializers.Serializer):
+def copied_fields(declared: Mapping[str, serializers.Field]) -> dict[str, serializers.Field]:
+    """Each serializer instance's own fields, copied from the declared ones. DRF deep-copies every
+    declared field per instance, which runs each field's ``__init__`` again (a good part of a
+    submission's CPU). A leaf field's state is set by its ``__init__`` and by ``bind`` (which sets
+    attributes on the copy), so a shallow copy is an instance of its own; nested serializers hold
+    fields and a bound child of their own and are deep-copied as DRF does."""
+    return {
+        name: copy.deepcopy(field) if isinstance(field, serializers.BaseSerializer) else copy.copy(field)
+        for name, field in declared.items()
+    }
+
+
+class CopiedFieldsMixin:
+    """``copied_fields`` instead of DRF's deep copy, for the serializers on intake's hot path."""
+
+    _declared_fields: dict[str, serializers.Field]
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return copied_fields(self._declared_fields)
+
+
+class StrictSerializer(CopiedFieldsMixin, serializers.Serializer):
     """A request body (or a nested object in one) that refuses keys it does not declare: DRF drops
     them silently, and a misspelled flag (``affects_regulated_date``) would route a decision
     without the co-signer the flag calls for. Every unknown key is listed, each a 400."""
@@ -233,12 +256,12 @@ class DecisionUpdateSerializer(StrictSerializer):
         return data
 
 
-class RoleRefSerializer(serializers.Serializer):
+class RoleRefSerializer(CopiedFieldsMixin, serializers.Serializer):
     slug = serializers.CharField()
     name = serializers.CharField()
 
 
-class DecisionSerializer(serializers.Serializer):
+class DecisionSerializer(CopiedFieldsMixin, serializers.Serializer):
     """A decision as integrations and people read it. Declared field by field (not a
     ModelSerializer): it is built on every response and introspection would cost each time."""
 
@@ -268,6 +291,7 @@ class DecisionSerializer(serializers.Serializer):
     deadline = serializers.DateTimeField(read_only=True, allow_null=True)
     final_action = serializers.JSONField(read_only=True, allow_null=True)
     outcome = serializers.SerializerMethodField()
+    break_glass = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField(read_only=True)
     decided_at = serializers.DateTimeField(read_only=True, allow_null=True)
     links = serializers.SerializerMethodField()
@@ -317,17 +341,61 @@ class DecisionSerializer(serializers.Serializer):
             return None
         return {"kind": outcome.kind, "reverted": outcome.reverted, "notes": outcome.notes}
 
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "description": "Set when a certified person executed the decision before its quorum (break-glass).",
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "by": {"type": "string"},
+                "reason": {"type": "string"},
+                "at": {"type": "string", "format": "date-time"},
+                "review_due_at": {"type": "string", "format": "date-time"},
+                "review": {"type": "string", "enum": ["", "confirmed", "condemned"]},
+            },
+            "required": ["id", "by", "reason", "at", "review_due_at", "review"],
+        }
+    )
+    def get_break_glass(self, obj: DecisionRequest) -> dict | None:
+        used = getattr(obj, "break_glass", None)
+        if used is None:
+            return None
+        return {
+            "id": str(used.public_id),
+            "by": used.user.get_username(),
+            "reason": used.reason,
+            "at": used.at,
+            "review_due_at": used.review_due_at,
+            "review": used.review,
+        }
+
     @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
     def get_links(self, obj: DecisionRequest) -> dict[str, str]:
         pid = str(obj.public_id)
-        return {
-            "self": reverse("api:decision-detail", args=[pid]),
-            "events": reverse("api:decision-events", args=[pid]),
-            "cancel": reverse("api:decision-cancel", args=[pid]),
-            "outcome": reverse("api:decision-outcome", args=[pid]),
-            "signoffs": reverse("api:decision-signoffs", args=[pid]),
-            "receipt": reverse("api:decision-receipt", args=[pid]),
-        }
+        return {name: template.replace(_LINK_PLACEHOLDER, pid) for name, template in _link_templates().items()}
+
+
+_LINK_PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
+_LINKS = {
+    "self": "api:decision-detail",
+    "events": "api:decision-events",
+    "cancel": "api:decision-cancel",
+    "outcome": "api:decision-outcome",
+    "signoffs": "api:decision-signoffs",
+    "receipt": "api:decision-receipt",
+}
+
+
+def _link_templates() -> dict[str, str]:
+    """A decision's links with a placeholder id, reversed once per script prefix (six
+    ``reverse`` calls per response were a measurable part of intake)."""
+    return _templates_for(get_script_prefix())
+
+
+@functools.lru_cache(maxsize=8)
+def _templates_for(prefix: str) -> dict[str, str]:
+    return {name: reverse(view, args=[_LINK_PLACEHOLDER]) for name, view in _LINKS.items()}
 
 
 class DecisionEventSerializer(serializers.ModelSerializer):
@@ -360,6 +428,20 @@ class SignOffRequestSerializer(StrictSerializer):
     override_action = JSONObjectField(max_bytes=16 * 1024, required=False, allow_null=True, default=None)
 
 
+class AuthContextSerializer(serializers.Serializer):
+    """How the signer authenticated (null fields on sign-offs from before it was recorded)."""
+
+    method = serializers.ChoiceField(
+        choices=["sso", "password", "passkey", "api_token", "unknown"], allow_null=True, default=None
+    )
+    provider = serializers.CharField(allow_null=True, default=None, help_text="The IdP's id, or local.")
+    authenticated_at = serializers.DateTimeField(
+        allow_null=True, default=None, help_text="The signer's latest authentication before signing."
+    )
+    mfa = serializers.BooleanField(allow_null=True, default=None)
+    via = serializers.ChoiceField(choices=["session", "api_token"], allow_null=True, default=None)
+
+
 class SignOffSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id")
     signer = serializers.CharField(source="signer.username")
@@ -368,6 +450,7 @@ class SignOffSerializer(serializers.Serializer):
     reason_code = serializers.CharField()
     rationale = serializers.CharField()
     override_action = serializers.JSONField(allow_null=True)
+    auth = AuthContextSerializer(source="auth_context")
     created_at = serializers.DateTimeField()
     voided_at = serializers.DateTimeField(allow_null=True)
 

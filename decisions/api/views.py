@@ -30,8 +30,9 @@ from decisions.api.serializers import (
 from decisions.errors import NoLongerWaitsForYou, NotYetProvable
 from decisions.health import metrics
 from decisions.ledger import receipts
-from decisions.lifecycle import cancellation, corrections, intake, outcomes, signing
-from decisions.models import DecisionRequest, DecisionStatus, IntegrationAPIKey
+from decisions.lifecycle import cancellation, corrections, intake, outcomes, signing, waiting
+from decisions.models import DecisionRequest, DecisionStatus, IntegrationAPIKey, PersonalToken
+from governance.identity.context import API_TOKEN, auth_context_of
 from governance.snapshot import pinned_snapshot
 
 ERRORS = {
@@ -77,6 +78,26 @@ def integration_of(request):
 
 
 DECISION_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The decision's id.")
+WAIT = OpenApiParameter(
+    "wait",
+    {"type": "integer", "minimum": 1, "maximum": waiting.MAX_WAIT_SECONDS},
+    description=(
+        "Long-poll: when the decision is pending, answer as soon as it is not (approved, overridden, rejected, "
+        f"expired, cancelled) or after this many seconds (1 to {waiting.MAX_WAIT_SECONDS}), whichever comes first. "
+        "A decision that is not pending is answered at once. Still `pending` in the answer means the wait ended: "
+        "ask again. When the server already holds its share of waits it answers at once, with `Retry-After: 1`."
+    ),
+)
+
+
+def wait_seconds(params) -> int | None:
+    """The ``wait`` query parameter: None when absent, else 1..MAX_WAIT_SECONDS (a 400 otherwise)."""
+    if "wait" not in params:
+        return None
+    raw = params["wait"]
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= waiting.MAX_WAIT_SECONDS:
+        raise ValidationError({"wait": [f"Give a whole number of seconds from 1 to {waiting.MAX_WAIT_SECONDS}."]})
+    return int(raw)
 
 
 @extend_schema_view(
@@ -96,9 +117,9 @@ DECISION_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.
         responses={200: DecisionSerializer(many=True), **_errors(400, 401, 429)},
     ),
     retrieve=extend_schema(
-        summary="A decision",
-        parameters=[DECISION_ID],
-        responses={200: DecisionSerializer, 409: _conflict(), **_errors(401, 404, 429)},
+        summary="A decision (optionally waiting for its verdict)",
+        parameters=[DECISION_ID, WAIT],
+        responses={200: DecisionSerializer, 409: _conflict(), **_errors(400, 401, 404, 429)},
     ),
 )
 class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -130,6 +151,25 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                     f"This decision no longer waits for you: it was {closed.get_status_display().lower()}."
                 )
         raise NotFound("No such decision.")
+
+    def retrieve(self, request, public_id=None):
+        wait = wait_seconds(request.query_params)
+        decision = self.get_object()
+        admitted = True
+        if wait is not None and decision.status == DecisionStatus.PENDING:
+            pk = decision.pk
+            admitted = waiting.wait_while_pending(
+                public_id=decision.public_id, seconds=wait, is_pending=lambda: selectors.decision_is_pending(pk=pk)
+            )
+            if admitted:
+                decision = self.get_object()
+        body = self.get_serializer(decision).data
+        response = Response(body)
+        if wait is not None:
+            waiting.release_connection()  # a waiting thread keeps no connection between waits
+            if not admitted:
+                response["Retry-After"] = "1"
+        return response
 
     def _filter(self, qs):
         params = self.request.query_params
@@ -341,6 +381,10 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             return self.get_paginated_response(SignOffSerializer(page, many=True).data)
         serializer = SignOffRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        signoff = signing.decision_sign_off(decision=decision, actor=request.user, **serializer.validated_data)
+        # A personal token is not an authentication at signing: it never satisfies a step-up policy.
+        auth = API_TOKEN if isinstance(request.auth, PersonalToken) else auth_context_of(request._request)
+        signoff = signing.decision_sign_off(
+            decision=decision, actor=request.user, auth=auth, **serializer.validated_data
+        )
         signoff = selectors.decision_signoffs(decision=decision).get(pk=signoff.pk)
         return Response(SignOffSerializer(signoff).data, status=status.HTTP_201_CREATED)

@@ -124,4 +124,5 @@ def _write_within_limits(plan: DecisionWrites, integration: Integration, action_
                 f"{integration.name} already has {limits.pending} pending decisions "
                 f"(cap {integration.max_pending}). Wait for verdicts or cancel stale requests."
             )
+        plan.decision.pk = limits.decision_id
         plan.write()

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from decisions.errors import AlreadySigned, InvalidInput
+from decisions.errors import AlreadySigned, InvalidInput, StepUpRequired
 from decisions.lifecycle import stages
 from decisions.lifecycle.eligibility import (
     SigningRight,
@@ -23,6 +23,8 @@ from decisions.lifecycle.signoffs import void_live_signoffs
 from decisions.lifecycle.snapshots import recommended_action
 from decisions.lifecycle.writes import DecisionWrites
 from decisions.models import REASONS_BY_VERDICT, DecisionRequest, DecisionStatus, EventKind, SignOff, Verdict
+from governance.identity.context import UNKNOWN, AuthContext
+from governance.identity.stepup import step_up_refusal
 
 
 def validate_verdict(*, verdict: str, reason_code: str, rationale: str, override_action: dict[str, Any] | None) -> None:
@@ -52,10 +54,15 @@ def decision_sign_off(
     reason_code: str,
     rationale: str,
     override_action: dict[str, Any] | None = None,
+    auth: AuthContext | None = None,
     now: datetime | None = None,
 ) -> SignOff:
     """One person's verdict. Locks the decision row, so concurrent sign-offs are serialised:
     never two verdicts, never a lost approval.
+
+    ``auth`` is how and when the signer authenticated (unknown if not given); it is recorded on
+    the sign-off and its event, and must satisfy the step-up the policy asked for (``StepUpRequired``
+    otherwise: a personal API token never does).
 
     - reject: a single eligible reject ends the decision (fail safe);
     - override: replaces the action to execute; approvals of the previous action are void;
@@ -67,6 +74,10 @@ def decision_sign_off(
     validate_verdict(verdict=verdict, reason_code=reason_code, rationale=rationale, override_action=override_action)
     decision = lock_decision(decision.pk)
     right = check_can_sign(decision, actor, now=now)
+    auth = auth or UNKNOWN
+    refusal = step_up_refusal(decision.snapshot.get("step_up"), auth, now=now)
+    if refusal is not None:
+        raise StepUpRequired(refusal)
     if override_action and override_action.get("action_type", decision.action_type.slug) != decision.action_type.slug:
         raise InvalidInput(
             "An override changes how the action is carried out (its target or parameters), not which action it "
@@ -76,7 +87,7 @@ def decision_sign_off(
     if SignOff.objects.filter(decision=decision, signer=actor, voided_at__isnull=True).exists():
         raise AlreadySigned("You have already signed this decision; one person counts once.")
     plan = DecisionWrites(decision)
-    signoff = _record(plan, actor, right, verdict, reason_code, rationale.strip(), override_action, now=now)
+    signoff = _record(plan, actor, right, verdict, reason_code, rationale.strip(), override_action, auth, now=now)
     if verdict == Verdict.REJECT:
         stages.close(
             plan, status=DecisionStatus.REJECTED, now=now, actor=actor, final_action=None, data={"by": actor.pk}
@@ -97,6 +108,7 @@ def _record(
     reason_code: str,
     rationale: str,
     override_action: dict[str, Any] | None,
+    auth: AuthContext,
     *,
     now: datetime,
 ) -> SignOff:
@@ -113,6 +125,7 @@ def _record(
         step=decision.current_step,
         payload_version=decision.payload_version,
         certification_id_at_signing=right.certification_id,
+        auth_context=auth.as_data(),
     )
     plan.log(
         EventKind.SIGNED,
@@ -126,6 +139,7 @@ def _record(
             "signed_as_role_id": right.role_id,
             "override_action": override_action,
             "step": decision.current_step,
+            "auth": auth.as_data(),
         },
     )
     return signoff

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 
 from decisions.models import DecisionRequest
+from governance.identity.stepup import step_up_of
 from governance.models import ApprovalPolicy, DecisionRole, EscalationChain, OwnershipAssignment
 from governance.selectors import Signer
 
@@ -114,7 +115,13 @@ def snapshot_of(
         "required_approvals": req.required_approvals,
         "cosigner_roles": [role_entry(r) for r in req.cosigner_roles],
         "time_to_act_seconds": req.time_to_act_seconds,
+        "step_up": step_up_of(req.policy),
         "chain": chain,
+        # Frozen like the rest: a policy changed later never lets an older decision break glass.
+        "break_glass": {
+            "allowed": bool(req.policy and req.policy.allows_break_glass),
+            "review_hours": req.policy.break_glass_review_hours if req.policy else None,
+        },
         "stages": [],
         "cosigners": [],
     }

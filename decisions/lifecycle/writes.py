@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from decisions.lifecycle import roundtrip
 from decisions.lifecycle.eventlog import next_event
 from decisions.models import DecisionEvent, DecisionRequest, DecisionRequestUserObjectPermission, DecisionStatus
 from decisions.outbox import messages, store
@@ -83,13 +84,32 @@ class DecisionWrites:
 
     def write(self, *, fields: list[str] | None = None) -> None:
         """Write it all in the caller's transaction: the decision row (INSERT when new; else an
-        UPDATE of ``fields``, or of every field), its events, its grants and its side effects (outbox)."""
+        UPDATE of ``fields``, or of every field), its events, its grants and its side effects
+        (outbox). A new decision whose id was reserved (``intake_limits`` on PostgreSQL) goes in
+        one round trip (``lifecycle.roundtrip``)."""
+        if self.decision._state.adding and self.decision.pk is not None:
+            self._insert_in_one_round_trip()
+            return
         if self.decision.pk is None:
             self.decision.save(force_insert=True)
         else:
             self.decision.save(update_fields=fields)
         write_rows([self])
         queue_side_effects([self])
+
+    def _insert_in_one_round_trip(self) -> None:
+        outbox = store.rows_for(side_effects([self]))
+        inserts = [roundtrip.Insert([self.decision])]
+        if self.events:
+            inserts.append(roundtrip.Insert(self.events))
+        if self.grants:
+            inserts.append(roundtrip.Insert(self.grants, ignore_conflicts=True))
+        if outbox:
+            inserts.append(roundtrip.Insert(outbox, returning_ids=True))
+        roundtrip.run(inserts)
+        self.events, self.grants = [], []
+        if outbox:
+            store.dispatch_after_commit(outbox)
 
 
 def write_rows(plans: list[DecisionWrites]) -> None:
@@ -106,8 +126,14 @@ def write_rows(plans: list[DecisionWrites]) -> None:
 
 def queue_side_effects(plans: list[DecisionWrites]) -> None:
     """The side effects of saved decisions, as outbox rows in one INSERT (published after the
-    commit): the deadline task of a pending decision whose deadline was set, the notifications
-    of the newly eligible, and the verdict webhook of a decision that ended."""
+    commit)."""
+    store.record(side_effects(plans))
+
+
+def side_effects(plans: list[DecisionWrites]) -> list[messages.Message]:
+    """What the plans announce, as messages (and cleared from the plans): the deadline task of a
+    pending decision whose deadline was set, the notifications of the newly eligible, and the
+    verdict webhook of a decision that ended."""
     found: list[messages.Message] = []
     for plan in plans:
         decision = plan.decision
@@ -118,4 +144,4 @@ def queue_side_effects(plans: list[DecisionWrites]) -> None:
         if plan.verdict_announced:
             found += messages.verdict(decision)
         plan.announcements, plan.deadline_set, plan.verdict_announced = [], False, False
-    store.record(found)
+    return found

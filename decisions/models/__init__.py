@@ -1,6 +1,7 @@
 """What happens: integrations, decision requests, sign-offs, outcomes, the decision log and the
 periodic review. One module per concern; every model is importable from ``decisions.models``."""
 
+from decisions.models.breakglass import BreakGlass, BreakGlassReview
 from decisions.models.events import DecisionEvent, EventKind
 from decisions.models.health import Heartbeat
 from decisions.models.integrations import Integration, IntegrationAPIKey, PersonalToken
@@ -26,6 +27,7 @@ from decisions.models.requests import (
     NotificationPreference,
     Outcome,
     OutcomeKind,
+    PendingCount,
     ReasonCode,
     SignOff,
     Verdict,
@@ -39,6 +41,8 @@ __all__ = [
     "TERMINAL_STATUSES",
     "ArchivedDecision",
     "ArchivedEvent",
+    "BreakGlass",
+    "BreakGlassReview",
     "DecisionEvent",
     "DecisionRequest",
     "DecisionRequestUserObjectPermission",
@@ -59,6 +63,7 @@ __all__ = [
     "NotificationPreference",
     "Outcome",
     "OutcomeKind",
+    "PendingCount",
     "OutboxMessage",
     "PersonalToken",
     "PolicyDraft",

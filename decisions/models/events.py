@@ -29,6 +29,10 @@ class EventKind(models.TextChoices):
     OUTCOME_REPORTED = "outcome_reported", "Outcome reported"
     WEBHOOK_DELIVERED = "webhook_delivered", "Webhook delivered"
     WEBHOOK_FAILED = "webhook_failed", "Webhook attempt failed"
+    BREAK_GLASS = "break_glass", "Break-glass: executed before its quorum"
+    BREAK_GLASS_NOTIFIED = "break_glass_notified", "Break-glass: skipped approvers and leads told"
+    BREAK_GLASS_REVIEWED = "break_glass_reviewed", "Break-glass reviewed"
+    BREAK_GLASS_ESCALATED = "break_glass_escalated", "Break-glass review overdue: escalated"
 
 
 class DecisionEvent(models.Model):

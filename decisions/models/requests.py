@@ -236,6 +236,11 @@ class SignOff(models.Model):
     step = models.PositiveSmallIntegerField()
     payload_version = models.PositiveIntegerField()
     certification_id_at_signing = models.BigIntegerField()
+    auth_context = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="How and when the signer authenticated: method, IdP, time, MFA, session or API token.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     voided_at = models.DateTimeField(null=True, blank=True)
     void_reason = models.CharField(max_length=200, blank=True)
@@ -282,3 +287,22 @@ class Outcome(models.Model):
 
     def __str__(self) -> str:
         return f"{self.decision_id}: {self.kind}"
+
+
+class PendingCount(models.Model):
+    """PostgreSQL: how many pending decisions an integration has, kept by statement triggers on
+    the decisions table (migration 0024) and read by intake's pending cap instead of counting
+    the pending rows, a cost that grew with the backlog. Each transaction adds its changes to the
+    row of its own ``slot`` (its backend's pid modulo 32), so concurrent
+    submissions seldom wait on one another; the count is the sum over the slots. Never written
+    by the application."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="+", db_index=False)
+    slot = models.SmallIntegerField()
+    pending = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["integration", "slot"], name="pending_count_slot_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.integration_id}/{self.slot}: {self.pending}"

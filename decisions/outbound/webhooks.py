@@ -17,7 +17,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from decisions.lifecycle.writes import DecisionWrites
-from decisions.models import DecisionEvent, DecisionRequest, EventKind
+from decisions.models import BreakGlass, DecisionEvent, DecisionRequest, EventKind
 from decisions.outbound.http import Attempt, post
 from decisions.outbox import store
 
@@ -28,6 +28,20 @@ USER_AGENT = "Countersign-Webhooks/1"
 def message_id(decision: DecisionRequest) -> str:
     """Stable per verdict: retries carry the same id (receivers de-duplicate on it)."""
     return f"msg_{decision.public_id.hex}_{decision.status}"
+
+
+def break_glass_entry(decision: DecisionRequest) -> dict | None:
+    """What the verdict says of a break-glass: None for a verdict reached by its quorum."""
+    used = BreakGlass.objects.filter(decision=decision).first()
+    if used is None:
+        return None
+    return {
+        "id": str(used.public_id),
+        "by": used.user.get_username(),
+        "reason": used.reason,
+        "at": used.at.isoformat(),
+        "review_due_at": used.review_due_at.isoformat(),
+    }
 
 
 def verdict_payload(decision: DecisionRequest) -> dict:
@@ -42,6 +56,7 @@ def verdict_payload(decision: DecisionRequest) -> dict:
             "final_action": decision.final_action,
             "decided_at": decision.decided_at.isoformat() if decision.decided_at else None,
             "payload_version": decision.payload_version,
+            "break_glass": break_glass_entry(decision),
         },
     }
 

@@ -66,6 +66,17 @@ def verdict(decision: DecisionRequest) -> list[Message]:
     return [Message(queueing.DELIVER_VERDICT_WEBHOOK, (decision.pk,), perform_once=True)]
 
 
+BREAK_GLASS_USED = "used"
+BREAK_GLASS_OVERDUE = "overdue"
+
+
+def break_glass_notice(break_glass_id: int, kind: str, step: int) -> list[Message]:
+    """Tell people about a break-glass: ``used`` (the skipped approvers and the leads, at once) or
+    ``overdue`` (its review escalated to ``step``: that role's on-call certified people, the
+    leads past the chain's end). Sent once per (use, kind, step)."""
+    return [Message(queueing.NOTIFY_BREAK_GLASS, (break_glass_id, kind, step), perform_once=True)]
+
+
 def review_announcement(report_id: int) -> Message:
     """Email the governance leads that a frozen review waits (the task itself announces once)."""
     return Message(queueing.NOTIFY_REVIEW_LEADS, (report_id,))

@@ -19,14 +19,25 @@ _PERFORM_LOCK_SPACE = 0x0B0C << 48
 def record(messages: Iterable[Message]) -> None:
     """Write ``messages`` as outbox rows (one INSERT) in the current transaction and dispatch
     them once it commits; a rollback leaves neither rows nor messages."""
-    now = timezone.now()
-    rows = [
-        OutboxMessage(task_name=m.task_name, args=list(m.args), eta=m.eta, perform_once=m.perform_once, created_at=now)
-        for m in messages
-    ]
+    rows = rows_for(messages)
     if not rows:
         return
     OutboxMessage.objects.bulk_create(rows)
+    dispatch_after_commit(rows)
+
+
+def rows_for(messages: Iterable[Message]) -> list[OutboxMessage]:
+    """The outbox rows of ``messages``, not saved yet (``record`` saves them; intake's single
+    round trip inserts them with the decision's other rows)."""
+    now = timezone.now()
+    return [
+        OutboxMessage(task_name=m.task_name, args=list(m.args), eta=m.eta, perform_once=m.perform_once, created_at=now)
+        for m in messages
+    ]
+
+
+def dispatch_after_commit(rows: list[OutboxMessage]) -> None:
+    """Publish saved ``rows`` once the current transaction commits (nothing if it rolls back)."""
     transaction.on_commit(Dispatch(rows))
 
 

@@ -510,6 +510,32 @@ def _approver_section(figures: dict[str, Any]) -> Section:
     )
 
 
+def _break_glass_section(figures: dict[str, Any]) -> Section:
+    rows = figures.get("break_glass", [])  # reports frozen before break-glass existed have none
+    return Section(
+        key="break-glass",
+        title="Break-glass use",
+        intro=(
+            "Decisions of the period executed before their quorum, per person and the role they broke glass as, "
+            "with how their post-hoc reviews went."
+        ),
+        table=Table(
+            caption="Break-glass uses by person and role",
+            columns=["Person (role)", "Uses", "Confirmed", "Condemned", "Unreviewed", "Review overdue"],
+            rows=[
+                Row(
+                    key=f"{r['person']}|{r['role']}",
+                    label=f"{r['person']} ({r['role']})",
+                    cells=[_count(r[k]) for k in ("uses", "confirmed", "condemned", "unreviewed", "overdue")],
+                )
+                for r in rows
+            ],
+        ),
+        chart=None,
+        empty="Nobody broke glass on a decision of this period.",
+    )
+
+
 def _reason_section(figures: dict[str, Any], verdict: str) -> Section:
     entries = figures["reason_codes"].get(verdict, [])
     total = sum(e["count"] for e in entries)
@@ -561,6 +587,7 @@ def review_sections(figures: dict[str, Any]) -> list[Section]:
             figures, "model", "AI model version", "By AI model version", "The model and version that recommended it."
         ),
         _approver_section(figures),
+        _break_glass_section(figures),
         _reason_section(figures, Verdict.OVERRIDE.value),
         _reason_section(figures, Verdict.REJECT.value),
     ]

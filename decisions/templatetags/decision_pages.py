@@ -75,3 +75,24 @@ def percent(value) -> str:
         return f"{float(value) * 100:.0f} %"
     except (TypeError, ValueError):
         return "—"
+
+
+AUTH_METHODS = {"sso": "SSO", "password": "password", "passkey": "passkey", "api_token": "API token"}
+
+
+@register.filter
+def auth_method(context: dict[str, Any] | None) -> str:
+    """A sign-off's authentication context in words: "SSO (idp), MFA"."""
+    if not context:
+        return "not recorded"
+    method = AUTH_METHODS.get(context.get("method", ""), "unknown")
+    if context.get("method") == "sso":
+        method = f"{method} ({context.get('provider', '?')})"
+    return f"{method}, {'MFA' if context.get('mfa') else 'no MFA'}"
+
+
+@register.filter
+def auth_time(context: dict[str, Any] | None) -> datetime | None:
+    """When the signer last authenticated before signing (None if unknown)."""
+    value = (context or {}).get("authenticated_at")
+    return datetime.fromisoformat(value) if value else None

@@ -21,10 +21,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from decisions import selectors
 from decisions.actors import SignedInRequest
-from decisions.errors import AlreadySigned, DecisionClosed, DecisionError, NotAllowed
+from decisions.breakglass import selectors as glass
+from decisions.breakglass import services as glass_services
+from decisions.errors import AlreadySigned, DecisionClosed, DecisionError, NotAllowed, StepUpRequired
 from decisions.escalation import services as escalation
 from decisions.ledger import receipts
 from decisions.lifecycle import eligibility, signing
+from decisions.lifecycle.states import EXECUTES
 from decisions.models import (
     REASONS_BY_VERDICT,
     DecisionRequest,
@@ -33,7 +36,10 @@ from decisions.models import (
     SignOff,
     Verdict,
 )
+from decisions.web import stepup
 from decisions.web.forms import DecisionFilterForm, EscalateForm, NotificationPreferenceForm, ReassignForm, SignOffForm
+from decisions.web.governance_forms import BreakGlassForm
+from governance.identity.context import auth_context_of
 
 QUEUE_REFRESH_SECONDS = 30
 PAGE_SIZE = 50
@@ -65,7 +71,10 @@ def detail(request: SignedInRequest, public_id: UUID) -> HttpResponse:
     signoffs = list(selectors.decision_signoffs(decision=decision))
     blocked = _why_cannot_sign(decision, request.user, signoffs)
     if request.method != "POST":
-        return _render_detail(request, decision, signoffs, form=None if blocked else SignOffForm(), blocked=blocked)
+        # A draft kept while the signer re-authenticated (step-up) comes back as it was typed.
+        draft = stepup.take_draft(request, decision)
+        form = None if blocked else SignOffForm(draft) if draft else SignOffForm()
+        return _render_detail(request, decision, signoffs, form=form, blocked=blocked)
 
     if isinstance(blocked, NotAllowed):
         return _forbidden(request, blocked.message)
@@ -76,7 +85,11 @@ def detail(request: SignedInRequest, public_id: UUID) -> HttpResponse:
     if not form.is_valid():
         return _render_detail(request, decision, signoffs, form=form, blocked=None, status=400)
     try:
-        signoff = signing.decision_sign_off(decision=decision, actor=request.user, **form.cleaned_data)
+        signoff = signing.decision_sign_off(
+            decision=decision, actor=request.user, auth=auth_context_of(request), **form.cleaned_data
+        )
+    except StepUpRequired as exc:
+        return stepup.reauthenticate(request, decision, draft=request.POST, why=exc.message)
     except NotAllowed as exc:
         return _forbidden(request, exc.message)
     except (DecisionClosed, AlreadySigned) as exc:
@@ -214,6 +227,20 @@ def _forbidden(request: SignedInRequest, message: str) -> HttpResponse:
     return render(request, "403.html", {"message": message}, status=403)
 
 
+def _break_glass_context(request: SignedInRequest, decision: DecisionRequest) -> dict:
+    """The break-glass panel: shown on a pending decision whose policy allows it (with the form,
+    or why this person may not), and the use itself on a decision that was executed so."""
+    if decision.is_terminal:
+        return {"break_glass": glass.break_glass_of(decision) if decision.status in EXECUTES else None}
+    if not (decision.snapshot.get("break_glass") or {}).get("allowed"):
+        return {}
+    try:
+        glass_services.check_can_break_glass(decision, request.user, now=timezone.now())
+    except DecisionError as exc:
+        return {"glass_offered": True, "glass_blocked": exc}
+    return {"glass_offered": True, "glass_form": BreakGlassForm(prefix="glass")}
+
+
 def _render_detail(request, decision, signoffs, *, form, blocked, status=200) -> HttpResponse:
     return render(
         request,
@@ -233,6 +260,8 @@ def _render_detail(request, decision, signoffs, *, form, blocked, status=200) ->
             "escalate_form": EscalateForm(prefix="escalate"),
             "can_reassign": decision.status == DecisionStatus.PENDING and request.user.has_perm(escalation.REASSIGN),
             "reassign_form": ReassignForm(prefix="reassign"),
+            **_break_glass_context(request, decision),
+            "step_up": decision.snapshot.get("step_up"),
         },
         status=status,
     )

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -29,6 +30,12 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "auditlog",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.saml",
+    "allauth.mfa",
     "governance",
     "decisions",
 ]
@@ -41,6 +48,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "governance.identity.middleware.SessionLifetimeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
@@ -81,7 +90,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, plus the rate limits and the login methods allauth adds.
+    "allauth.account.auth_backends.AuthenticationBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row; anonymous users hold nothing.
@@ -108,9 +118,131 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-LOGIN_URL = "login"
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "decisions:queue"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "account_login"
+
+# Sign-in (django-allauth, governance.identity): local accounts for the demo and a break-glass
+# operator; SSO through the organisation's IdP (OIDC, SAML) with IdP groups mapped to portal groups
+# in the admin. See README, "Sign-in: SSO, MFA, step-up".
+ACCOUNT_ADAPTER = "governance.identity.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "governance.identity.adapters.SocialAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+ACCOUNT_LOGOUT_ON_GET = False
+# A password change ends every other session (their session hash no longer matches); this one is kept.
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_AUTHENTICATED_LOGIN_REDIRECTS = False  # a signed-in user sent to the login page may switch user
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_REAUTHENTICATION_TIMEOUT = env.int("REAUTHENTICATION_TIMEOUT_SECONDS", default=300)
+# Throttling: LOGIN_FAILED_LIMIT wrong passwords for one username within the window and the next
+# attempt is refused, even with the right password, until the window has passed.
+LOGIN_FAILED_LIMIT = env.int("LOGIN_FAILED_LIMIT", default=20)
+LOGIN_FAILED_WINDOW_SECONDS = env.int("LOGIN_FAILED_WINDOW_SECONDS", default=900)
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": f"{env.int('LOGIN_FAILED_PER_IP_PER_MINUTE', default=60)}/m/ip,"
+    f"{LOGIN_FAILED_LIMIT}/{LOGIN_FAILED_WINDOW_SECONDS}s/key",
+    "login": env.str("LOGIN_RATE_LIMIT", default="60/m/ip"),
+}
+# Behind N reverse proxies the client address is the Nth from the right in X-Forwarded-For: the
+# per-address limits then count clients, not the proxy.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Local passwords off: only the break-glass operators (usernames) may sign in with a password.
+LOCAL_PASSWORD_LOGIN = env.bool("LOCAL_PASSWORD_LOGIN", default=True)
+BREAK_GLASS_USERNAMES = env.list("BREAK_GLASS_USERNAMES", default=[])
+SOCIALACCOUNT_AUTO_SIGNUP = True  # just-in-time users, with the groups their IdP claims map to
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # an IdP never takes over a local account by its email
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_STORE_TOKENS = False
+# The claim (OIDC) or attribute (SAML) carrying the user's IdP groups; a provider's own
+# "groups_claim" setting wins.
+SSO_GROUPS_CLAIM = env.str("SSO_GROUPS_CLAIM", default="groups")
+
+
+def _oidc_apps() -> list[dict]:
+    """The OIDC IdP from the environment (one per organisation; PKCE always on)."""
+    server_url = env.str("OIDC_SERVER_URL", default="")
+    if not server_url:
+        return []
+    return [
+        {
+            "provider_id": env.str("OIDC_PROVIDER_ID", default="idp"),
+            "name": env.str("OIDC_PROVIDER_NAME", default="your organisation's sign-in"),
+            "client_id": env.str("OIDC_CLIENT_ID"),
+            "secret": env.str("OIDC_CLIENT_SECRET", default=""),
+            "settings": {
+                "server_url": server_url,
+                "oauth_pkce_enabled": True,
+                "token_auth_method": env.str("OIDC_TOKEN_AUTH_METHOD", default="client_secret_basic"),
+                "scope": env.list("OIDC_SCOPES", default=["openid", "profile", "email"]),
+                "groups_claim": env.str("OIDC_GROUPS_CLAIM", default=SSO_GROUPS_CLAIM),
+            },
+        }
+    ]
+
+
+def _saml_apps() -> list[dict]:
+    """The SAML IdP from the environment: its metadata URL, or its entity id, SSO URL and signing
+    certificate. Assertions must be signed; IdP-initiated logins are refused."""
+    entity_id = env.str("SAML_IDP_ENTITY_ID", default="")
+    if not entity_id:
+        return []
+    idp = {"entity_id": entity_id}
+    if env.str("SAML_IDP_METADATA_URL", default=""):
+        idp["metadata_url"] = env.str("SAML_IDP_METADATA_URL")
+    else:
+        idp.update(sso_url=env.str("SAML_IDP_SSO_URL"), x509cert=env.str("SAML_IDP_X509CERT"))
+    return [
+        {
+            "provider_id": env.str("SAML_PROVIDER_ID", default="saml-idp"),
+            "name": env.str("SAML_PROVIDER_NAME", default="your organisation's SAML sign-in"),
+            "client_id": env.str("SAML_ORGANIZATION_SLUG", default="org"),
+            "settings": {
+                "idp": idp,
+                "attribute_mapping": env.json(
+                    "SAML_ATTRIBUTE_MAPPING",
+                    default={
+                        "uid": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier",
+                        "email": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+                        "username": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+                        "first_name": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
+                        "last_name": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
+                    },
+                ),
+                "groups_claim": env.str(
+                    "SAML_GROUPS_ATTRIBUTE", default="http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"
+                ),
+                "advanced": SAML_ADVANCED,
+            },
+        }
+    ]
+
+
+# What every SAML app (the environment's, a test's) insists on: a signed assertion, strict checks
+# (destination, audience, times), no login the IdP started on its own.
+SAML_ADVANCED = {
+    "want_assertion_signed": True,
+    "strict": True,
+    "reject_idp_initiated_sso": True,
+    "allow_repeat_attribute_name": True,
+}
+SOCIALACCOUNT_PROVIDERS: dict = {
+    "openid_connect": {"OAUTH_PKCE_ENABLED": True, "APPS": _oidc_apps()},
+    "saml": {"APPS": _saml_apps()},
+}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Countersign")
+MFA_TOTP_TOLERANCE = 1  # one 30-second step either side: phone clocks drift (a used code is still refused)
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env.bool("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", default=False)
+# Session hygiene: an idle session ends after SESSION_IDLE_SECONDS without a request, any session
+# after SESSION_ABSOLUTE_SECONDS from its sign-in (governance.identity.middleware).
+SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
+SESSION_ABSOLUTE_SECONDS = env.int("SESSION_ABSOLUTE_SECONDS", default=12 * 3600)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_SECONDS
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -191,14 +323,19 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A broker host that drops packets must not hold a request for the kernel's TCP timeout.
     CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = 2
 # The outbox (decisions.outbox): side effects are rows written with the change, published after
-# the commit by a background thread of each process ("thread") or in the request ("inline");
-# beat's relay publishes what was not, and delivers again what a killed worker left undone.
-OUTBOX_DISPATCH = env.str("OUTBOX_DISPATCH", default="thread")
+# the commit: a background thread of each process hands them to a worker in one message
+# ("worker"), or publishes each itself ("thread"), or the request does ("inline"); beat's relay
+# publishes what was not, and delivers again what a killed worker left undone.
+OUTBOX_DISPATCH = env.str("OUTBOX_DISPATCH", default="worker")
+if OUTBOX_DISPATCH not in {"worker", "thread", "inline"}:
+    raise ImproperlyConfigured(f"OUTBOX_DISPATCH must be worker, thread or inline, not {OUTBOX_DISPATCH!r}.")
 OUTBOX_RELAY_SECONDS = env.float("OUTBOX_RELAY_SECONDS", default=5.0)
 OUTBOX_RELAY_AFTER_SECONDS = env.float("OUTBOX_RELAY_AFTER_SECONDS", default=10.0)
 OUTBOX_REDELIVER_SECONDS = env.float("OUTBOX_REDELIVER_SECONDS", default=900.0)
 OUTBOX_MAX_PUBLICATIONS = env.int("OUTBOX_MAX_PUBLICATIONS", default=5)
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
+# Break-glass: how often beat escalates the reviews that are overdue (the deadlines are in hours).
+BREAK_GLASS_SWEEP_SECONDS = env.float("BREAK_GLASS_SWEEP_SECONDS", default=60.0)
 # The periodic review: how often beat looks at the review schedules (set in the admin) and
 # freezes every period that has ended. The cadence itself is the schedule's, not this setting's.
 REVIEW_FREEZE_CHECK_SECONDS = env.float("REVIEW_FREEZE_CHECK_SECONDS", default=900.0)
@@ -207,6 +344,8 @@ CELERY_TASK_QUEUES = (Queue("celery"), Queue("sweep"))
 CELERY_TASK_ROUTES = {
     "decisions.tasks.sweep_overdue_decisions": {"queue": "sweep"},
     "decisions.tasks.relay_outbox": {"queue": "sweep"},
+    # Handed-off outbox rows (OUTBOX_DISPATCH=worker) are published ahead of a deadline flood.
+    "decisions.tasks.publish_outbox": {"queue": "sweep"},
 }
 CELERY_BEAT_SCHEDULE: dict = {
     "sweep-overdue-decisions": {
@@ -218,6 +357,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "decisions.tasks.relay_outbox",
         "schedule": OUTBOX_RELAY_SECONDS,
         "options": {"expires": OUTBOX_RELAY_SECONDS * 2},
+    },
+    "sweep-break-glass-reviews": {
+        "task": "decisions.tasks.sweep_break_glass_reviews",
+        "schedule": BREAK_GLASS_SWEEP_SECONDS,
+        "options": {"expires": BREAK_GLASS_SWEEP_SECONDS},
     },
     "prune-outbox": {
         "task": "decisions.tasks.prune_outbox",
@@ -303,6 +447,9 @@ DEFAULT_TIME_TO_ACT_SECONDS = env.int("DEFAULT_TIME_TO_ACT_SECONDS", default=900
 EVIDENCE_MAX_BYTES = env.int("EVIDENCE_MAX_BYTES", default=256 * 1024)
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
 PERSONAL_TOKEN_MAX_DAYS = env.int("PERSONAL_TOKEN_MAX_DAYS", default=90)
+# Long-poll (GET /api/v1/decisions/{id}/?wait=N): the waits one web process holds at once. Keep
+# it below the process's threads (gunicorn --threads): the others serve intake and sign-offs.
+LONGPOLL_MAX_WAITERS = env.int("LONGPOLL_MAX_WAITERS", default=56)
 
 # /metrics (Prometheus): let in by a bearer token or by client address; with neither, nobody.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

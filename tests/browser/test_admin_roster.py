@@ -40,5 +40,5 @@ def test_lead_sees_who_is_on_call_now_and_next_on_a_roster_page(page, live_serve
 def test_analyst_is_sent_back_to_the_login_page(page, live_server):
     UserFactory(username="analyst", groups=[rbac.ANALYST])
     _login(page, live_server, "analyst")
-    assert "/admin/login/" in page.url
-    assert page.get_by_text("Please enter the correct username and password for a staff account").is_visible()
+    assert "/accounts/login/" in page.url
+    assert page.get_by_text("You are signed in as analyst, who may not open that page.").is_visible()

@@ -23,8 +23,11 @@ NAMES_IN_BROKERS = {
     "decisions.tasks.publish_checkpoint",
     "decisions.tasks.verify_ledger",
     "decisions.tasks.relay_outbox",
+    "decisions.tasks.publish_outbox",
     "decisions.tasks.prune_embedded_broker",
     "decisions.tasks.prune_outbox",
+    "decisions.tasks.notify_break_glass",
+    "decisions.tasks.sweep_break_glass_reviews",
 }
 
 

@@ -21,6 +21,7 @@ from tests.e2e.harness import (
     Broker,
     CeleryLauncher,
     CeleryProcess,
+    Gunicorn,
     RedisServer,
     TaskSending,
     database_url,
@@ -28,7 +29,9 @@ from tests.e2e.harness import (
     reset_producer_pools,
     with_db,
 )
+from tests.e2e.portal_world import World, make_world
 from tests.needs import missing, redis_server_url
+from tests.webhook_receiver import Receiver
 
 
 @pytest.fixture
@@ -113,3 +116,28 @@ def spare_redis(tmp_path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def live_portal(celery_processes, tmp_path) -> Iterator[Gunicorn]:
+    """A portal to talk HTTP to: gunicorn (gthread workers, as deployed) and a celery worker on
+    the test database and the test broker. Stopped before the database is flushed."""
+    celery_processes.start("worker")
+    server = Gunicorn(env=celery_processes.env, log=tmp_path / "gunicorn.log")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def world(live_portal, receiver) -> World:
+    """The live portal with an action type, its on-call person and an integration (portal_world)."""
+    return make_world(url=live_portal.url, receiver=receiver)

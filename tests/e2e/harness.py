@@ -257,3 +257,55 @@ class RedisServer:
             return bool(client.ping())
         except (redis.RedisError, OSError):
             return False
+
+
+@dataclass
+class Gunicorn:
+    """``gunicorn portal.wsgi`` (gthread workers, as deployed) on a free loopback port."""
+
+    env: dict[str, str]
+    log: Path
+    workers: int = 1
+    threads: int = 16
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        args = [sys.executable, "-m", "gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{self.port}",
+                "--workers", str(self.workers), "--worker-class", "gthread", "--threads", str(self.threads),
+                "--log-level", "warning", "--timeout", "120"]  # fmt: skip
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+                args, cwd=PROJECT_DIR, env=self.env, stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        wait_until(self._answers, timeout=START_TIMEOUT * 2, what=f"gunicorn on port {self.port}")
+
+    def _answers(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            pytest.fail(f"gunicorn exited with {self.process.returncode}:\n{self.output()[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                conn.sendall(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                return conn.recv(12).startswith(b"HTTP/1.")
+        except OSError:
+            return False
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            _signal_group(self.process, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT * 3)
+        except subprocess.TimeoutExpired:
+            _signal_group(self.process, signal.SIGKILL)
+            self.process.wait(timeout=STOP_TIMEOUT)
+        _signal_group(self.process, signal.SIGKILL)

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from decisions import integrations, queueing
 from decisions.models import DecisionRequest, DecisionStatus, EventKind, OutboxMessage
-from decisions.outbox import store
+from decisions.outbox import relay, store
 from tests.decisions.factories import make_integration, submit
 from tests.decisions.scenarios import approve
 from tests.e2e.harness import wait_until
@@ -117,3 +117,33 @@ def test_with_the_broker_down_intake_and_sign_off_answer_and_every_notification_
     assert _events(approved, EventKind.NOTIFIED) == []
     assert len(hook.received) == 1
     assert len(_events(approved, EventKind.WEBHOOK_DELIVERED)) == 1
+
+
+def test_handed_off_to_a_worker_every_side_effect_of_a_submission_goes_out_once(send_tasks, celery_processes, settings):
+    settings.OUTBOX_DISPATCH = "worker"
+    with Receiver() as chat:
+        action_type, role, (signer,) = make_staffed_action_type()
+        role.chat_webhook_url = chat.url
+        role.save(update_fields=["chat_webhook_url"])
+        ApprovalPolicyFactory(action_types=[action_type], time_to_act_seconds=3600)
+        integration = make_integration(action_type)
+        _row, key = integrations.integration_key_create(integration=integration, name="primary")
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+        celery_processes.start("worker")
+        try:
+            answer = api.post("/api/v1/decisions/", _body(action_type, 1), format="json")
+            decision = DecisionRequest.objects.get(public_id=answer.json()["id"])
+            wait_until(lambda: store.backlog()[0] == 0, timeout=30, what="the worker to publish the handed-off rows")
+            wait_until(lambda: len(_events(decision, EventKind.NOTIFIED)) == 2, what="the email and the chat message")
+            time.sleep(SETTLE_SECONDS)
+        finally:
+            relay.dispatcher.stop()
+
+    assert answer.status_code == 201
+    assert len(chat.received) == 1
+    rows = OutboxMessage.objects.all()
+    assert sorted(row.task_name for row in rows) == sorted(
+        [queueing.NOTIFY_ELIGIBLE, queueing.NOTIFY_ELIGIBLE, queueing.ESCALATE_WHEN_DUE]
+    )
+    assert all(row.publications == 1 for row in rows)

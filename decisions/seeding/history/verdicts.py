@@ -103,6 +103,7 @@ class Verdicts:
             step=step_at(stages, at),
             payload_version=decision.payload_version,
             certification_id_at_signing=signer.certification.id,
+            auth_context={},  # simulated history: no sign-in to record ("not recorded" on the page)
             created_at=at,
         )
 

@@ -127,6 +127,8 @@ def obey_what_openapi_cannot_say(case, world: World) -> None:
         case.path_parameters["public_id"] = random.choice(world.pending_ids)  # noqa: S311
     query = case.query if case.query is not None else {}
     query.pop("cursor", None)
+    if "wait" in query:  # a long-poll really waits (test_api_longpoll): one second, not up to sixty
+        query["wait"] = 1
     if "start" in query or "end" in query:
         _period_in_order(query)
     if "tz" in query and query["tz"] not in TIME_ZONES:
@@ -241,3 +243,13 @@ def test_the_log_and_the_sign_offs_are_documented_as_pages(openapi):
     for path in ("/api/v1/decisions/{public_id}/events/", "/api/v1/decisions/{public_id}/signoffs/"):
         ref = openapi["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
         assert ref.split("/")[-1].startswith("Paginated")
+
+
+@pytest.mark.django_db
+def test_the_long_poll_wait_is_in_the_schema(openapi):
+    operation = openapi["paths"]["/api/v1/decisions/{public_id}/"]["get"]
+    (param,) = (p for p in operation["parameters"] if p["name"] == "wait")
+
+    assert param["in"] == "query"
+    assert param["schema"] == {"type": "integer", "minimum": 1, "maximum": 60}
+    assert "400" in operation["responses"]

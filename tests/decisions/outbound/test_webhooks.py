@@ -148,5 +148,6 @@ def test_the_payload_is_the_verdict_not_the_evidence():
         "final_action",
         "decided_at",
         "payload_version",
+        "break_glass",
     }
     json.dumps(payload)

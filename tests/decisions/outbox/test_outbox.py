@@ -2,10 +2,13 @@
 after the commit; what a broker outage or a dead process left unpublished the relay publishes,
 and an effect done once is done once however often its message arrives."""
 
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 
 import pytest
+from celery._state import _task_stack
 from django.core import mail
 from django.db import connection, transaction
 from django.utils import timezone
@@ -241,3 +244,94 @@ def test_the_background_dispatcher_publishes_after_the_commit(staffed_with_chat,
     assert OutboxMessage.objects.filter(published_at__isnull=True).count() == 0
     assert [m.to for m in mail.outbox] == [[signer.email]]
     assert len(chat.received) == 1
+
+
+def _unpublished():
+    return list(OutboxMessage.objects.filter(published_at__isnull=True).order_by("pk"))
+
+
+def test_the_workers_half_of_a_hand_off_publishes_each_row_once_and_stamps_it(
+    staffed_with_chat, django_capture_on_commit_callbacks
+):
+    action_type, signer, chat = staffed_with_chat
+    with django_capture_on_commit_callbacks():  # the rows are written; their dispatch is dropped
+        submit(action_type)
+    ids = [row.pk for row in _unpublished()]
+
+    assert relay.publish_handed_off(ids) == 3  # email, chat, deadline
+
+    rows = OutboxMessage.objects.filter(pk__in=ids)
+    assert all(row.published_at is not None and row.publications == 1 for row in rows)
+    assert [m.to for m in mail.outbox] == [[signer.email]]
+    assert len(chat.received) == 1
+
+
+def test_a_second_delivery_of_a_hand_off_publishes_nothing_again(staffed_with_chat, django_capture_on_commit_callbacks):
+    action_type, signer, chat = staffed_with_chat
+    with django_capture_on_commit_callbacks():
+        submit(action_type)
+    ids = [row.pk for row in _unpublished()]
+    relay.publish_handed_off(ids)
+
+    assert relay.publish_handed_off(ids) == 0
+    assert OutboxMessage.objects.filter(publications__gt=1).count() == 0
+    assert len(mail.outbox) == 1
+
+
+def test_a_hand_off_the_broker_refuses_leaves_the_rows_to_the_relay(
+    staffed_with_chat, broker_down, django_capture_on_commit_callbacks
+):
+    action_type, *_ = staffed_with_chat
+    with django_capture_on_commit_callbacks():
+        submit(action_type)
+    rows = _unpublished()
+
+    assert relay.hand_off(rows) is False
+    assert len(_unpublished()) == len(rows) == 3
+
+
+def test_an_unknown_outbox_dispatch_mode_is_refused_at_start():
+    result = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
+        [sys.executable, "-c", "import django; django.setup()"],
+        env={
+            **__import__("os").environ,
+            "DJANGO_SETTINGS_MODULE": "portal.settings.base",
+            "OUTBOX_DISPATCH": "threads",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "OUTBOX_DISPATCH must be worker, thread or inline" in result.stderr
+
+
+@pytest.fixture
+def handed(monkeypatch, settings, broker_down):
+    """What the dispatcher is given (rows, hand off or not), with OUTBOX_DISPATCH=worker."""
+    settings.OUTBOX_DISPATCH = "worker"
+    given: list[tuple[int, bool]] = []
+    monkeypatch.setattr(relay.dispatcher, "submit", lambda rows, hand_off=False: given.append((len(rows), hand_off)))
+    return given
+
+
+def test_a_requests_side_effects_are_handed_to_a_worker(staffed_with_chat, handed, django_capture_on_commit_callbacks):
+    action_type, *_ = staffed_with_chat
+    with django_capture_on_commit_callbacks(execute=True):
+        submit(action_type)
+
+    assert handed == [(3, True)]
+
+
+def test_a_tasks_side_effects_are_published_by_the_worker_running_it(
+    staffed_with_chat, handed, django_capture_on_commit_callbacks
+):
+    action_type, *_ = staffed_with_chat
+    _task_stack.push(notify_eligible)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            submit(action_type)
+    finally:
+        _task_stack.pop()
+
+    assert handed == [(3, False)]

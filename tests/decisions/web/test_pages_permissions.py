@@ -335,7 +335,7 @@ def test_anonymous_cannot_list_all_decisions(client):
 def test_analyst_logs_in_on_the_login_page_and_lands_on_the_queue(client):
     UserFactory(username="nadia", groups=[rbac.ANALYST])
 
-    response = client.post("/accounts/login/", {"username": "nadia", "password": "correct-horse-battery"})
+    response = client.post("/accounts/login/", {"login": "nadia", "password": "correct-horse-battery"})
 
     assert response.status_code == 302
     assert response.url == "/decisions/"
@@ -349,8 +349,12 @@ def test_logout_is_a_post_and_returns_to_the_login_page(client, signer):
     assert client.get("/decisions/").status_code == 302
 
 
-def test_admin_login_page_still_works(client):
-    assert client.get("/admin/login/").status_code == 200
+def test_admin_login_page_sends_to_the_portal_login(client):
+    """One way in (throttled, MFA, SSO): the admin's own password form is never shown."""
+    response = client.get("/admin/login/?next=/admin/governance/")
+
+    assert response.status_code == 302
+    assert response.url == "/accounts/login/?next=%2Fadmin%2Fgovernance%2F"
 
 
 def test_site_root_opens_the_queue(client):

@@ -10,8 +10,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('decisions', '0023_decision_event_failure_index'),
-        ('governance', '0008_action_type_retention'),
+        ('decisions', '0027_signoff_auth_context'),
+        ('governance', '0011_idp_group_mapping_permissions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -8,6 +8,6 @@ def forwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("decisions", "0024_policy_drafts")]
+    dependencies = [("decisions", "0028_policy_drafts")]
 
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop, elidable=False)]

@@ -1,0 +1,34 @@
+"""Step-up at signing: whether an authentication context satisfies what the decision's policy
+asked for (frozen into its routing snapshot as ``step_up``)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from governance.identity.context import AuthContext
+from governance.models import ApprovalPolicy, StepUp
+
+
+def step_up_of(policy: ApprovalPolicy | None) -> dict[str, Any] | None:
+    """What a routing snapshot keeps of the policy's step-up demand (None: nothing asked)."""
+    if policy is None or policy.step_up == StepUp.NONE:
+        return None
+    return {"mode": policy.step_up, "within_seconds": policy.step_up_minutes * 60}
+
+
+def step_up_refusal(requirement: dict[str, Any] | None, context: AuthContext, *, now: datetime) -> str | None:
+    """None when ``context`` satisfies ``requirement``, else why not (shown to the signer)."""
+    if not requirement:
+        return None
+    minutes = int(requirement["within_seconds"]) // 60
+    if context.via != "session":
+        return "This decision's policy asks for a fresh sign-in at signing; an API token cannot give one."
+    window = timedelta(seconds=int(requirement["within_seconds"]))
+    if requirement["mode"] == StepUp.MFA:
+        if context.mfa_at is None or now - context.mfa_at > window:
+            return f"This decision's policy asks for a second factor (MFA) within the last {minutes} minutes."
+        return None
+    if context.authenticated_at is None or now - context.authenticated_at > window:
+        return f"This decision's policy asks you to have authenticated within the last {minutes} minutes."
+    return None

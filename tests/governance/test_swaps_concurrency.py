@@ -1,0 +1,47 @@
+"""Shift swaps under concurrency, on PostgreSQL with real threads: the swap's row lock lets one
+step through (accept or withdraw), and the roster's lock keeps one open proposal per shift."""
+
+import pytest
+
+from governance import swaps
+from governance.models import RosterOverride, ShiftSwap
+from tests.governance.test_swaps import propose, rota, shifts  # noqa: F401 - the fixture
+from tests.helpers import run_concurrently
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def test_an_accept_racing_a_withdrawal_leaves_one_outcome(rota):  # noqa: F811 - the fixture
+    roster, (ada, ben, _cy) = rota
+    swap = propose(roster, ada, ben)
+
+    def step(i):
+        return swaps.swap_accept(swap=swap, actor=ben) if i == 0 else swaps.swap_withdraw(swap=swap, actor=ada)
+
+    outcomes = run_concurrently(step, threads=2)
+
+    assert sum(exc is None for _result, exc in outcomes) == 1
+    swap.refresh_from_db()
+    assert swap.status in {ShiftSwap.Status.APPLIED, ShiftSwap.Status.WITHDRAWN}
+    assert RosterOverride.objects.count() == (1 if swap.status == ShiftSwap.Status.APPLIED else 0)
+
+
+def test_two_proposals_of_one_shift_at_once_make_one(rota):  # noqa: F811 - the fixture
+    roster, (ada, ben, cy) = rota
+    mine = shifts(roster, ada)[0]
+
+    outcomes = run_concurrently(
+        lambda i: swaps.swap_propose(
+            roster=roster,
+            actor=ada,
+            kind="cover",
+            counterpart=(ben, cy)[i],
+            starts_at=mine.starts_at,
+            ends_at=mine.ends_at,
+            note="Either of you",
+        ),  # fmt: skip
+        threads=2,
+    )
+
+    assert sum(exc is None for _result, exc in outcomes) == 1
+    assert ShiftSwap.objects.count() == 1
