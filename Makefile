@@ -5,7 +5,7 @@ PORT ?= 8000
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test install install-dev lint typecheck imports format check clean bench-intake bench-escalation bench-review bench-ledger bench-soak bench-scale-out bench-longpoll
+.PHONY: run test install install-dev lint typecheck imports format check clean bench-intake bench-escalation bench-review bench-replay bench-ledger bench-soak bench-scale-out bench-longpoll
 
 $(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -86,6 +86,10 @@ bench-longpoll: install
 ## make bench-review: the review figures over 100,000 seeded decisions (PostgreSQL), against a plain COUNT.
 bench-review: install
 	$(PY) -m bench.review
+
+## make bench-replay: the what-if replay of a draft approval policy over 100,000 seeded decisions (PostgreSQL), against a plain COUNT.
+bench-replay: install
+	$(PY) -m bench.replay
 
 ## make bench-ledger: the record at a million events (PostgreSQL): sequencing, full and incremental verification, the evidence pack.
 bench-ledger: install

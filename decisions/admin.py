@@ -32,6 +32,7 @@ from decisions.models import (
     ReviewSchedule,
     SignOff,
 )
+from decisions.replay import admin as _replay_admin  # noqa: F401 - registers the draft policies' admin
 from decisions.retention import services as retention
 from decisions.review import cycle as review_cycle
 from governance.admin import AuditedAdmin, ReasonRequiredAdmin

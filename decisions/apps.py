@@ -12,6 +12,7 @@ class DecisionsConfig(AppConfig):
             Integration,
             IntegrationAPIKey,
             LegalHold,
+            PolicyDraft,
             RetentionRun,
             ReviewReport,
             ReviewSchedule,
@@ -30,5 +31,9 @@ class DecisionsConfig(AppConfig):
         # Retention: every legal hold placed or released, every run, with the actor.
         auditlog.register(LegalHold)
         auditlog.register(RetentionRun)
+        # Draft policies: who drafted, changed and activated which, with the activation's reason.
+        auditlog.register(
+            PolicyDraft, exclude_fields=["created_at", "updated_at"], m2m_fields={"action_types", "cosigner_roles"}
+        )
         # Register the Celery tasks in every process (web included): services queue them by name.
         import decisions.tasks  # noqa: F401

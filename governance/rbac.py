@@ -113,6 +113,12 @@ def ensure_groups(apps: Any) -> None:
             ("decisions", "change_legalhold"),
             ("decisions", "view_retentionrun"),
             ("decisions", "view_archiveddecision"),
+            # What-if replay: leads draft policy changes, replay and activate them; auditors read them.
+            ("decisions", "view_policydraft"),
+            ("decisions", "add_policydraft"),
+            ("decisions", "change_policydraft"),
+            ("decisions", "delete_policydraft"),
+            ("decisions", "activate_policydraft"),
         ],
     )
     # Shift swaps are made on the analyst pages; leads read them and approve those a roster asks them to.

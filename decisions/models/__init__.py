@@ -15,6 +15,7 @@ from decisions.models.ledger import (
     VerificationMode,
 )
 from decisions.models.outbox import OutboxMessage
+from decisions.models.replay import DraftStatus, PolicyDraft
 from decisions.models.requests import (
     CERTIFY,
     REASONS_BY_VERDICT,
@@ -46,6 +47,7 @@ __all__ = [
     "DecisionRequest",
     "DecisionRequestUserObjectPermission",
     "DecisionStatus",
+    "DraftStatus",
     "Escalation",
     "Heartbeat",
     "EventKind",
@@ -64,6 +66,7 @@ __all__ = [
     "PendingCount",
     "OutboxMessage",
     "PersonalToken",
+    "PolicyDraft",
     "ReasonCode",
     "RetentionRun",
     "RetentionStatus",

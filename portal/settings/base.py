@@ -269,6 +269,8 @@ SPECTACULAR_SETTINGS = {
         "LevelEnum": ["low", "medium", "high", "critical"],
         "ReasonCodeEnum": "decisions.models.ReasonCode",
         "GapKindEnum": "governance.gaps.GapKind.LABELS",
+        "StatusEnum": "decisions.models.DecisionStatus",
+        "DraftStatusEnum": "decisions.models.DraftStatus",
     },
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [

@@ -24,6 +24,7 @@ from django.utils import timezone
 from decisions import integrations
 from decisions.api import throttling
 from decisions.models import DecisionRequest, ReviewSchedule
+from decisions.replay import services as replay_services
 from decisions.review.cycle import freeze_report
 from decisions.review.figures import Period
 from governance import rbac
@@ -101,7 +102,8 @@ class _Replay:
 
 
 def op(name: str):
-    module = importlib.import_module(f"{PACKAGE}.api.{'review' if 'review' in name else 'v1'}.{name}")
+    tag = "review" if "review" in name else "policy_drafts" if "policy_drafts" in name else "v1"
+    module = importlib.import_module(f"{PACKAGE}.api.{tag}.{name}")
     return module.sync_detailed
 
 
@@ -109,7 +111,8 @@ def test_a_generated_client_parses_every_endpoints_real_responses(generated, liv
     models = importlib.import_module(f"{PACKAGE}.models")
     action_type, _role, (person, colleague) = make_staffed_action_type(signers=2)
     person.groups.add(Group.objects.get(name=rbac.GOVERNANCE_LEAD))
-    ApprovalPolicyFactory(action_types=[action_type], required_approvals=2)
+    policy = ApprovalPolicyFactory(action_types=[action_type], required_approvals=2)
+    replay_services.policy_draft_from(actor=person, policy=policy)
     integration = integrations.integration_create(
         actor=None, name="Generated", team_contact="qa@example.test", allowed_action_types=[action_type]
     )
@@ -213,6 +216,10 @@ def test_a_generated_client_parses_every_endpoints_real_responses(generated, liv
     call("v1_review_gaps_retrieve", lead, 200, "Gaps")
     reports = call("v1_review_reports_list", lead, 200, "PaginatedReviewReportSummaryList")
     call("v1_review_reports_retrieve", lead, 200, "ReviewReport", public_id=reports.results[0].id)
+    drafts = call("v1_policy_drafts_list", lead, 200, "PaginatedPolicyDraftList")
+    call("v1_policy_drafts_retrieve", lead, 200, "PolicyDraft", public_id=drafts.results[0].id)
+    replayed = call("v1_policy_drafts_replay_retrieve", lead, 200, "Replay", public_id=drafts.results[0].id, days=7)
+    assert replayed.summary.decisions == replayed.decisions.count == 2
 
     refused = op("v1_decisions_create")(
         client=soar, body=models.DecisionSubmitRequest.from_dict({**payload(action_type), "title": " "})
