@@ -1,7 +1,7 @@
 """Waiting for a pending decision to close (the API's long-poll, ``GET …/?wait=N``) without a
 database connection held while it waits.
 
-On PostgreSQL, a trigger (migration 0024) sends ``NOTIFY countersign_decision_status, '<public
+On PostgreSQL, a trigger (migration 0025) sends ``NOTIFY countersign_decision_status, '<public
 id>'`` when a decision's status changes; the notification is delivered on commit, so a woken
 waiter reads the committed verdict. Each process keeps **one** listening connection (a daemon
 thread, started on the first wait), and every waiter in the process is a ``threading.Event`` on

@@ -1,6 +1,6 @@
 """GET /api/v1/decisions/{id}/?wait=N: a pending decision answers as soon as it closes or when
 the wait ends; a closed one at once; the waiting request holds no database connection. The
-wake-up by PostgreSQL NOTIFY (migration 0024) is tested with a real listener and a sign-off
+wake-up by PostgreSQL NOTIFY (migration 0025) is tested with a real listener and a sign-off
 committed by another connection."""
 
 import threading
