@@ -2,7 +2,7 @@
 roster asks for it, and the refusal of a swap that would leave the role without a certified
 person on call (with the gap named)."""
 
-from datetime import date, time, timedelta
+from datetime import timedelta
 
 import pytest
 from auditlog.models import LogEntry
@@ -14,15 +14,7 @@ from governance import rbac, swaps
 from governance.models import Certification, RosterOverride, ShiftSwap
 from governance.rostering import RosterPlan
 from governance.snapshot import rosters_with_plans
-from tests.governance.factories import (
-    ActionTypeFactory,
-    CertificationFactory,
-    DecisionRoleFactory,
-    OwnershipAssignmentFactory,
-    RosterFactory,
-    UserFactory,
-    make_user_in_group,
-)
+from tests.governance.factories import UserFactory, make_daily_rota, make_user_in_group, shifts_of
 
 pytestmark = pytest.mark.django_db
 
@@ -30,24 +22,11 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def rota():
     """A daily roster of three certified people for a role that owns an action type."""
-    role = DecisionRoleFactory(name="Tier-3 Analyst")
-    OwnershipAssignmentFactory(action_type=ActionTypeFactory(), owner_role=role)
-    people = [UserFactory(first_name=n, last_name="Test") for n in ("Ada", "Ben", "Cy")]
-    roster = RosterFactory(
-        role=role, name="Tier-3 daily", users=people, rotation_days=1, handoff_time=time(9, 0),
-        rotation_start=date(2026, 1, 1),
-    )  # fmt: skip
-    for person in people:
-        CertificationFactory(user=person, role=role)
-    return roster, people
-
-
-def shifts(roster, user):
-    return swaps.roster_schedule(public_id=roster.public_id, at=timezone.now()).shifts_of(user)
+    return make_daily_rota()
 
 
 def propose(roster, proposer, counterpart, *, kind="cover", give_back=None, **extra):
-    mine = shifts(roster, proposer)[0]
+    mine = shifts_of(roster, proposer)[0]
     kwargs = {}
     if give_back is not None:
         kwargs = {"return_starts_at": give_back.starts_at, "return_ends_at": give_back.ends_at}
@@ -87,7 +66,7 @@ def test_only_the_person_asked_can_accept(rota):
 
 def test_a_swap_trades_two_shifts(rota):
     roster, (ada, ben, _cy) = rota
-    bens = shifts(roster, ben)[0]
+    bens = shifts_of(roster, ben)[0]
     swap = propose(roster, ada, ben, kind="swap", give_back=bens)
 
     swaps.swap_accept(swap=swap, actor=ben)
@@ -177,7 +156,7 @@ def test_a_gap_the_role_has_anyway_is_not_the_swaps_doing(rota):
 
 def test_only_ones_own_shift_can_be_given_away(rota):
     roster, (ada, ben, cy) = rota
-    bens = shifts(roster, ben)[0]
+    bens = shifts_of(roster, ben)[0]
 
     with pytest.raises(swaps.SwapRefused, match="Ada Test is not on call"):
         swaps.swap_propose(
@@ -188,7 +167,7 @@ def test_only_ones_own_shift_can_be_given_away(rota):
 
 def test_a_swap_takes_a_shift_of_the_other_person_in_return(rota):
     roster, (ada, ben, cy) = rota
-    cys = shifts(roster, cy)[0]
+    cys = shifts_of(roster, cy)[0]
 
     with pytest.raises(swaps.SwapRefused, match="Ben Test is not on call"):
         propose(roster, ada, ben, kind="swap", give_back=cys)
