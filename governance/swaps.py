@@ -69,35 +69,27 @@ def _require_on_call(plan: RosterPlan, user: Any, period: Period, *, field: str)
         )
 
 
-def _overrides(swap: ShiftSwap) -> list[RosterOverride]:
-    """The overrides the swap becomes (unsaved)."""
-    found = [
-        RosterOverride(
-            roster=swap.roster,
-            user=swap.counterpart,
-            starts_at=swap.starts_at,
-            ends_at=swap.ends_at,
-            note=f"{swap.get_kind_display().split(' (')[0]} for {_name(swap.proposer)}"[:200],
-        )
-    ]
-    if swap.return_starts_at is not None and swap.return_ends_at is not None:  # a swap (a constraint)
-        found.append(
-            RosterOverride(
-                roster=swap.roster,
-                user=swap.proposer,
-                starts_at=swap.return_starts_at,
-                ends_at=swap.return_ends_at,
-                note=f"Swap with {_name(swap.counterpart)}"[:200],
-            )
-        )
-    return found
-
-
 def _periods(swap: ShiftSwap) -> list[Period]:
+    """The proposer's shift, and for a swap the shift they take back (a constraint: both or none)."""
     found = [Period(swap.starts_at, swap.ends_at)]
     if swap.return_starts_at is not None and swap.return_ends_at is not None:
         found.append(Period(swap.return_starts_at, swap.return_ends_at))
     return found
+
+
+def _overrides(swap: ShiftSwap) -> list[RosterOverride]:
+    """The overrides the swap becomes (unsaved): the counterpart on the first period, the
+    proposer on the return one."""
+    takers = [
+        (swap.counterpart, f"{swap.get_kind_display().split(' (')[0]} for {_name(swap.proposer)}"),
+        (swap.proposer, f"Swap with {_name(swap.counterpart)}"),
+    ]
+    return [
+        RosterOverride(
+            roster=swap.roster, user=user, starts_at=period.starts_at, ends_at=period.ends_at, note=note[:200]
+        )
+        for period, (user, note) in zip(_periods(swap), takers, strict=False)
+    ]
 
 
 def swap_gaps(swap: ShiftSwap) -> list[str]:

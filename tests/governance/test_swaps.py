@@ -48,7 +48,8 @@ def test_a_cover_applies_when_the_other_person_accepts(rota):
     swap = swaps.swap_accept(swap=swap, actor=ben)
 
     assert swap.status == ShiftSwap.Status.APPLIED
-    assert swap.cover_override.user == ben
+    assert (swap.cover_override.user, swap.cover_override.note) == (ben, "Cover for Ada Test")
+    assert swap.return_override is None
     assert on_call(roster, swap.starts_at + timedelta(hours=1)) == ben
 
 
@@ -69,10 +70,13 @@ def test_a_swap_trades_two_shifts(rota):
     bens = shifts_of(roster, ben)[0]
     swap = propose(roster, ada, ben, kind="swap", give_back=bens)
 
-    swaps.swap_accept(swap=swap, actor=ben)
+    swap = swaps.swap_accept(swap=swap, actor=ben)
 
     assert on_call(roster, swap.starts_at + timedelta(hours=1)) == ben
     assert on_call(roster, bens.starts_at + timedelta(hours=1)) == ada
+    assert (swap.cover_override.user, swap.cover_override.note) == (ben, "Swap for Ada Test")
+    assert (swap.return_override.user, swap.return_override.note) == (ada, "Swap with Ben Test")
+    assert (swap.return_override.starts_at, swap.return_override.ends_at) == (bens.starts_at, bens.ends_at)
 
 
 def test_a_roster_that_requires_it_waits_for_a_lead(rota):
