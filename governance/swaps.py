@@ -209,16 +209,21 @@ def _apply(swap: ShiftSwap, *, actor: User, now: datetime, reason: str) -> None:
         swap.save()
 
 
+def _require_counterpart(swap: ShiftSwap, actor: User, *, doing: str) -> None:
+    """``actor`` is the person asked, and the swap still waits for their answer."""
+    if actor.pk != swap.counterpart_id:
+        raise SwapNotAllowed(f"Only the person asked can {doing} this swap.")
+    if swap.status != S.PROPOSED:
+        raise SwapRefused(f"This swap is no longer waiting for you: it is {swap.get_status_display().lower()}.")
+
+
 def swap_accept(*, swap: ShiftSwap, actor: User, now: datetime | None = None) -> ShiftSwap:
     """The other person agrees. Applied at once, or left for a lead when the roster says so.
     Refused (and the swap left open) when it would now open a gap or a shift changed hands."""
     now = now or timezone.now()
     with transaction.atomic():
         swap = _lock(swap)
-        if actor.pk != swap.counterpart_id:
-            raise SwapNotAllowed("Only the person asked can accept this swap.")
-        if swap.status != S.PROPOSED:
-            raise SwapRefused(f"This swap is no longer waiting for you: it is {swap.get_status_display().lower()}.")
+        _require_counterpart(swap, actor, doing="accept")
         _check_shape(swap, now=now)
         plan = _plan(swap.roster)
         _require_on_call(plan, swap.proposer, Period(swap.starts_at, swap.ends_at), field="starts_at")
@@ -239,10 +244,7 @@ def swap_decline(*, swap: ShiftSwap, actor: User, note: str = "") -> ShiftSwap:
     """The other person says no."""
     with transaction.atomic():
         swap = _lock(swap)
-        if actor.pk != swap.counterpart_id:
-            raise SwapNotAllowed("Only the person asked can decline this swap.")
-        if swap.status != S.PROPOSED:
-            raise SwapRefused(f"This swap is no longer waiting for you: it is {swap.get_status_display().lower()}.")
+        _require_counterpart(swap, actor, doing="decline")
         swap.status, swap.decision_note = S.DECLINED, note.strip()[:500]
         with acting_as(actor), change_reason(f"shift swap declined: {note.strip() or 'no reason given'}"):
             swap.save()

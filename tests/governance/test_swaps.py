@@ -201,8 +201,13 @@ def test_only_a_member_proposes(rota):
 
 def test_the_other_person_declines_and_the_proposer_withdraws(rota):
     roster, (ada, ben, cy) = rota
-    declined = swaps.swap_decline(swap=propose(roster, ada, ben), actor=ben, note="Away that day.")
+    first = propose(roster, ada, ben)
+    with pytest.raises(swaps.SwapNotAllowed, match="Only the person asked can decline"):
+        swaps.swap_decline(swap=first, actor=cy)
+    declined = swaps.swap_decline(swap=first, actor=ben, note="Away that day.")
     assert declined.status == ShiftSwap.Status.DECLINED
+    with pytest.raises(swaps.SwapRefused, match="no longer waiting for you: it is declined"):
+        swaps.swap_decline(swap=declined, actor=ben)
 
     second = propose(roster, ada, cy)
     with pytest.raises(swaps.SwapNotAllowed):
