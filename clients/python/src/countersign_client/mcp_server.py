@@ -45,13 +45,7 @@ def _instruction(decision: Decision) -> str:
 
 def verdict(decision: Decision) -> dict[str, Any]:
     """What a tool returns: the state, and what the agent may do about it."""
-    return {
-        "id": decision.id,
-        "status": decision.status,
-        "may_execute": decision.may_execute,
-        "final_action": decision.final_action if decision.may_execute else None,
-        "instruction": _instruction(decision),
-    }
+    return {**decision.agent_state(), "instruction": _instruction(decision)}
 
 
 def _settings() -> tuple[str, str]:
