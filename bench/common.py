@@ -194,6 +194,25 @@ class LoadResult:
         )
 
 
+def api_call(
+    port: int, method: str, path: str, auth: str, body: dict | None = None, *, timeout: float
+) -> tuple[int, bytes, str | None]:
+    """One JSON request to the portal on 127.0.0.1:``port`` with an ``Authorization`` header:
+    (status, raw body, Retry-After)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(
+            method,
+            path,
+            body=json.dumps(body) if body is not None else None,
+            headers={"Authorization": auth, "Content-Type": "application/json"},
+        )
+        response = conn.getresponse()
+        return response.status, response.read(), response.getheader("Retry-After")
+    finally:
+        conn.close()
+
+
 def fresh_demo_database(**extra: str) -> tuple[str, dict[str, str]]:
     """A new benchmark database (BENCH_DATABASE_URL), migrated, with the demo SOC: its URL and
     the environment for the processes that use it."""

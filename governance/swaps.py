@@ -69,35 +69,27 @@ def _require_on_call(plan: RosterPlan, user: Any, period: Period, *, field: str)
         )
 
 
-def _overrides(swap: ShiftSwap) -> list[RosterOverride]:
-    """The overrides the swap becomes (unsaved)."""
-    found = [
-        RosterOverride(
-            roster=swap.roster,
-            user=swap.counterpart,
-            starts_at=swap.starts_at,
-            ends_at=swap.ends_at,
-            note=f"{swap.get_kind_display().split(' (')[0]} for {_name(swap.proposer)}"[:200],
-        )
-    ]
-    if swap.return_starts_at is not None and swap.return_ends_at is not None:  # a swap (a constraint)
-        found.append(
-            RosterOverride(
-                roster=swap.roster,
-                user=swap.proposer,
-                starts_at=swap.return_starts_at,
-                ends_at=swap.return_ends_at,
-                note=f"Swap with {_name(swap.counterpart)}"[:200],
-            )
-        )
-    return found
-
-
 def _periods(swap: ShiftSwap) -> list[Period]:
+    """The proposer's shift, and for a swap the shift they take back (a constraint: both or none)."""
     found = [Period(swap.starts_at, swap.ends_at)]
     if swap.return_starts_at is not None and swap.return_ends_at is not None:
         found.append(Period(swap.return_starts_at, swap.return_ends_at))
     return found
+
+
+def _overrides(swap: ShiftSwap) -> list[RosterOverride]:
+    """The overrides the swap becomes (unsaved): the counterpart on the first period, the
+    proposer on the return one."""
+    takers = [
+        (swap.counterpart, f"{swap.get_kind_display().split(' (')[0]} for {_name(swap.proposer)}"),
+        (swap.proposer, f"Swap with {_name(swap.counterpart)}"),
+    ]
+    return [
+        RosterOverride(
+            roster=swap.roster, user=user, starts_at=period.starts_at, ends_at=period.ends_at, note=note[:200]
+        )
+        for period, (user, note) in zip(_periods(swap), takers, strict=False)
+    ]
 
 
 def swap_gaps(swap: ShiftSwap) -> list[str]:
@@ -217,16 +209,21 @@ def _apply(swap: ShiftSwap, *, actor: User, now: datetime, reason: str) -> None:
         swap.save()
 
 
+def _require_counterpart(swap: ShiftSwap, actor: User, *, doing: str) -> None:
+    """``actor`` is the person asked, and the swap still waits for their answer."""
+    if actor.pk != swap.counterpart_id:
+        raise SwapNotAllowed(f"Only the person asked can {doing} this swap.")
+    if swap.status != S.PROPOSED:
+        raise SwapRefused(f"This swap is no longer waiting for you: it is {swap.get_status_display().lower()}.")
+
+
 def swap_accept(*, swap: ShiftSwap, actor: User, now: datetime | None = None) -> ShiftSwap:
     """The other person agrees. Applied at once, or left for a lead when the roster says so.
     Refused (and the swap left open) when it would now open a gap or a shift changed hands."""
     now = now or timezone.now()
     with transaction.atomic():
         swap = _lock(swap)
-        if actor.pk != swap.counterpart_id:
-            raise SwapNotAllowed("Only the person asked can accept this swap.")
-        if swap.status != S.PROPOSED:
-            raise SwapRefused(f"This swap is no longer waiting for you: it is {swap.get_status_display().lower()}.")
+        _require_counterpart(swap, actor, doing="accept")
         _check_shape(swap, now=now)
         plan = _plan(swap.roster)
         _require_on_call(plan, swap.proposer, Period(swap.starts_at, swap.ends_at), field="starts_at")
@@ -247,10 +244,7 @@ def swap_decline(*, swap: ShiftSwap, actor: User, note: str = "") -> ShiftSwap:
     """The other person says no."""
     with transaction.atomic():
         swap = _lock(swap)
-        if actor.pk != swap.counterpart_id:
-            raise SwapNotAllowed("Only the person asked can decline this swap.")
-        if swap.status != S.PROPOSED:
-            raise SwapRefused(f"This swap is no longer waiting for you: it is {swap.get_status_display().lower()}.")
+        _require_counterpart(swap, actor, doing="decline")
         swap.status, swap.decision_note = S.DECLINED, note.strip()[:500]
         with acting_as(actor), change_reason(f"shift swap declined: {note.strip() or 'no reason given'}"):
             swap.save()

@@ -19,7 +19,6 @@ hears its verdict within 2 s; fewer connections than waiters.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import statistics
@@ -27,7 +26,7 @@ import sys
 import threading
 import time
 
-from bench.common import PYTHON, LoadResult, Server, bench_env, manage, recreate_database, run_load
+from bench.common import PYTHON, LoadResult, Server, api_call, bench_env, manage, recreate_database, run_load
 from bench.intake.__main__ import submission as demo_submission
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/countersign_bench_longpoll"
@@ -74,18 +73,8 @@ def submission(i: int) -> dict:
 
 
 def call(port: int, method: str, path: str, auth: str, body: dict | None = None, timeout: float = 90):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request(
-            method,
-            path,
-            body=json.dumps(body) if body is not None else None,
-            headers={"Authorization": auth, "Content-Type": "application/json"},
-        )
-        response = conn.getresponse()
-        return response.status, json.loads(response.read() or b"{}"), response.getheader("Retry-After")
-    finally:
-        conn.close()
+    status, raw, retry_after = api_call(port, method, path, auth, body, timeout=timeout)
+    return status, json.loads(raw or b"{}"), retry_after
 
 
 def pending_decisions(port: int, key: str, count: int, prefix: str) -> list[str]:

@@ -24,7 +24,6 @@ a miss or a duplicate was seen.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import random
@@ -42,7 +41,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from bench.common import ROOT
+from bench.common import ROOT, api_call
 
 PORT = 8790
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -201,21 +200,11 @@ def scenario(*, base_url: str, wait: int) -> dict[str, str]:
 
 
 def request(method: str, path: str, auth: str, body: dict | None = None) -> tuple[int, dict]:
-    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
     try:
-        conn.request(
-            method,
-            path,
-            body=json.dumps(body) if body is not None else None,
-            headers={"Authorization": auth, "Content-Type": "application/json"},
-        )
-        response = conn.getresponse()
-        raw = response.read()
-        return response.status, (json.loads(raw) if raw.startswith(b"{") else {})
+        status, raw, _retry_after = api_call(PORT, method, path, auth, body, timeout=60)
     except OSError:
         return 0, {}
-    finally:
-        conn.close()
+    return status, (json.loads(raw) if raw.startswith(b"{") else {})
 
 
 @dataclass

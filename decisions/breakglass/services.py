@@ -15,11 +15,10 @@ from django.utils import timezone
 
 from decisions.errors import CertificationExpired, DecisionClosed, InvalidInput, NotAllowed, SegregationOfDuties
 from decisions.lifecycle import stages
-from decisions.lifecycle.eligibility import is_integration_account, live_approvals
+from decisions.lifecycle.eligibility import live_approvals, require_person
 from decisions.lifecycle.locks import lock_decision
-from decisions.lifecycle.snapshots import recommended_action
 from decisions.lifecycle.writes import DecisionWrites
-from decisions.models import BreakGlass, BreakGlassReview, DecisionRequest, DecisionStatus, EventKind
+from decisions.models import BreakGlass, BreakGlassReview, DecisionRequest, EventKind
 from decisions.outbox import messages, store
 from governance.selectors import valid_certifications
 
@@ -44,17 +43,6 @@ def _policy_terms(decision: DecisionRequest) -> dict[str, Any]:
     return (decision.snapshot or {}).get("break_glass") or {}
 
 
-def _require_person(actor: Any, decision: DecisionRequest, *, doing: str) -> None:
-    """The segregation-of-duties rules of signing: a signed-in person, never an integration,
-    never the decision's submitter."""
-    if actor is None or not actor.is_authenticated or not actor.is_active:
-        raise NotAllowed(f"Sign in to {doing}.")
-    if is_integration_account(actor):
-        raise SegregationOfDuties(f"Integration accounts never {doing}.")
-    if decision.submitted_by_id == actor.pk:
-        raise SegregationOfDuties(f"You submitted this decision, so you cannot {doing}.")
-
-
 def _certification(actor: Any, role_ids: list[int], *, now: datetime) -> tuple[int, int] | None:
     """(role id, certification id) of a certification of ``actor`` valid now for one of ``role_ids``."""
     found = valid_certifications(at=now).filter(user=actor, role_id__in=role_ids).order_by("-valid_until")
@@ -69,7 +57,7 @@ def check_can_break_glass(decision: DecisionRequest, actor: Any, *, now: datetim
     (frozen at routing), a certification for the owning role valid at this instant, and no
     earlier break-glass of theirs still waiting for its review.
     """
-    _require_person(actor, decision, doing="break glass")
+    require_person(actor, decision, doing="break glass")
     if decision.is_terminal:
         raise DecisionClosed(f"This decision is already {decision.get_status_display().lower()}.")
     terms = _policy_terms(decision)
@@ -146,15 +134,7 @@ def decision_break_glass(
             "review_due_at": due.isoformat(),
         },
     )
-    overridden = decision.final_action is not None and decision.final_action.get("overridden")
-    stages.close(
-        plan,
-        status=DecisionStatus.OVERRIDDEN if overridden else DecisionStatus.APPROVED,
-        now=now,
-        actor=actor,
-        final_action=decision.final_action if overridden else recommended_action(decision),
-        data={"break_glass": str(used.public_id), "by": actor.pk},
-    )
+    stages.close_approved(plan, now=now, actor=actor, data={"break_glass": str(used.public_id), "by": actor.pk})
     plan.write()
     store.record(messages.break_glass_notice(used.pk, messages.BREAK_GLASS_USED, 0))
     return used
@@ -166,7 +146,7 @@ def review_roles(used: BreakGlass) -> list[int]:
 
 def check_can_review(used: BreakGlass, actor: Any, *, now: datetime) -> int:
     """Raise unless ``actor`` may review ``used`` now; else the certification it rests on."""
-    _require_person(actor, used.decision, doing="review this break-glass")
+    require_person(actor, used.decision, doing="review this break-glass")
     if used.user_id == actor.pk:
         raise SegregationOfDuties("You broke the glass: a different certified person reviews it.")
     if used.is_reviewed:

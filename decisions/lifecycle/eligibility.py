@@ -111,18 +111,25 @@ def has_grant(decision: DecisionRequest, user: Person) -> bool:
     ).exists()
 
 
+def require_person(actor: Any, decision: DecisionRequest, *, doing: str, doing_this: str | None = None) -> None:
+    """Segregation of duties for a person's step on ``decision``: a signed-in active person,
+    never an integration account, never the decision's submitter (``doing``: "sign decisions";
+    ``doing_this``, for the submitter's refusal, defaults to ``doing``)."""
+    if actor is None or not actor.is_authenticated or not actor.is_active:
+        raise NotAllowed(f"Sign in to {doing}.")
+    if is_integration_account(actor):
+        raise SegregationOfDuties(f"Integration accounts never {doing}.")
+    if decision.submitted_by_id == actor.pk:
+        raise SegregationOfDuties(f"You submitted this decision, so you cannot {doing_this or doing}.")
+
+
 def check_can_sign(decision: DecisionRequest, actor: Any, *, now: datetime) -> SigningRight:
     """Raise unless ``actor`` may sign ``decision`` now; else why they may (``SigningRight``).
 
     Segregation of duties first (integrations, the submitter), then the grant, then a
     certification valid at this instant (expiry is enforced at signing, not only at routing).
     """
-    if actor is None or not actor.is_authenticated or not actor.is_active:
-        raise NotAllowed("Sign in to sign decisions.")
-    if is_integration_account(actor):
-        raise SegregationOfDuties("Integration accounts never sign decisions.")
-    if decision.submitted_by_id == actor.pk:
-        raise SegregationOfDuties("You submitted this decision, so you cannot sign it.")
+    require_person(actor, decision, doing="sign decisions", doing_this="sign it")
     if decision.is_terminal:
         raise DecisionClosed(f"This decision is already {decision.get_status_display().lower()}.")
     roles = _grant_roles(decision, actor.pk)

@@ -171,12 +171,4 @@ def _close_if_quorum(plan: DecisionWrites, *, actor: Any, now: datetime) -> None
         cosigner_roles=cosigner_role_ids(decision),
     ):
         return
-    overridden = decision.final_action is not None and decision.final_action.get("overridden")
-    stages.close(
-        plan,
-        status=DecisionStatus.OVERRIDDEN if overridden else DecisionStatus.APPROVED,
-        now=now,
-        actor=actor,
-        final_action=decision.final_action if overridden else recommended_action(decision),
-        data={"approvals": len({u for u, _ in approvals})},
-    )
+    stages.close_approved(plan, now=now, actor=actor, data={"approvals": len({u for u, _ in approvals})})

@@ -168,6 +168,21 @@ def apply_final_outcome(plan: DecisionWrites, *, now: datetime, actor: Any, reas
     )
 
 
+def close_approved(plan: DecisionWrites, *, now: datetime, actor: Any, data: dict[str, Any]) -> None:
+    """Close the decision as approved: overridden, with the override as its final action, when an
+    override stands; else approved, with the recommended action."""
+    decision = plan.decision
+    overridden = decision.final_action is not None and decision.final_action.get("overridden")
+    close(
+        plan,
+        status=DecisionStatus.OVERRIDDEN if overridden else DecisionStatus.APPROVED,
+        now=now,
+        actor=actor,
+        final_action=decision.final_action if overridden else recommended_action(decision),
+        data=data,
+    )
+
+
 CLOSING_EVENT: dict[str, str] = {
     DecisionStatus.EXPIRED: EventKind.EXPIRED,
     DecisionStatus.CANCELLED: EventKind.CANCELLED,

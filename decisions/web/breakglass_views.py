@@ -21,10 +21,7 @@ from decisions.breakglass import services
 from decisions.errors import DecisionError, NotAllowed
 from decisions.models import BreakGlass, DecisionRequest
 from decisions.web.governance_forms import BreakGlassForm, BreakGlassReviewForm
-
-
-def _forbidden(request: SignedInRequest, message: str) -> HttpResponse:
-    return render(request, "403.html", {"message": message}, status=403)
+from decisions.web.responses import forbidden
 
 
 @login_required
@@ -44,7 +41,7 @@ def break_glass(request: SignedInRequest, public_id: UUID) -> HttpResponse:
     try:
         used = services.decision_break_glass(decision=decision, actor=request.user, reason=form.cleaned_data["reason"])
     except NotAllowed as exc:
-        return _forbidden(request, exc.message)
+        return forbidden(request, exc.message)
     except DecisionError as exc:
         messages.warning(request, f"The glass is not broken: {exc.message}")
         return redirect(decision_url(decision))
@@ -86,12 +83,12 @@ def break_glass_detail(request: SignedInRequest, public_id: UUID) -> HttpRespons
     form = BreakGlassReviewForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if blocked is not None:
-            return _forbidden(request, blocked.message)
+            return forbidden(request, blocked.message)
         if form.is_valid():
             try:
                 services.break_glass_review(used=used, actor=request.user, **form.cleaned_data)
             except NotAllowed as exc:
-                return _forbidden(request, exc.message)
+                return forbidden(request, exc.message)
             except DecisionError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:

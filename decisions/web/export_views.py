@@ -22,6 +22,7 @@ from django.views.decorators.http import require_safe
 from decisions.review import evidence, exports, oscal
 from decisions.review.figures import PRESET_DAYS, PeriodError, period_from_params
 from decisions.selectors import VIEW_ALL
+from decisions.web.responses import forbidden
 
 _Response = TypeVar("_Response", bound=HttpResponseBase)
 
@@ -34,7 +35,7 @@ REVIEW_INSTANTS = ("period_start", "period_end", "frozen_at", "signed_off_at")
 
 def _forbidden(request: HttpRequest) -> HttpResponse:
     message = "Only governance leads and auditors can export decisions and read the evidence pack."
-    return render(request, "403.html", {"message": message}, status=403)
+    return forbidden(request, message)
 
 
 def _attachment(response: _Response, filename: str) -> _Response:

@@ -31,6 +31,7 @@ from decisions.review.charts import review_sections
 from decisions.review.cycle import ReviewError, can_sign_off, review_sign_off
 from decisions.review.figures import DEFAULT_DAYS, PeriodError, period_from_params, review_figures
 from decisions.web.forms import ReviewPeriodForm, ReviewSignOffForm
+from decisions.web.responses import forbidden
 from governance.gaps import gaps_by_kind, ownership_gaps
 
 VIEW_REVIEW = "decisions.view_reviewreport"
@@ -124,7 +125,7 @@ def report_detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
         return _render_report(request, report, form=form)
 
     if not may_sign:
-        return render(request, "403.html", {"message": "Only a governance lead may sign a review off."}, status=403)
+        return forbidden(request, "Only a governance lead may sign a review off.")
     form = ReviewSignOffForm(request.POST)
     if not form.is_valid():
         return _render_report(request, report, form=form, status=400)

@@ -15,14 +15,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from decisions.actors import SignedInRequest
 from decisions.web.governance_forms import SwapDecisionForm, SwapProposalForm
+from decisions.web.responses import forbidden
 from governance import swaps
 from governance.models import Roster, ShiftSwap
 
 SCHEDULE_DAYS = 14
-
-
-def _forbidden(request: SignedInRequest, message: str) -> HttpResponse:
-    return render(request, "403.html", {"message": message}, status=403)
 
 
 @login_required
@@ -83,7 +80,7 @@ def roster_detail(request: SignedInRequest, public_id: UUID) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if not is_member:
-            return _forbidden(request, "Only a member of this roster can propose a swap on it.")
+            return forbidden(request, "Only a member of this roster can propose a swap on it.")
         if form.is_valid():
             data = form.cleaned_data
             period, back = data["period"], data["return_period"]
@@ -100,7 +97,7 @@ def roster_detail(request: SignedInRequest, public_id: UUID) -> HttpResponse:
                     note=data["note"],
                 )
             except swaps.SwapNotAllowed as exc:
-                return _forbidden(request, exc.message)
+                return forbidden(request, exc.message)
             except swaps.SwapRefused as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
@@ -148,7 +145,7 @@ def swap_action(request: SignedInRequest, public_id: UUID, action: str) -> HttpR
     try:
         swap = service(swap=swap, actor=request.user, **({"note": note} if takes_note else {}))
     except swaps.SwapNotAllowed as exc:
-        return _forbidden(request, exc.message)
+        return forbidden(request, exc.message)
     except swaps.SwapRefused as exc:
         messages.error(request, f"Not done: {exc.message}")
     else:

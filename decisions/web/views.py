@@ -39,6 +39,7 @@ from decisions.models import (
 from decisions.web import stepup
 from decisions.web.forms import DecisionFilterForm, EscalateForm, NotificationPreferenceForm, ReassignForm, SignOffForm
 from decisions.web.governance_forms import BreakGlassForm
+from decisions.web.responses import forbidden
 from governance.identity.context import auth_context_of
 
 QUEUE_REFRESH_SECONDS = 30
@@ -77,7 +78,7 @@ def detail(request: SignedInRequest, public_id: UUID) -> HttpResponse:
         return _render_detail(request, decision, signoffs, form=form, blocked=blocked)
 
     if isinstance(blocked, NotAllowed):
-        return _forbidden(request, blocked.message)
+        return forbidden(request, blocked.message)
     if blocked is not None:
         messages.warning(request, blocked.message)
         return redirect("decisions:detail", public_id=decision.public_id)
@@ -91,7 +92,7 @@ def detail(request: SignedInRequest, public_id: UUID) -> HttpResponse:
     except StepUpRequired as exc:
         return stepup.reauthenticate(request, decision, draft=request.POST, why=exc.message)
     except NotAllowed as exc:
-        return _forbidden(request, exc.message)
+        return forbidden(request, exc.message)
     except (DecisionClosed, AlreadySigned) as exc:
         messages.warning(request, f"Your verdict was not recorded: {exc.message}")
         return redirect("decisions:detail", public_id=decision.public_id)
@@ -148,7 +149,7 @@ def escalate(request: SignedInRequest, public_id: UUID) -> HttpResponse:
     try:
         escalation.decision_escalate_now(decision=decision, actor=request.user, reason=form.cleaned_data["reason"])
     except NotAllowed as exc:
-        return _forbidden(request, exc.message)
+        return forbidden(request, exc.message)
     except DecisionError as exc:
         messages.warning(request, f"Not escalated: {exc.message}")
         return redirect("decisions:detail", public_id=decision.public_id)
@@ -161,7 +162,7 @@ def escalate(request: SignedInRequest, public_id: UUID) -> HttpResponse:
 def reassign(request: SignedInRequest, public_id: UUID) -> HttpResponse:
     """A governance lead hands a pending decision to another role, with a reason."""
     if not request.user.has_perm(escalation.REASSIGN):
-        return _forbidden(request, "Only a governance lead can reassign a decision.")
+        return forbidden(request, "Only a governance lead can reassign a decision.")
     try:
         decision = selectors.decision_visible_to(user=request.user, public_id=public_id)
     except DecisionRequest.DoesNotExist as exc:
@@ -221,10 +222,6 @@ def _why_cannot_sign(decision: DecisionRequest, user, signoffs: list[SignOff]) -
     if any(s.signer_id == user.pk and s.voided_at is None for s in signoffs):
         return AlreadySigned("You have already signed this decision; one person counts once.")
     return None
-
-
-def _forbidden(request: SignedInRequest, message: str) -> HttpResponse:
-    return render(request, "403.html", {"message": message}, status=403)
 
 
 def _break_glass_context(request: SignedInRequest, decision: DecisionRequest) -> dict:

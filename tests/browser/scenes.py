@@ -120,11 +120,16 @@ def submission(action_type, **overrides) -> dict:
     }
 
 
-def log_in(page, live_server, user) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
+def submit_password(page, user) -> None:
+    """On the login page: ``user``'s username and password, and Log in."""
     page.get_by_label("Username").fill(user.get_username())
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+
+
+def log_in(page, live_server, user) -> None:
+    page.goto(f"{live_server.url}/accounts/login/")
+    submit_password(page, user)
     page.wait_for_url(f"{live_server.url}/decisions/")
 
 

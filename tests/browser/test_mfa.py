@@ -9,7 +9,7 @@ from allauth.mfa.models import Authenticator
 from playwright.sync_api import expect
 
 from governance import rbac
-from tests.browser.scenes import PASSWORD, log_in, log_out
+from tests.browser.scenes import PASSWORD, log_in, log_out, submit_password
 from tests.browser.test_analyst_pages_a11y import assert_accessible
 from tests.governance.factories import UserFactory
 
@@ -35,9 +35,7 @@ def test_totp_enrolment_then_sign_in_asks_for_a_code(page, live_server, screensh
     page.goto(f"{live_server.url}/decisions/")
     log_out(page)
 
-    page.get_by_label("Username").fill("nadia")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    submit_password(page, nadia)
     expect(page).to_have_url(f"{live_server.url}/accounts/2fa/authenticate/")
     assert_accessible(page, "second-factor page")
     page.get_by_label("Code").fill("000000")
@@ -46,9 +44,7 @@ def test_totp_enrolment_then_sign_in_asks_for_a_code(page, live_server, screensh
     page.goto(f"{live_server.url}/decisions/")
     expect(page).to_have_url(f"{live_server.url}/accounts/login/?next=/decisions/")  # not signed in yet
 
-    page.get_by_label("Username").fill("nadia")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    submit_password(page, nadia)
     page.get_by_label("Code").fill(pyotp.TOTP(secret).at(time.time() + 30))  # the next step: not the one used
     page.get_by_role("button", name="Sign In").click()
     expect(page).to_have_url(f"{live_server.url}/decisions/")
@@ -87,9 +83,7 @@ def test_a_security_key_is_added_and_then_asked_for_at_sign_in(page, live_server
     page.goto(f"{live_server.url}/decisions/")
     log_out(page)
 
-    page.get_by_label("Username").fill("nadia")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    submit_password(page, nadia)
     expect(page).to_have_url(f"{live_server.url}/accounts/2fa/authenticate/")
     page.wait_for_load_state("load")
     page.get_by_role("button", name="Use a security key").click()

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from governance import models as m
-from governance import rbac
+from governance import rbac, swaps
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -203,3 +203,23 @@ def make_staffed_action_type(*, signers=1, certified=True, **action_kwargs):
     action_type = ActionTypeFactory(**action_kwargs)
     OwnershipAssignmentFactory(action_type=action_type, owner_role=role)
     return action_type, role, make_signers(role, signers, certified=certified)
+
+
+def make_daily_rota(names=("Ada", "Ben", "Cy"), *, lead_approval=False):
+    """A daily roster (hand-off at 09:00) of certified people with these first names, for a role
+    that owns an action type: (roster, people)."""
+    role = DecisionRoleFactory(name="Tier-3 Analyst")
+    OwnershipAssignmentFactory(action_type=ActionTypeFactory(), owner_role=role)
+    people = [UserFactory(first_name=name, last_name="Test") for name in names]
+    roster = RosterFactory(
+        role=role, name="Tier-3 daily", users=people, rotation_days=1, handoff_time=time(9, 0),
+        rotation_start=date(2026, 1, 1), swaps_need_lead_approval=lead_approval,
+    )  # fmt: skip
+    for person in people:
+        CertificationFactory(user=person, role=role)
+    return roster, people
+
+
+def shifts_of(roster, user):
+    """``user``'s shifts on ``roster`` from now (``governance.swaps.roster_schedule``)."""
+    return swaps.roster_schedule(public_id=roster.public_id, at=timezone.now()).shifts_of(user)

@@ -4,7 +4,6 @@ import pytest
 from auditlog.models import LogEntry
 from django.urls import reverse
 
-from governance import rbac
 from governance.models import ActionType, ApprovalPolicy, EscalationStep, OwnershipAssignment, RosterMember
 from tests.governance.factories import (
     DecisionRoleFactory,
@@ -12,18 +11,10 @@ from tests.governance.factories import (
     OwnershipAssignmentFactory,
     UserFactory,
     make_owned_action_type,
-    make_user_in_group,
 )
 from tests.helpers import admin_form_data
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def lead(client):
-    user = make_user_in_group(rbac.GOVERNANCE_LEAD)
-    client.force_login(user)
-    return user
 
 
 def _change_url(obj) -> str:

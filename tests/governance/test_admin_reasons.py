@@ -19,18 +19,10 @@ from tests.governance.factories import (
     CertificationFactory,
     DecisionRoleFactory,
     UserFactory,
-    make_user_in_group,
 )
 from tests.helpers import admin_form_data
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def lead(client):
-    user = make_user_in_group(rbac.GOVERNANCE_LEAD)
-    client.force_login(user)
-    return user
 
 
 def _latest_update(obj) -> LogEntry:

@@ -8,7 +8,6 @@ from auditlog.models import LogEntry
 from django.urls import reverse
 from django.utils import timezone
 
-from governance import rbac
 from governance.models import Roster, RosterMember, RosterOverride
 from tests.governance.factories import (
     ActionTypeFactory,
@@ -21,20 +20,12 @@ from tests.governance.factories import (
     RosterOverrideFactory,
     UserFactory,
     make_owned_action_type,
-    make_user_in_group,
 )
 from tests.helpers import admin_form_data
 
 pytestmark = pytest.mark.django_db
 
 CONFIRM_LABEL = "Save even though an owning role will have nobody on call or a quorum cannot be met"
-
-
-@pytest.fixture
-def lead(client):
-    user = make_user_in_group(rbac.GOVERNANCE_LEAD)
-    client.force_login(user)
-    return user
 
 
 def _roster_url(roster: Roster) -> str:

@@ -761,13 +761,6 @@ def test_gaps_by_kind_groups_a_frozen_reports_dicts_like_live_gaps(now):
 # --- Admin index -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def lead(client):
-    user = make_user_in_group(rbac.GOVERNANCE_LEAD)
-    client.force_login(user)
-    return user
-
-
 def _kind_block(page: str, kind: str) -> str:
     match = re.search(rf'<div class="([^"]*)" data-kind="{kind}">(.*?)</div>', page, re.S)
     assert match, f"no block for {kind}"

@@ -2,7 +2,7 @@
 roster asks for it, and the refusal of a swap that would leave the role without a certified
 person on call (with the gap named)."""
 
-from datetime import date, time, timedelta
+from datetime import timedelta
 
 import pytest
 from auditlog.models import LogEntry
@@ -14,15 +14,7 @@ from governance import rbac, swaps
 from governance.models import Certification, RosterOverride, ShiftSwap
 from governance.rostering import RosterPlan
 from governance.snapshot import rosters_with_plans
-from tests.governance.factories import (
-    ActionTypeFactory,
-    CertificationFactory,
-    DecisionRoleFactory,
-    OwnershipAssignmentFactory,
-    RosterFactory,
-    UserFactory,
-    make_user_in_group,
-)
+from tests.governance.factories import UserFactory, make_daily_rota, make_user_in_group, shifts_of
 
 pytestmark = pytest.mark.django_db
 
@@ -30,24 +22,11 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def rota():
     """A daily roster of three certified people for a role that owns an action type."""
-    role = DecisionRoleFactory(name="Tier-3 Analyst")
-    OwnershipAssignmentFactory(action_type=ActionTypeFactory(), owner_role=role)
-    people = [UserFactory(first_name=n, last_name="Test") for n in ("Ada", "Ben", "Cy")]
-    roster = RosterFactory(
-        role=role, name="Tier-3 daily", users=people, rotation_days=1, handoff_time=time(9, 0),
-        rotation_start=date(2026, 1, 1),
-    )  # fmt: skip
-    for person in people:
-        CertificationFactory(user=person, role=role)
-    return roster, people
-
-
-def shifts(roster, user):
-    return swaps.roster_schedule(public_id=roster.public_id, at=timezone.now()).shifts_of(user)
+    return make_daily_rota()
 
 
 def propose(roster, proposer, counterpart, *, kind="cover", give_back=None, **extra):
-    mine = shifts(roster, proposer)[0]
+    mine = shifts_of(roster, proposer)[0]
     kwargs = {}
     if give_back is not None:
         kwargs = {"return_starts_at": give_back.starts_at, "return_ends_at": give_back.ends_at}
@@ -69,7 +48,8 @@ def test_a_cover_applies_when_the_other_person_accepts(rota):
     swap = swaps.swap_accept(swap=swap, actor=ben)
 
     assert swap.status == ShiftSwap.Status.APPLIED
-    assert swap.cover_override.user == ben
+    assert (swap.cover_override.user, swap.cover_override.note) == (ben, "Cover for Ada Test")
+    assert swap.return_override is None
     assert on_call(roster, swap.starts_at + timedelta(hours=1)) == ben
 
 
@@ -87,13 +67,16 @@ def test_only_the_person_asked_can_accept(rota):
 
 def test_a_swap_trades_two_shifts(rota):
     roster, (ada, ben, _cy) = rota
-    bens = shifts(roster, ben)[0]
+    bens = shifts_of(roster, ben)[0]
     swap = propose(roster, ada, ben, kind="swap", give_back=bens)
 
-    swaps.swap_accept(swap=swap, actor=ben)
+    swap = swaps.swap_accept(swap=swap, actor=ben)
 
     assert on_call(roster, swap.starts_at + timedelta(hours=1)) == ben
     assert on_call(roster, bens.starts_at + timedelta(hours=1)) == ada
+    assert (swap.cover_override.user, swap.cover_override.note) == (ben, "Swap for Ada Test")
+    assert (swap.return_override.user, swap.return_override.note) == (ada, "Swap with Ben Test")
+    assert (swap.return_override.starts_at, swap.return_override.ends_at) == (bens.starts_at, bens.ends_at)
 
 
 def test_a_roster_that_requires_it_waits_for_a_lead(rota):
@@ -177,7 +160,7 @@ def test_a_gap_the_role_has_anyway_is_not_the_swaps_doing(rota):
 
 def test_only_ones_own_shift_can_be_given_away(rota):
     roster, (ada, ben, cy) = rota
-    bens = shifts(roster, ben)[0]
+    bens = shifts_of(roster, ben)[0]
 
     with pytest.raises(swaps.SwapRefused, match="Ada Test is not on call"):
         swaps.swap_propose(
@@ -188,7 +171,7 @@ def test_only_ones_own_shift_can_be_given_away(rota):
 
 def test_a_swap_takes_a_shift_of_the_other_person_in_return(rota):
     roster, (ada, ben, cy) = rota
-    cys = shifts(roster, cy)[0]
+    cys = shifts_of(roster, cy)[0]
 
     with pytest.raises(swaps.SwapRefused, match="Ben Test is not on call"):
         propose(roster, ada, ben, kind="swap", give_back=cys)
@@ -218,8 +201,13 @@ def test_only_a_member_proposes(rota):
 
 def test_the_other_person_declines_and_the_proposer_withdraws(rota):
     roster, (ada, ben, cy) = rota
-    declined = swaps.swap_decline(swap=propose(roster, ada, ben), actor=ben, note="Away that day.")
+    first = propose(roster, ada, ben)
+    with pytest.raises(swaps.SwapNotAllowed, match="Only the person asked can decline"):
+        swaps.swap_decline(swap=first, actor=cy)
+    declined = swaps.swap_decline(swap=first, actor=ben, note="Away that day.")
     assert declined.status == ShiftSwap.Status.DECLINED
+    with pytest.raises(swaps.SwapRefused, match="no longer waiting for you: it is declined"):
+        swaps.swap_decline(swap=declined, actor=ben)
 
     second = propose(roster, ada, cy)
     with pytest.raises(swaps.SwapNotAllowed):

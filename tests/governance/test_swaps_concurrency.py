@@ -5,7 +5,8 @@ import pytest
 
 from governance import swaps
 from governance.models import RosterOverride, ShiftSwap
-from tests.governance.test_swaps import propose, rota, shifts  # noqa: F401 - the fixture
+from tests.governance.factories import shifts_of
+from tests.governance.test_swaps import propose, rota  # noqa: F401 - the fixture
 from tests.helpers import run_concurrently
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -28,7 +29,7 @@ def test_an_accept_racing_a_withdrawal_leaves_one_outcome(rota):  # noqa: F811 -
 
 def test_two_proposals_of_one_shift_at_once_make_one(rota):  # noqa: F811 - the fixture
     roster, (ada, ben, cy) = rota
-    mine = shifts(roster, ada)[0]
+    mine = shifts_of(roster, ada)[0]
 
     outcomes = run_concurrently(
         lambda i: swaps.swap_propose(

@@ -1,37 +1,20 @@
 """The roster pages: the next 14 days, proposing a swap and each person's step, through Django's
 test client, with their query counts."""
 
-from datetime import date, time, timedelta
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from governance import rbac, swaps
 from governance.models import Certification, ShiftSwap
-from tests.governance.factories import (
-    ActionTypeFactory,
-    CertificationFactory,
-    DecisionRoleFactory,
-    OwnershipAssignmentFactory,
-    RosterFactory,
-    UserFactory,
-    make_user_in_group,
-)
+from tests.governance.factories import RosterFactory, UserFactory, make_daily_rota, make_user_in_group, shifts_of
 
 pytestmark = pytest.mark.django_db
 
 
 def make_rota(members=3, *, lead_approval=False):
-    role = DecisionRoleFactory(name="Tier-3 Analyst")
-    OwnershipAssignmentFactory(action_type=ActionTypeFactory(), owner_role=role)
-    people = [UserFactory(first_name=f"P{n}", last_name="Test") for n in range(members)]
-    roster = RosterFactory(
-        role=role, name="Tier-3 daily", users=people, rotation_days=1, handoff_time=time(9, 0),
-        rotation_start=date(2026, 1, 1), swaps_need_lead_approval=lead_approval,
-    )  # fmt: skip
-    for person in people:
-        CertificationFactory(user=person, role=role)
-    return roster, people
+    return make_daily_rota([f"P{n}" for n in range(members)], lead_approval=lead_approval)
 
 
 def url(roster) -> str:
@@ -39,7 +22,7 @@ def url(roster) -> str:
 
 
 def first_shift(roster, user):
-    return swaps.roster_schedule(public_id=roster.public_id, at=timezone.now()).shifts_of(user)[0]
+    return shifts_of(roster, user)[0]
 
 
 def proposal(roster, proposer, counterpart, **extra):

@@ -17,13 +17,6 @@ from tests.helpers import admin_form_data
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def lead(client):
-    user = make_user_in_group(rbac.GOVERNANCE_LEAD)
-    client.force_login(user)
-    return user
-
-
 def _group(name: str) -> Group:
     return Group.objects.get(name=name)
 

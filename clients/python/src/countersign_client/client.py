@@ -148,16 +148,68 @@ class _Base:
             timeout=wait + self.timeout,
         )
 
-    @staticmethod
-    def _outcome_body(kind: str, reverted: bool, notes: str) -> dict[str, Any]:
-        return {"kind": kind, "reverted": reverted, "notes": notes}
+    def _get_plan(self, decision_id: str, wait: int | None) -> _Plan:
+        if wait is None:
+            return _Plan("GET", f"{API}/decisions/{decision_id}/", repeatable=True)
+        return self._wait_plan(decision_id, wait)
 
     @staticmethod
-    def _sign_body(verdict: str, reason_code: str, rationale: str, override_action: dict[str, Any] | None) -> dict:
+    def _cancel_plan(decision_id: str, reason: str) -> _Plan:
+        return _Plan("POST", f"{API}/decisions/{decision_id}/cancel/", json={"reason": reason}, repeatable=False)
+
+    @staticmethod
+    def _outcome_plan(decision_id: str, kind: str, reverted: bool, notes: str) -> _Plan:
+        body = {"kind": kind, "reverted": reverted, "notes": notes}
+        return _Plan("POST", f"{API}/decisions/{decision_id}/outcome/", json=body, repeatable=False)
+
+    @staticmethod
+    def _sign_plan(
+        decision_id: str, verdict: str, reason_code: str, rationale: str, override_action: dict[str, Any] | None
+    ) -> _Plan:
         body: dict[str, Any] = {"verdict": verdict, "reason_code": reason_code, "rationale": rationale}
         if override_action is not None:
             body["override_action"] = override_action
-        return body
+        return _Plan("POST", f"{API}/decisions/{decision_id}/signoffs/", json=body, repeatable=False)
+
+    def _request(self, plan: _Plan) -> dict[str, Any]:
+        """The keyword arguments of ``httpx`` ``request`` for ``plan``."""
+        return {
+            "method": plan.method,
+            "url": plan.path,
+            "json": plan.json,
+            "params": plan.params,
+            "headers": plan.headers,
+            "timeout": plan.timeout if plan.timeout is not None else self.timeout,
+        }
+
+    def _backoff(self, plan: _Plan, attempt: int, response: httpx.Response | None) -> float | None:
+        """The pause before trying ``plan`` again after ``response`` (``None``: a broken
+        connection), or ``None`` when it is not tried again."""
+        status = None if response is None else response.status_code
+        if not plan.retryable(status) or attempt + 1 >= self.retry.attempts:
+            return None
+        return self.retry.delay(attempt, None if response is None else _retry_after(response))
+
+
+def _refusal(response: httpx.Response) -> APIError:
+    return error_for(response.status_code, _json(response), _retry_after(response))
+
+
+def _pending_pause(
+    data: Any, response: httpx.Response, *, asked: float, deadline: float, timeout: float
+) -> tuple[Decision | None, float]:
+    """After one long-poll of ``wait_for_verdict``: (the decision, 0) once it is not pending;
+    else (None, how long to pause before the next poll); ``VerdictTimeout`` past ``deadline``."""
+    decision = Decision.from_api(data)
+    if not decision.is_pending:
+        return decision, 0.0
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise VerdictTimeout(decision, timeout)
+    pause = _retry_after(response)
+    if pause is None and time.monotonic() - asked < 0.5:
+        pause = 1.0  # answered at once and still pending (an older server): no busy loop
+    return None, (min(pause, remaining) if pause else 0.0)
 
 
 class Countersign(_Base):
@@ -191,27 +243,19 @@ class Countersign(_Base):
         attempt = 0
         while True:
             try:
-                response = self._http.request(
-                    plan.method,
-                    plan.path,
-                    json=plan.json,
-                    params=plan.params,
-                    headers=plan.headers,
-                    timeout=plan.timeout if plan.timeout is not None else self.timeout,
-                )
+                response = self._http.request(**self._request(plan))
             except httpx.TransportError:
-                if not plan.retryable(None) or attempt + 1 >= self.retry.attempts:
+                pause = self._backoff(plan, attempt, None)
+                if pause is None:
                     raise
-                time.sleep(self.retry.delay(attempt, None))
-                attempt += 1
-                continue
-            if response.status_code < 400:
-                return _json(response), response
-            if plan.retryable(response.status_code) and attempt + 1 < self.retry.attempts:
-                time.sleep(self.retry.delay(attempt, _retry_after(response)))
-                attempt += 1
-                continue
-            raise error_for(response.status_code, _json(response), _retry_after(response))
+            else:
+                if response.status_code < 400:
+                    return _json(response), response
+                pause = self._backoff(plan, attempt, response)
+                if pause is None:
+                    raise _refusal(response)
+            time.sleep(pause)
+            attempt += 1
 
     def submit(
         self,
@@ -238,11 +282,7 @@ class Countersign(_Base):
 
     def get(self, decision_id: str, *, wait: int | None = None) -> Decision:
         """The decision now; with ``wait`` (1..60 s), once it is not pending or the wait ends."""
-        if wait is None:
-            plan = _Plan("GET", f"{API}/decisions/{decision_id}/", repeatable=True)
-        else:
-            plan = self._wait_plan(decision_id, wait)
-        data, _ = self._call(plan)
+        data, _ = self._call(self._get_plan(decision_id, wait))
         return Decision.from_api(data)
 
     def wait_for_verdict(self, decision_id: str, *, timeout: float = 300.0) -> Decision:
@@ -253,28 +293,19 @@ class Countersign(_Base):
             remaining = deadline - time.monotonic()
             asked = time.monotonic()
             data, response = self._call(self._wait_plan(decision_id, _wait_seconds(remaining)))
-            decision = Decision.from_api(data)
-            if not decision.is_pending:
+            decision, pause = _pending_pause(data, response, asked=asked, deadline=deadline, timeout=timeout)
+            if decision is not None:
                 return decision
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise VerdictTimeout(decision, timeout)
-            pause = _retry_after(response)
-            if pause is None and time.monotonic() - asked < 0.5:
-                pause = 1.0  # answered at once and still pending (an older server): no busy loop
             if pause:
-                time.sleep(min(pause, remaining))
+                time.sleep(pause)
 
     def cancel(self, decision_id: str, *, reason: str = "") -> Decision:
-        data, _ = self._call(
-            _Plan("POST", f"{API}/decisions/{decision_id}/cancel/", json={"reason": reason}, repeatable=False)
-        )
+        data, _ = self._call(self._cancel_plan(decision_id, reason))
         return Decision.from_api(data)
 
     def report_outcome(self, decision_id: str, *, kind: str, reverted: bool = False, notes: str = "") -> Decision:
         """Once per decision, after its verdict: ``kind`` true_positive / false_positive / benign."""
-        body = self._outcome_body(kind, reverted, notes)
-        data, _ = self._call(_Plan("POST", f"{API}/decisions/{decision_id}/outcome/", json=body, repeatable=False))
+        data, _ = self._call(self._outcome_plan(decision_id, kind, reverted, notes))
         return Decision.from_api(data)
 
     def sign_off(
@@ -287,8 +318,7 @@ class Countersign(_Base):
         override_action: dict[str, Any] | None = None,
     ) -> SignOff:
         """A person's verdict (a client made with ``token=``; integrations never sign)."""
-        body = self._sign_body(verdict, reason_code, rationale, override_action)
-        data, _ = self._call(_Plan("POST", f"{API}/decisions/{decision_id}/signoffs/", json=body, repeatable=False))
+        data, _ = self._call(self._sign_plan(decision_id, verdict, reason_code, rationale, override_action))
         return SignOff.from_api(data)
 
 
@@ -323,27 +353,19 @@ class AsyncCountersign(_Base):
         attempt = 0
         while True:
             try:
-                response = await self._http.request(
-                    plan.method,
-                    plan.path,
-                    json=plan.json,
-                    params=plan.params,
-                    headers=plan.headers,
-                    timeout=plan.timeout if plan.timeout is not None else self.timeout,
-                )
+                response = await self._http.request(**self._request(plan))
             except httpx.TransportError:
-                if not plan.retryable(None) or attempt + 1 >= self.retry.attempts:
+                pause = self._backoff(plan, attempt, None)
+                if pause is None:
                     raise
-                await asyncio.sleep(self.retry.delay(attempt, None))
-                attempt += 1
-                continue
-            if response.status_code < 400:
-                return _json(response), response
-            if plan.retryable(response.status_code) and attempt + 1 < self.retry.attempts:
-                await asyncio.sleep(self.retry.delay(attempt, _retry_after(response)))
-                attempt += 1
-                continue
-            raise error_for(response.status_code, _json(response), _retry_after(response))
+            else:
+                if response.status_code < 400:
+                    return _json(response), response
+                pause = self._backoff(plan, attempt, response)
+                if pause is None:
+                    raise _refusal(response)
+            await asyncio.sleep(pause)
+            attempt += 1
 
     async def submit(
         self,
@@ -367,11 +389,7 @@ class AsyncCountersign(_Base):
         return Decision.from_api(data)
 
     async def get(self, decision_id: str, *, wait: int | None = None) -> Decision:
-        if wait is None:
-            plan = _Plan("GET", f"{API}/decisions/{decision_id}/", repeatable=True)
-        else:
-            plan = self._wait_plan(decision_id, wait)
-        data, _ = await self._call(plan)
+        data, _ = await self._call(self._get_plan(decision_id, wait))
         return Decision.from_api(data)
 
     async def wait_for_verdict(self, decision_id: str, *, timeout: float = 300.0) -> Decision:
@@ -380,29 +398,18 @@ class AsyncCountersign(_Base):
             remaining = deadline - time.monotonic()
             asked = time.monotonic()
             data, response = await self._call(self._wait_plan(decision_id, _wait_seconds(remaining)))
-            decision = Decision.from_api(data)
-            if not decision.is_pending:
+            decision, pause = _pending_pause(data, response, asked=asked, deadline=deadline, timeout=timeout)
+            if decision is not None:
                 return decision
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise VerdictTimeout(decision, timeout)
-            pause = _retry_after(response)
-            if pause is None and time.monotonic() - asked < 0.5:
-                pause = 1.0
             if pause:
-                await asyncio.sleep(min(pause, remaining))
+                await asyncio.sleep(pause)
 
     async def cancel(self, decision_id: str, *, reason: str = "") -> Decision:
-        data, _ = await self._call(
-            _Plan("POST", f"{API}/decisions/{decision_id}/cancel/", json={"reason": reason}, repeatable=False)
-        )
+        data, _ = await self._call(self._cancel_plan(decision_id, reason))
         return Decision.from_api(data)
 
     async def report_outcome(self, decision_id: str, *, kind: str, reverted: bool = False, notes: str = "") -> Decision:
-        body = self._outcome_body(kind, reverted, notes)
-        data, _ = await self._call(
-            _Plan("POST", f"{API}/decisions/{decision_id}/outcome/", json=body, repeatable=False)
-        )
+        data, _ = await self._call(self._outcome_plan(decision_id, kind, reverted, notes))
         return Decision.from_api(data)
 
     async def sign_off(
@@ -414,10 +421,7 @@ class AsyncCountersign(_Base):
         rationale: str,
         override_action: dict[str, Any] | None = None,
     ) -> SignOff:
-        body = self._sign_body(verdict, reason_code, rationale, override_action)
-        data, _ = await self._call(
-            _Plan("POST", f"{API}/decisions/{decision_id}/signoffs/", json=body, repeatable=False)
-        )
+        data, _ = await self._call(self._sign_plan(decision_id, verdict, reason_code, rationale, override_action))
         return SignOff.from_api(data)
 
 

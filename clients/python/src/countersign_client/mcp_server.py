@@ -13,6 +13,8 @@ request; default ``mcp-agent``).
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from mcp.server.fastmcp import FastMCP
@@ -43,13 +45,7 @@ def _instruction(decision: Decision) -> str:
 
 def verdict(decision: Decision) -> dict[str, Any]:
     """What a tool returns: the state, and what the agent may do about it."""
-    return {
-        "id": decision.id,
-        "status": decision.status,
-        "may_execute": decision.may_execute,
-        "final_action": decision.final_action if decision.may_execute else None,
-        "instruction": _instruction(decision),
-    }
+    return {**decision.agent_state(), "instruction": _instruction(decision)}
 
 
 def _settings() -> tuple[str, str]:
@@ -67,6 +63,16 @@ def _client() -> AsyncCountersign:
 def _refused(exc: APIError) -> ValueError:
     fields = f" Fields: {exc.errors}" if exc.errors else ""
     return ValueError(f"Countersign refused ({exc.status} {exc.code}): {exc.detail}.{fields}")
+
+
+@asynccontextmanager
+async def _countersign() -> AsyncIterator[AsyncCountersign]:
+    """A client for one tool call; the API's refusals become the tool's errors."""
+    async with _client() as client:
+        try:
+            yield client
+        except APIError as exc:
+            raise _refused(exc) from exc
 
 
 def build_server() -> FastMCP:
@@ -97,15 +103,12 @@ def build_server() -> FastMCP:
         evidence: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        async with _client() as client:
-            try:
-                decision = await client.submit(
-                    action_type=action_type, title=title, recommendation=recommendation, target=target,
-                    ai_confidence=ai_confidence, blast_radius=blast_radius, severity=severity, model=model,
-                    incident_ref=incident_ref, evidence=evidence or {}, idempotency_key=idempotency_key,
-                )  # fmt: skip
-            except APIError as exc:
-                raise _refused(exc) from exc
+        async with _countersign() as client:
+            decision = await client.submit(
+                action_type=action_type, title=title, recommendation=recommendation, target=target,
+                ai_confidence=ai_confidence, blast_radius=blast_radius, severity=severity, model=model,
+                incident_ref=incident_ref, evidence=evidence or {}, idempotency_key=idempotency_key,
+            )  # fmt: skip
         asked = decision.owner_role or {}
         return {
             **verdict(decision),
@@ -128,11 +131,8 @@ def build_server() -> FastMCP:
     async def get_verdict(decision_id: str, wait_seconds: int = 0) -> dict[str, Any]:
         if not 0 <= wait_seconds <= MAX_WAIT:
             raise ValueError(f"wait_seconds is 0 to {MAX_WAIT}.")
-        async with _client() as client:
-            try:
-                decision = await client.get(decision_id, wait=wait_seconds or None)
-            except APIError as exc:
-                raise _refused(exc) from exc
+        async with _countersign() as client:
+            decision = await client.get(decision_id, wait=wait_seconds or None)
         return verdict(decision)
 
     @server.tool(
@@ -142,11 +142,8 @@ def build_server() -> FastMCP:
         )
     )
     async def cancel_request(decision_id: str, reason: str = "") -> dict[str, Any]:
-        async with _client() as client:
-            try:
-                decision = await client.cancel(decision_id, reason=reason)
-            except APIError as exc:
-                raise _refused(exc) from exc
+        async with _countersign() as client:
+            decision = await client.cancel(decision_id, reason=reason)
         return verdict(decision)
 
     return server

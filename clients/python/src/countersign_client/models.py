@@ -58,6 +58,15 @@ class Decision:
         """Approved (or auto-approved) without a change: ``final_action`` is what was recommended."""
         return self.status in AS_PROPOSED
 
+    def agent_state(self) -> dict[str, Any]:
+        """What an agent is told of the decision: ``final_action`` only when it may execute it."""
+        return {
+            "id": self.id,
+            "status": self.status,
+            "may_execute": self.may_execute,
+            "final_action": self.final_action if self.may_execute else None,
+        }
+
 
 @dataclass(frozen=True)
 class SignOff:

@@ -38,12 +38,7 @@ def _key(config: RunnableConfig | None, request: dict[str, Any]) -> str:
 
 
 def state_of(decision: Decision) -> dict[str, Any]:
-    return {
-        "id": decision.id,
-        "status": decision.status,
-        "may_execute": decision.may_execute,
-        "final_action": decision.final_action if decision.may_execute else None,
-    }
+    return decision.agent_state()
 
 
 def approval_node(
