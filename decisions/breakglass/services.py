@@ -13,7 +13,14 @@ from typing import Any, NamedTuple
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from decisions.errors import CertificationExpired, DecisionClosed, InvalidInput, NotAllowed, SegregationOfDuties
+from decisions.errors import (
+    CertificationExpired,
+    DecisionClosed,
+    InvalidInput,
+    NotAllowed,
+    SegregationOfDuties,
+    StepUpRequired,
+)
 from decisions.lifecycle import stages
 from decisions.lifecycle.eligibility import is_integration_account, live_approvals
 from decisions.lifecycle.locks import lock_decision
@@ -21,6 +28,8 @@ from decisions.lifecycle.snapshots import recommended_action
 from decisions.lifecycle.writes import DecisionWrites
 from decisions.models import BreakGlass, BreakGlassReview, DecisionRequest, DecisionStatus, EventKind
 from decisions.outbox import messages, store
+from governance.identity.context import UNKNOWN, AuthContext
+from governance.identity.stepup import step_up_refusal
 from governance.selectors import valid_certifications
 
 LOG_FIELDS = ["event_count", "last_event_hash", "updated_at"]
@@ -89,6 +98,14 @@ def check_can_break_glass(decision: DecisionRequest, actor: Any, *, now: datetim
     return BreakGlassRight(role_id=held[0], certification_id=held[1], review_hours=int(terms.get("review_hours") or 24))
 
 
+def _require_step_up(decision: DecisionRequest, auth: AuthContext, *, now: datetime) -> None:
+    """The step-up of signing (frozen in the snapshot as ``step_up``) holds for break-glass and
+    its review too: ``StepUpRequired`` unless ``auth`` satisfies it (an API token never does)."""
+    refusal = step_up_refusal((decision.snapshot or {}).get("step_up"), auth, now=now)
+    if refusal is not None:
+        raise StepUpRequired(refusal)
+
+
 def _skipped(decision: DecisionRequest, actor: Any) -> list[int]:
     """Everyone asked to sign who had not approved (they were skipped), but not ``actor``."""
     approved = {signer for signer, _roles in live_approvals(decision)}
@@ -98,9 +115,17 @@ def _skipped(decision: DecisionRequest, actor: Any) -> list[int]:
 
 @transaction.atomic
 def decision_break_glass(
-    *, decision: DecisionRequest, actor: Any, reason: str, now: datetime | None = None
+    *,
+    decision: DecisionRequest,
+    actor: Any,
+    reason: str,
+    auth: AuthContext | None = None,
+    now: datetime | None = None,
 ) -> BreakGlass:
     """``actor`` executes the pending decision before its quorum, with a reason.
+
+    ``auth`` is how and when ``actor`` authenticated (unknown if not given): recorded on the
+    event, and it must satisfy the policy's step-up as at signing (``StepUpRequired`` otherwise).
 
     Locks the decision row. Side effects: the break-glass row (its review due within the policy's
     hours), a ``break_glass`` event, the closing events (approved, or overridden when an override
@@ -112,6 +137,8 @@ def decision_break_glass(
         raise InvalidInput("Say why this cannot wait for the quorum.", field="reason")
     decision = lock_decision(decision.pk)
     right = check_can_break_glass(decision, actor, now=now)
+    auth = auth or UNKNOWN
+    _require_step_up(decision, auth, now=now)
     skipped = _skipped(decision, actor)
     due = now + timedelta(hours=right.review_hours)
     try:
@@ -144,6 +171,7 @@ def decision_break_glass(
             "required_approvals": decision.required_approvals,
             "skipped_user_ids": skipped,
             "review_due_at": due.isoformat(),
+            "auth": auth.as_data(),
         },
     )
     overridden = decision.final_action is not None and decision.final_action.get("overridden")
@@ -181,9 +209,17 @@ def check_can_review(used: BreakGlass, actor: Any, *, now: datetime) -> int:
 
 @transaction.atomic
 def break_glass_review(
-    *, used: BreakGlass, actor: Any, verdict: str, rationale: str, now: datetime | None = None
+    *,
+    used: BreakGlass,
+    actor: Any,
+    verdict: str,
+    rationale: str,
+    auth: AuthContext | None = None,
+    now: datetime | None = None,
 ) -> BreakGlass:
     """A different certified person confirms or condemns a break-glass, with a rationale.
+
+    ``auth`` as for breaking glass: recorded on the event, and held to the policy's step-up.
 
     Locks the decision row, then the break-glass row. Side effects: the review on the row (its
     escalation stops) and a ``break_glass_reviewed`` event on the decision.
@@ -197,6 +233,8 @@ def break_glass_review(
     used = BreakGlass.objects.select_for_update().get(pk=used.pk)
     used.decision = decision
     certification = check_can_review(used, actor, now=now)
+    auth = auth or UNKNOWN
+    _require_step_up(decision, auth, now=now)
     used.reviewed_by, used.reviewed_at, used.review = actor, now, verdict
     used.review_rationale, used.review_next_at = rationale.strip(), None
     used.save(update_fields=["reviewed_by", "reviewed_at", "review", "review_rationale", "review_next_at"])
@@ -212,6 +250,7 @@ def break_glass_review(
             "certification_id": certification,
             "late": now > used.review_due_at,
             "review_step": used.review_step,
+            "auth": auth.as_data(),
         },
     )
     plan.write(fields=LOG_FIELDS)
