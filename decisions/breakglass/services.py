@@ -28,6 +28,7 @@ from decisions.lifecycle.snapshots import recommended_action
 from decisions.lifecycle.writes import DecisionWrites
 from decisions.models import BreakGlass, BreakGlassReview, DecisionRequest, DecisionStatus, EventKind
 from decisions.outbox import messages, store
+from governance import rbac
 from governance.identity.context import UNKNOWN, AuthContext
 from governance.identity.stepup import step_up_refusal
 from governance.selectors import valid_certifications
@@ -192,19 +193,33 @@ def review_roles(used: BreakGlass) -> list[int]:
     return list(dict.fromkeys([used.role_id, *(used.review_role_ids or [])]))
 
 
-def check_can_review(used: BreakGlass, actor: Any, *, now: datetime) -> int:
-    """Raise unless ``actor`` may review ``used`` now; else the certification it rests on."""
+def chain_exhausted(used: BreakGlass) -> bool:
+    """The review escalated past the last step of the decision's frozen chain (the leads were told)."""
+    steps = ((used.decision.snapshot or {}).get("chain") or {}).get("steps", [])
+    return used.review_step > len(steps)
+
+
+def _is_lead(actor: Any) -> bool:
+    return bool(actor.is_superuser) or actor.groups.filter(name=rbac.GOVERNANCE_LEAD).exists()
+
+
+def check_can_review(used: BreakGlass, actor: Any, *, now: datetime) -> int | None:
+    """Raise unless ``actor`` may review ``used`` now; else the certification it rests on (None:
+    a governance lead reviewing once the chain is exhausted, with or without a certification)."""
     _require_person(actor, used.decision, doing="review this break-glass")
     if used.user_id == actor.pk:
         raise SegregationOfDuties("You broke the glass: a different certified person reviews it.")
     if used.is_reviewed:
         raise DecisionClosed("This break-glass has been reviewed already.")
     held = _certification(actor, review_roles(used), now=now)
-    if held is None:
-        raise CertificationExpired(
-            "Reviewing needs a valid certification for the owning role (or a role it escalated to)."
-        )
-    return held[1]
+    if held is not None:
+        return held[1]
+    if chain_exhausted(used) and _is_lead(actor):
+        return None
+    raise CertificationExpired(
+        "Reviewing needs a valid certification for the owning role (or a role it escalated to); "
+        "past the end of the escalation chain a governance lead may review it too."
+    )
 
 
 @transaction.atomic
@@ -248,6 +263,7 @@ def break_glass_review(
             "review": verdict,
             "rationale": used.review_rationale,
             "certification_id": certification,
+            "as_lead": certification is None,
             "late": now > used.review_due_at,
             "review_step": used.review_step,
             "auth": auth.as_data(),
