@@ -5,7 +5,9 @@ overrides. A swap that would leave the role without a certified person on call i
 with the gap named, at every step (the rosters may have changed in between).
 
 Every change is audited by django-auditlog (``ShiftSwap`` and the ``RosterOverride`` rows it
-creates) with the actor and the note as the change's reason. Each service locks the swap row.
+creates) with the actor and the note as the change's reason. Each service locks the swap row;
+those that check the roster (propose, accept, approve) first lock every roster of its role, in
+primary-key order (the gap check reads them all), so two swaps touching one shift queue up.
 """
 
 from __future__ import annotations
@@ -127,6 +129,37 @@ def _check_shape(swap: ShiftSwap, *, now: datetime) -> None:
         raise SwapRefused("Say why (it is kept with the roster's audit trail).", field="note")
 
 
+def _lock_rosters(roster_id: int) -> Roster:
+    """Row-lock every roster of this roster's role in primary-key order (one order everywhere, so
+    no deadlock) and return this one: the gap check reads all of them, and a step that checks who
+    holds a shift must not race another step changing it."""
+    role_id = Roster.objects.filter(pk=roster_id).values_list("role_id", flat=True).get()
+    locked = Roster.objects.select_for_update(of=("self",)).select_related("role").filter(role_id=role_id)
+    return next(r for r in locked.order_by("pk") if r.pk == roster_id)
+
+
+def _recheck(swap: ShiftSwap, *, now: datetime) -> None:
+    """Again, under the rosters' locks: the periods still ahead, each person still on call for the
+    period they give (a shift may have changed hands since), and no gap opened."""
+    _check_shape(swap, now=now)
+    plan = _plan(swap.roster)
+    held = [(swap.proposer, Period(swap.starts_at, swap.ends_at), "starts_at")]
+    if swap.return_starts_at is not None and swap.return_ends_at is not None:  # a swap (a constraint)
+        held.append((swap.counterpart, Period(swap.return_starts_at, swap.return_ends_at), "return_shift"))
+    for person, period, field in held:
+        try:
+            _require_on_call(plan, person, period, field=field)
+        except SwapRefused as exc:
+            raise SwapRefused(
+                f"Refused: {_name(person)} no longer holds the shift of "
+                f"{timezone.localtime(period.starts_at):%a %d %b %H:%M} – "
+                f"{timezone.localtime(period.ends_at):%a %d %b %H:%M %Z} on {plan.roster.name} "
+                "(it changed hands since this swap was proposed).",
+                field=field,
+            ) from exc
+    _refuse_gaps(swap)
+
+
 def swap_propose(
     *,
     roster: Roster,
@@ -153,7 +186,7 @@ def swap_propose(
     if counterpart.pk == actor.pk:
         raise SwapRefused("Choose someone other than yourself.", field="counterpart")
     with transaction.atomic():
-        roster = Roster.objects.select_for_update(of=("self",)).select_related("role").get(pk=roster.pk)
+        roster = _lock_rosters(roster.pk)
         members = set(roster.memberships.values_list("user_id", flat=True))
         if actor.pk not in members:
             raise SwapNotAllowed("Only a member of this roster can propose a swap on it.")
@@ -197,8 +230,8 @@ def _lock(swap: ShiftSwap) -> ShiftSwap:
 
 
 def _apply(swap: ShiftSwap, *, actor: User, now: datetime, reason: str) -> None:
-    """Make the overrides and mark the swap applied (the caller holds the swap's lock)."""
-    _refuse_gaps(swap)
+    """Make the overrides and mark the swap applied (the caller holds the rosters' locks, then the
+    swap's, and has rechecked it)."""
     with acting_as(actor), change_reason(reason):
         made = _overrides(swap)
         for override in made:
@@ -222,16 +255,12 @@ def swap_accept(*, swap: ShiftSwap, actor: User, now: datetime | None = None) ->
     Refused (and the swap left open) when it would now open a gap or a shift changed hands."""
     now = now or timezone.now()
     with transaction.atomic():
+        _lock_rosters(swap.roster_id)
         swap = _lock(swap)
         _require_counterpart(swap, actor, doing="accept")
-        _check_shape(swap, now=now)
-        plan = _plan(swap.roster)
-        _require_on_call(plan, swap.proposer, Period(swap.starts_at, swap.ends_at), field="starts_at")
-        if swap.return_starts_at is not None and swap.return_ends_at is not None:  # a swap (a constraint)
-            _require_on_call(plan, actor, Period(swap.return_starts_at, swap.return_ends_at), field="return_shift")
+        _recheck(swap, now=now)
         swap.accepted_at = now
         if swap.roster.swaps_need_lead_approval:
-            _refuse_gaps(swap)
             swap.status = S.AWAITING_LEAD
             with acting_as(actor), change_reason("shift swap accepted; waiting for a lead"):
                 swap.save()
@@ -267,9 +296,10 @@ def swap_approve(*, swap: ShiftSwap, actor: User, note: str, now: datetime | Non
     if not note.strip():
         raise SwapRefused("Say why you approve.", field="note")
     with transaction.atomic():
+        _lock_rosters(swap.roster_id)
         swap = _lock(swap)
         _require_lead(swap, actor)
-        _check_shape(swap, now=now)
+        _recheck(swap, now=now)
         swap.decided_by, swap.decided_at, swap.decision_note = actor, now, note.strip()[:500]
         _apply(swap, actor=actor, now=now, reason=f"shift swap approved: {note.strip()}")
     return swap

@@ -13,13 +13,23 @@ from typing import Any, NamedTuple
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from decisions.errors import CertificationExpired, DecisionClosed, InvalidInput, NotAllowed, SegregationOfDuties
+from decisions.errors import (
+    CertificationExpired,
+    DecisionClosed,
+    InvalidInput,
+    NotAllowed,
+    SegregationOfDuties,
+    StepUpRequired,
+)
 from decisions.lifecycle import stages
 from decisions.lifecycle.eligibility import live_approvals, require_person
 from decisions.lifecycle.locks import lock_decision
 from decisions.lifecycle.writes import DecisionWrites
 from decisions.models import BreakGlass, BreakGlassReview, DecisionRequest, EventKind
 from decisions.outbox import messages, store
+from governance import rbac
+from governance.identity.context import UNKNOWN, AuthContext
+from governance.identity.stepup import step_up_refusal
 from governance.selectors import valid_certifications
 
 LOG_FIELDS = ["event_count", "last_event_hash", "updated_at"]
@@ -77,6 +87,14 @@ def check_can_break_glass(decision: DecisionRequest, actor: Any, *, now: datetim
     return BreakGlassRight(role_id=held[0], certification_id=held[1], review_hours=int(terms.get("review_hours") or 24))
 
 
+def _require_step_up(decision: DecisionRequest, auth: AuthContext, *, now: datetime) -> None:
+    """The step-up of signing (frozen in the snapshot as ``step_up``) holds for break-glass and
+    its review too: ``StepUpRequired`` unless ``auth`` satisfies it (an API token never does)."""
+    refusal = step_up_refusal((decision.snapshot or {}).get("step_up"), auth, now=now)
+    if refusal is not None:
+        raise StepUpRequired(refusal)
+
+
 def _skipped(decision: DecisionRequest, actor: Any) -> list[int]:
     """Everyone asked to sign who had not approved (they were skipped), but not ``actor``."""
     approved = {signer for signer, _roles in live_approvals(decision)}
@@ -86,9 +104,17 @@ def _skipped(decision: DecisionRequest, actor: Any) -> list[int]:
 
 @transaction.atomic
 def decision_break_glass(
-    *, decision: DecisionRequest, actor: Any, reason: str, now: datetime | None = None
+    *,
+    decision: DecisionRequest,
+    actor: Any,
+    reason: str,
+    auth: AuthContext | None = None,
+    now: datetime | None = None,
 ) -> BreakGlass:
     """``actor`` executes the pending decision before its quorum, with a reason.
+
+    ``auth`` is how and when ``actor`` authenticated (unknown if not given): recorded on the
+    event, and it must satisfy the policy's step-up as at signing (``StepUpRequired`` otherwise).
 
     Locks the decision row. Side effects: the break-glass row (its review due within the policy's
     hours), a ``break_glass`` event, the closing events (approved, or overridden when an override
@@ -100,6 +126,8 @@ def decision_break_glass(
         raise InvalidInput("Say why this cannot wait for the quorum.", field="reason")
     decision = lock_decision(decision.pk)
     right = check_can_break_glass(decision, actor, now=now)
+    auth = auth or UNKNOWN
+    _require_step_up(decision, auth, now=now)
     skipped = _skipped(decision, actor)
     due = now + timedelta(hours=right.review_hours)
     try:
@@ -132,6 +160,7 @@ def decision_break_glass(
             "required_approvals": decision.required_approvals,
             "skipped_user_ids": skipped,
             "review_due_at": due.isoformat(),
+            "auth": auth.as_data(),
         },
     )
     stages.close_approved(plan, now=now, actor=actor, data={"break_glass": str(used.public_id), "by": actor.pk})
@@ -144,26 +173,48 @@ def review_roles(used: BreakGlass) -> list[int]:
     return list(dict.fromkeys([used.role_id, *(used.review_role_ids or [])]))
 
 
-def check_can_review(used: BreakGlass, actor: Any, *, now: datetime) -> int:
-    """Raise unless ``actor`` may review ``used`` now; else the certification it rests on."""
+def chain_exhausted(used: BreakGlass) -> bool:
+    """The review escalated past the last step of the decision's frozen chain (the leads were told)."""
+    steps = ((used.decision.snapshot or {}).get("chain") or {}).get("steps", [])
+    return used.review_step > len(steps)
+
+
+def _is_lead(actor: Any) -> bool:
+    return bool(actor.is_superuser) or actor.groups.filter(name=rbac.GOVERNANCE_LEAD).exists()
+
+
+def check_can_review(used: BreakGlass, actor: Any, *, now: datetime) -> int | None:
+    """Raise unless ``actor`` may review ``used`` now; else the certification it rests on (None:
+    a governance lead reviewing once the chain is exhausted, with or without a certification)."""
     require_person(actor, used.decision, doing="review this break-glass")
     if used.user_id == actor.pk:
         raise SegregationOfDuties("You broke the glass: a different certified person reviews it.")
     if used.is_reviewed:
         raise DecisionClosed("This break-glass has been reviewed already.")
     held = _certification(actor, review_roles(used), now=now)
-    if held is None:
-        raise CertificationExpired(
-            "Reviewing needs a valid certification for the owning role (or a role it escalated to)."
-        )
-    return held[1]
+    if held is not None:
+        return held[1]
+    if chain_exhausted(used) and _is_lead(actor):
+        return None
+    raise CertificationExpired(
+        "Reviewing needs a valid certification for the owning role (or a role it escalated to); "
+        "past the end of the escalation chain a governance lead may review it too."
+    )
 
 
 @transaction.atomic
 def break_glass_review(
-    *, used: BreakGlass, actor: Any, verdict: str, rationale: str, now: datetime | None = None
+    *,
+    used: BreakGlass,
+    actor: Any,
+    verdict: str,
+    rationale: str,
+    auth: AuthContext | None = None,
+    now: datetime | None = None,
 ) -> BreakGlass:
     """A different certified person confirms or condemns a break-glass, with a rationale.
+
+    ``auth`` as for breaking glass: recorded on the event, and held to the policy's step-up.
 
     Locks the decision row, then the break-glass row. Side effects: the review on the row (its
     escalation stops) and a ``break_glass_reviewed`` event on the decision.
@@ -177,6 +228,8 @@ def break_glass_review(
     used = BreakGlass.objects.select_for_update().get(pk=used.pk)
     used.decision = decision
     certification = check_can_review(used, actor, now=now)
+    auth = auth or UNKNOWN
+    _require_step_up(decision, auth, now=now)
     used.reviewed_by, used.reviewed_at, used.review = actor, now, verdict
     used.review_rationale, used.review_next_at = rationale.strip(), None
     used.save(update_fields=["reviewed_by", "reviewed_at", "review", "review_rationale", "review_next_at"])
@@ -190,8 +243,10 @@ def break_glass_review(
             "review": verdict,
             "rationale": used.review_rationale,
             "certification_id": certification,
+            "as_lead": certification is None,
             "late": now > used.review_due_at,
             "review_step": used.review_step,
+            "auth": auth.as_data(),
         },
     )
     plan.write(fields=LOG_FIELDS)

@@ -10,11 +10,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from celery import current_app
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
-from decisions.health.heartbeat import HealthState, escalation_stall_alert, health_state, sweep_stale_after
+from decisions.health.heartbeat import (
+    STALE_PERIODS,
+    HealthState,
+    escalation_stall_alert,
+    health_state,
+    sweep_stale_after,
+)
 from decisions.health.outbox import outbox_backlog
+from decisions.models import Heartbeat
 
 logger = logging.getLogger(__name__)
 BROKER_TIMEOUT_SECONDS = 2
@@ -67,6 +75,20 @@ def _sweep(state: HealthState) -> dict[str, Any]:
     }
 
 
+def _break_glass_sweep(state: HealthState) -> dict[str, Any]:
+    """The break-glass review sweep's heartbeat (one query): reported, and stale after three of
+    its periods, but it does not make the portal unready (signing and escalating still work)."""
+    at = Heartbeat.objects.filter(name=Heartbeat.BREAK_GLASS_SWEEP).values_list("at", flat=True).first()
+    age = None if at is None else state.now - at
+    stale_after = settings.BREAK_GLASS_SWEEP_SECONDS * STALE_PERIODS
+    return {
+        "ok": age is not None and age.total_seconds() <= stale_after,
+        "last_sweep_at": at.isoformat() if at else None,
+        "age_seconds": round(age.total_seconds(), 1) if age is not None else None,
+        "stale_after_seconds": stale_after,
+    }
+
+
 def _outbox() -> dict[str, Any]:
     backlog = outbox_backlog()
     oldest = backlog.oldest_at
@@ -79,8 +101,9 @@ def _outbox() -> dict[str, Any]:
 
 
 def readiness() -> Readiness:
-    """Database, broker and cache reachable; the escalation sweep alive; the outbox backlog.
-    The cache is reported but never makes the portal unready (rate limits fail open without it).
+    """Database, broker and cache reachable; the escalation sweep alive; the break-glass review
+    sweep's age; the outbox backlog. The cache and the break-glass sweep are reported but never
+    make the portal unready (rate limits fail open without the cache).
     Side effect: a stalled sweep is announced to the leads (``escalation_stall_alert``)."""
     result = Readiness()
     result.checks["database"] = _timed(_database)
@@ -89,6 +112,7 @@ def readiness() -> Readiness:
     if result.checks["database"]["ok"]:
         state = health_state()
         result.checks["escalation_sweep"] = _sweep(state)
+        result.checks["break_glass_sweep"] = _break_glass_sweep(state)
         result.checks["decision_log"] = {
             "ok": not state.ledger_failing,
             "last_verified_at": state.verified_at.isoformat() if state.verified_at else None,

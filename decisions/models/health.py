@@ -1,5 +1,5 @@
 """How the moving parts last showed they are alive: one heartbeat row per engine (the escalation
-sweep), overwritten by each beat, and when the leads were last told it had stopped."""
+sweep, the break-glass review sweep), overwritten by each beat, and when the leads were last told it had stopped."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ class Heartbeat(models.Model):
     (``alerted_at``; an announcement older than ``at`` belongs to an earlier stall)."""
 
     SWEEP = "escalation-sweep"
+    BREAK_GLASS_SWEEP = "break-glass-sweep"
 
     name = models.CharField(max_length=40, unique=True)
     at = models.DateTimeField()

@@ -18,10 +18,16 @@ from decisions import selectors
 from decisions.actors import SignedInRequest
 from decisions.breakglass import selectors as glass
 from decisions.breakglass import services
-from decisions.errors import DecisionError, NotAllowed
+from decisions.errors import DecisionError, NotAllowed, StepUpRequired
 from decisions.models import BreakGlass, DecisionRequest
+from decisions.web import stepup
 from decisions.web.governance_forms import BreakGlassForm, BreakGlassReviewForm
 from decisions.web.responses import forbidden
+from governance.identity.context import auth_context_of
+
+# What a step-up round trip keeps of each form (the drafts' kinds in ``stepup``).
+GLASS_DRAFT, GLASS_FIELDS = "break-glass", ("glass-reason",)
+REVIEW_DRAFT, REVIEW_FIELDS = "break-glass-review", ("verdict", "rationale")
 
 
 @login_required
@@ -39,7 +45,13 @@ def break_glass(request: SignedInRequest, public_id: UUID) -> HttpResponse:
                 messages.error(request, f"The glass is not broken: {error}")
         return redirect(f"{decision_url(decision)}#break-glass")
     try:
-        used = services.decision_break_glass(decision=decision, actor=request.user, reason=form.cleaned_data["reason"])
+        used = services.decision_break_glass(
+            decision=decision, actor=request.user, reason=form.cleaned_data["reason"], auth=auth_context_of(request)
+        )
+    except StepUpRequired as exc:
+        return stepup.reauthenticate(
+            request, decision, draft=request.POST, why=exc.message, kind=GLASS_DRAFT, fields=GLASS_FIELDS, kept="reason"
+        )
     except NotAllowed as exc:
         return forbidden(request, exc.message)
     except DecisionError as exc:
@@ -80,13 +92,30 @@ def break_glass_detail(request: SignedInRequest, public_id: UUID) -> HttpRespons
         blocked = None
     except DecisionError as exc:
         blocked = exc
-    form = BreakGlassReviewForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        form = BreakGlassReviewForm(request.POST)
+    else:
+        draft = stepup.take_draft(request, used.decision, kind=REVIEW_DRAFT)
+        form = BreakGlassReviewForm(initial=draft or None)
     if request.method == "POST":
         if blocked is not None:
             return forbidden(request, blocked.message)
         if form.is_valid():
             try:
-                services.break_glass_review(used=used, actor=request.user, **form.cleaned_data)
+                services.break_glass_review(
+                    used=used, actor=request.user, auth=auth_context_of(request), **form.cleaned_data
+                )
+            except StepUpRequired as exc:
+                return stepup.reauthenticate(
+                    request,
+                    used.decision,
+                    draft=request.POST,
+                    why=exc.message,
+                    kind=REVIEW_DRAFT,
+                    fields=REVIEW_FIELDS,
+                    page=reverse("decisions:break-glass-detail", args=[used.public_id]),
+                    kept="review",
+                )
             except NotAllowed as exc:
                 return forbidden(request, exc.message)
             except DecisionError as exc:

@@ -27,34 +27,53 @@ DRAFT_FIELDS = ("verdict", "reason_code", "rationale", "override_action")
 DRAFT_SECONDS = 15 * 60
 
 
-def _draft_key(request: SignedInRequest, decision: DecisionRequest) -> str:
-    return f"countersign:signoff-draft:{request.user.pk}:{decision.public_id}"
+def _draft_key(request: SignedInRequest, decision: DecisionRequest, kind: str) -> str:
+    return f"countersign:{kind}-draft:{request.user.pk}:{decision.public_id}"
 
 
-def keep_draft(request: SignedInRequest, decision: DecisionRequest, data: QueryDict) -> None:
+def keep_draft(
+    request: SignedInRequest,
+    decision: DecisionRequest,
+    data: QueryDict,
+    *,
+    kind: str = "signoff",
+    fields: tuple[str, ...] = DRAFT_FIELDS,
+) -> None:
     """Kept in the shared cache, not the session: an SSO re-login starts a new session (allauth
-    signs the old one out first). Keyed by the person, so only they get it back."""
-    cache.set(_draft_key(request, decision), {name: data.get(name, "") for name in DRAFT_FIELDS}, DRAFT_SECONDS)
+    signs the old one out first). Keyed by the person, so only they get it back; ``kind`` tells
+    the forms apart (a sign-off, a break-glass, a break-glass review)."""
+    cache.set(_draft_key(request, decision, kind), {name: data.get(name, "") for name in fields}, DRAFT_SECONDS)
 
 
-def take_draft(request: SignedInRequest, decision: DecisionRequest) -> dict[str, str] | None:
+def take_draft(request: SignedInRequest, decision: DecisionRequest, *, kind: str = "signoff") -> dict[str, str] | None:
     """The kept draft for ``decision`` (removed), or None. Looked for only on the way back from
     re-authenticating (``?draft=kept``), so a plain visit reads no cache."""
     if request.GET.get("draft") != "kept":
         return None
-    key = _draft_key(request, decision)
+    key = _draft_key(request, decision, kind)
     draft = cache.get(key)
     if draft is not None:
         cache.delete(key)
     return draft
 
 
-def reauthenticate(request: SignedInRequest, decision: DecisionRequest, *, draft: QueryDict, why: str) -> HttpResponse:
-    """Keep the draft, then redirect to the way this signer proves it is them again."""
-    keep_draft(request, decision, draft)
-    back = reverse("decisions:detail", kwargs={"public_id": decision.public_id}) + "?draft=kept"
+def reauthenticate(
+    request: SignedInRequest,
+    decision: DecisionRequest,
+    *,
+    draft: QueryDict,
+    why: str,
+    kind: str = "signoff",
+    fields: tuple[str, ...] = DRAFT_FIELDS,
+    page: str | None = None,
+    kept: str = "verdict",
+) -> HttpResponse:
+    """Keep the draft, then redirect to the way this person proves it is them again; they come
+    back to ``page`` (the decision's page unless given) with ``?draft=kept``."""
+    keep_draft(request, decision, draft, kind=kind, fields=fields)
+    back = (page or reverse("decisions:detail", kwargs={"public_id": decision.public_id})) + "?draft=kept"
     mode = (decision.snapshot.get("step_up") or {}).get("mode")
-    messages.info(request, f"{why} Your verdict is kept: confirm who you are and it comes back to the form.")
+    messages.info(request, f"{why} Your {kept} is kept: confirm who you are and it comes back to the form.")
     if mode == StepUp.MFA:
         if not is_mfa_enabled(request.user):
             messages.warning(request, "Set up a second factor (an authenticator app or a passkey) first.")

@@ -235,7 +235,10 @@ def _break_glass_context(request: SignedInRequest, decision: DecisionRequest) ->
         glass_services.check_can_break_glass(decision, request.user, now=timezone.now())
     except DecisionError as exc:
         return {"glass_offered": True, "glass_blocked": exc}
-    return {"glass_offered": True, "glass_form": BreakGlassForm(prefix="glass")}
+    # A reason kept while the person re-authenticated (step-up) comes back as it was typed.
+    draft = stepup.take_draft(request, decision, kind="break-glass")
+    initial = {"reason": draft.get("glass-reason", "")} if draft else None
+    return {"glass_offered": True, "glass_form": BreakGlassForm(prefix="glass", initial=initial)}
 
 
 def _render_detail(request, decision, signoffs, *, form, blocked, status=200) -> HttpResponse:

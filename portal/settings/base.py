@@ -346,6 +346,7 @@ REVIEW_FREEZE_CHECK_SECONDS = env.float("REVIEW_FREEZE_CHECK_SECONDS", default=9
 CELERY_TASK_QUEUES = (Queue("celery"), Queue("sweep"))
 CELERY_TASK_ROUTES = {
     "decisions.tasks.sweep_overdue_decisions": {"queue": "sweep"},
+    "decisions.tasks.sweep_break_glass_reviews": {"queue": "sweep"},
     "decisions.tasks.relay_outbox": {"queue": "sweep"},
     # Handed-off outbox rows (OUTBOX_DISPATCH=worker) are published ahead of a deadline flood.
     "decisions.tasks.publish_outbox": {"queue": "sweep"},

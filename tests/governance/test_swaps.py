@@ -238,3 +238,45 @@ def test_the_database_refuses_a_swap_with_oneself(rota):
             roster=roster, kind="cover", proposer=ada, counterpart=ada, starts_at=timezone.now(),
             ends_at=timezone.now() + timedelta(hours=1), note="me",
         )  # fmt: skip
+
+
+def test_a_lead_cannot_approve_a_trade_of_a_shift_that_changed_hands_since(rota):
+    """Ada trades her Monday for Ben's Tuesday and Ben agrees; Ben then gives that Tuesday to Cy
+    (approved first): approving Ada's trade would hand her a shift Ben no longer holds."""
+    roster, (ada, ben, cy) = rota
+    roster.swaps_need_lead_approval = True
+    roster.save()
+    lead = make_user_in_group(rbac.GOVERNANCE_LEAD)
+    bens = shifts_of(roster, ben)[0]
+    trade = swaps.swap_accept(swap=propose(roster, ada, ben, kind="swap", give_back=bens), actor=ben)
+    assert trade.status == ShiftSwap.Status.AWAITING_LEAD
+    cover = swaps.swap_propose(
+        roster=roster, actor=ben, kind="cover", counterpart=cy, starts_at=bens.starts_at, ends_at=bens.ends_at,
+        note="Family visit",
+    )  # fmt: skip
+    swaps.swap_approve(swap=swaps.swap_accept(swap=cover, actor=cy), actor=lead, note="Cy covers.")
+
+    with pytest.raises(swaps.SwapRefused, match="Ben Test no longer holds the shift") as refused:
+        swaps.swap_approve(swap=trade, actor=lead, note="Trade agreed.")
+
+    assert refused.value.field == "return_shift"
+    trade.refresh_from_db()
+    assert trade.status == ShiftSwap.Status.AWAITING_LEAD
+    assert on_call(roster, bens.starts_at + timedelta(hours=1)) == cy
+    assert RosterOverride.objects.count() == 1
+
+
+def test_accepting_a_cover_of_a_shift_given_away_since_is_refused(rota):
+    roster, (ada, ben, cy) = rota
+    mine = shifts_of(roster, ada)[0]
+    to_ben = propose(roster, ada, ben)
+    to_ben.status = ShiftSwap.Status.WITHDRAWN  # set aside without the service, to propose again
+    to_ben.save()
+    swaps.swap_accept(swap=propose(roster, ada, cy), actor=cy)
+    to_ben.status = ShiftSwap.Status.PROPOSED
+    to_ben.save()
+
+    with pytest.raises(swaps.SwapRefused, match="Ada Test no longer holds the shift"):
+        swaps.swap_accept(swap=to_ben, actor=ben)
+
+    assert on_call(roster, mine.starts_at + timedelta(hours=1)) == cy

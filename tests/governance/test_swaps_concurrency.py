@@ -46,3 +46,24 @@ def test_two_proposals_of_one_shift_at_once_make_one(rota):  # noqa: F811 - the 
 
     assert sum(exc is None for _result, exc in outcomes) == 1
     assert ShiftSwap.objects.count() == 1
+
+
+def test_two_swaps_of_one_shift_accepted_at_once_apply_one(rota):  # noqa: F811 - the fixture
+    """Ada offers her Monday to Ben (a cover) while Cy offers Ada a trade for that same Monday:
+    both accepted at once, the rosters' lock lets one apply; the other finds the shift gone."""
+    roster, (ada, ben, cy) = rota
+    mondays = shifts_of(roster, ada)[0]
+    cover = propose(roster, ada, ben)
+    trade = propose(roster, cy, ada, kind="swap", give_back=mondays)
+
+    def step(i):
+        return swaps.swap_accept(swap=cover, actor=ben) if i == 0 else swaps.swap_accept(swap=trade, actor=ada)
+
+    outcomes = run_concurrently(step, threads=2)
+
+    assert sum(exc is None for _result, exc in outcomes) == 1
+    refused = [exc for _result, exc in outcomes if exc is not None]
+    assert isinstance(refused[0], swaps.SwapRefused)
+    assert "no longer holds the shift" in refused[0].message
+    assert RosterOverride.objects.filter(starts_at__lt=mondays.ends_at, ends_at__gt=mondays.starts_at).count() == 1
+    assert ShiftSwap.objects.filter(status=ShiftSwap.Status.APPLIED).count() == 1
