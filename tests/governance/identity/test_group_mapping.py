@@ -126,3 +126,37 @@ def test_the_mappings_changelist_queries_do_not_grow_with_rows(client, lead, dja
 # Session, user, the health banner, permissions, the counts, the rows with their groups (one
 # query), the filters' choices: the same at 1 and at 50 rows.
 QUERIES = 10
+
+
+@pytest.mark.parametrize("posted", [" soc-analysts", "soc-analysts\t", "\u00a0soc-analysts"])
+def test_a_duplicate_with_surrounding_space_is_a_form_error_not_a_500(client, lead, posted):
+    analyst = _group(rbac.ANALYST)
+    IdPGroupMapping.objects.create(provider="acme", idp_group="soc-analysts", group=analyst)
+    url = reverse("admin:governance_idpgroupmapping_add")
+    data = admin_form_data(
+        client.get(url),
+        provider=" acme",
+        idp_group=posted,
+        group=str(analyst.pk),
+        enabled="on",
+        change_reason="again",
+    )
+
+    response = client.post(url, data)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["__all__"]
+    assert IdPGroupMapping.objects.count() == 1
+
+
+def test_the_integration_group_in_the_admin_is_a_form_error_not_a_500(client, lead):
+    url = reverse("admin:governance_idpgroupmapping_add")
+    data = admin_form_data(
+        client.get(url), idp_group="robots", group=str(_group(rbac.INTEGRATION).pk), change_reason="try"
+    )
+
+    response = client.post(url, data)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["group"]
+    assert not IdPGroupMapping.objects.exists()
