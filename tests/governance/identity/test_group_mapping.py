@@ -160,3 +160,23 @@ def test_the_integration_group_in_the_admin_is_a_form_error_not_a_500(client, le
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["group"]
     assert not IdPGroupMapping.objects.exists()
+
+
+def test_removal_from_every_mapped_group_ends_every_session_even_with_a_usable_password():
+    from allauth.socialaccount.models import SocialAccount
+    from django.test import Client
+
+    ada = UserFactory(username="ada", groups=[rbac.ANALYST])
+    assert ada.has_usable_password()
+    SocialAccount.objects.create(user=ada, provider="acme", uid="ada-sub")
+    first, second = Client(), Client()
+    first.force_login(ada)
+    second.force_login(ada)
+    assert first.get("/decisions/").status_code == 200
+
+    user_sync_sso_groups(user=ada, groups=[], provider="acme", idp_groups=["everyone"])
+
+    for client in (first, second):
+        response = client.get("/decisions/")
+        assert response.status_code == 302
+        assert response.url.startswith("/accounts/login/")
