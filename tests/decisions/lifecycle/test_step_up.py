@@ -166,3 +166,18 @@ def test_the_receipt_carries_the_signers_authentication_and_still_verifies(step_
     assert signed["data"]["auth"]["authenticated_at"] == auth.authenticated_at.isoformat()
     assert signed["data"]["auth"]["method"] == "sso"
     assert verify_receipt(receipt).ok
+
+
+def test_a_browser_session_on_the_api_carries_its_authentication_context(staffed, signer):
+    """The API takes the session's context only when the session authenticated the request."""
+    decision = submit(staffed.action_type)
+    client = APIClient()
+    login = client.post("/accounts/login/", {"login": signer.username, "password": "correct-horse-battery"})
+    assert login.status_code == 302
+
+    response = client.post(f"/api/v1/decisions/{decision.public_id}/signoffs/", APPROVE, format="json")
+
+    assert response.status_code == 201
+    recorded = SignOff.objects.get(decision=decision).auth_context
+    assert recorded["method"] == "password"
+    assert recorded["via"] == "session"
