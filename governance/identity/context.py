@@ -87,6 +87,8 @@ def note_sso_authentication(sender: object, request: HttpRequest, user: object, 
         if record.get("method") == "socialaccount" and record.get("uid") == account.uid:
             protocol = account.get_provider(request).app.provider
             record.update(idp_facts(account.extra_data or {}, protocol=protocol))
+            if "auth_time" in record:  # an IdP clock ahead of ours never makes a login fresher
+                record["auth_time"] = min(record["auth_time"], float(record["at"]))
             break
     request.session[AUTHENTICATION_METHODS_SESSION_KEY] = records
 
