@@ -7,6 +7,7 @@ class GovernanceConfig(AppConfig):
 
     def ready(self) -> None:
         """Register every governance model with auditlog. Timestamps are noise, not history."""
+        from allauth.account.signals import user_logged_in as allauth_logged_in
         from auditlog.models import LogEntry
         from auditlog.registry import auditlog
         from django.contrib.auth import get_user_model
@@ -15,6 +16,7 @@ class GovernanceConfig(AppConfig):
 
         from governance import models as m
         from governance.audit import attach_reason
+        from governance.identity.context import note_sso_authentication
         from governance.identity.middleware import stamp_session_start
 
         timestamps = ["created_at", "updated_at"]
@@ -43,3 +45,5 @@ class GovernanceConfig(AppConfig):
         pre_save.connect(attach_reason, sender=LogEntry, dispatch_uid="countersign-attach-reason")
         auditlog.register(m.IdPGroupMapping, exclude_fields=timestamps)
         user_logged_in.connect(stamp_session_start, dispatch_uid="countersign-session-start")
+        # allauth's own signal (Django's has no ``sociallogin``): sent after it records the login.
+        allauth_logged_in.connect(note_sso_authentication, dispatch_uid="countersign-sso-authentication")

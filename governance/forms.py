@@ -197,3 +197,11 @@ class IdPGroupMappingForm(ReasonForm):
     class Meta:
         model = IdPGroupMapping
         fields = ["provider", "idp_group", "group", "enabled"]
+
+    # Stripped here, before the form's uniqueness check, so a duplicate with surrounding space
+    # is a form error (Django's CharField strips too: this keeps it so if that ever changes).
+    def clean_idp_group(self) -> str:
+        return str(self.cleaned_data.get("idp_group") or "").strip()
+
+    def clean_provider(self) -> str:
+        return str(self.cleaned_data.get("provider") or "").strip()

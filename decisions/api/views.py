@@ -10,6 +10,7 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
@@ -31,7 +32,7 @@ from decisions.errors import NoLongerWaitsForYou, NotYetProvable
 from decisions.health import metrics
 from decisions.ledger import receipts
 from decisions.lifecycle import cancellation, corrections, intake, outcomes, signing, waiting
-from decisions.models import DecisionRequest, DecisionStatus, IntegrationAPIKey, PersonalToken
+from decisions.models import DecisionRequest, DecisionStatus, IntegrationAPIKey
 from governance.identity.context import API_TOKEN, auth_context_of
 from governance.snapshot import pinned_snapshot
 
@@ -381,8 +382,10 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             return self.get_paginated_response(SignOffSerializer(page, many=True).data)
         serializer = SignOffRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        # A personal token is not an authentication at signing: it never satisfies a step-up policy.
-        auth = API_TOKEN if isinstance(request.auth, PersonalToken) else auth_context_of(request._request)
+        # Only a browser session carries an authentication context; anything else (a personal
+        # token, any other authenticator) never satisfies a step-up policy.
+        via_session = isinstance(request.successful_authenticator, SessionAuthentication)
+        auth = auth_context_of(request._request) if via_session else API_TOKEN
         signoff = signing.decision_sign_off(
             decision=decision, actor=request.user, auth=auth, **serializer.validated_data
         )

@@ -23,7 +23,6 @@ from decisions.models import BreakGlass, DecisionRequest
 from decisions.web import stepup
 from decisions.web.governance_forms import BreakGlassForm, BreakGlassReviewForm
 from decisions.web.responses import forbidden
-from governance.identity.context import auth_context_of
 
 # What a step-up round trip keeps of each form (the drafts' kinds in ``stepup``).
 GLASS_DRAFT, GLASS_FIELDS = "break-glass", ("glass-reason",)
@@ -46,7 +45,10 @@ def break_glass(request: SignedInRequest, public_id: UUID) -> HttpResponse:
         return redirect(f"{decision_url(decision)}#break-glass")
     try:
         used = services.decision_break_glass(
-            decision=decision, actor=request.user, reason=form.cleaned_data["reason"], auth=auth_context_of(request)
+            decision=decision,
+            actor=request.user,
+            reason=form.cleaned_data["reason"],
+            auth=stepup.auth_context_at_signing(request, decision),
         )
     except StepUpRequired as exc:
         return stepup.reauthenticate(
@@ -103,7 +105,10 @@ def break_glass_detail(request: SignedInRequest, public_id: UUID) -> HttpRespons
         if form.is_valid():
             try:
                 services.break_glass_review(
-                    used=used, actor=request.user, auth=auth_context_of(request), **form.cleaned_data
+                    used=used,
+                    actor=request.user,
+                    auth=stepup.auth_context_at_signing(request, used.decision),
+                    **form.cleaned_data,
                 )
             except StepUpRequired as exc:
                 return stepup.reauthenticate(

@@ -40,7 +40,6 @@ from decisions.web import stepup
 from decisions.web.forms import DecisionFilterForm, EscalateForm, NotificationPreferenceForm, ReassignForm, SignOffForm
 from decisions.web.governance_forms import BreakGlassForm
 from decisions.web.responses import forbidden
-from governance.identity.context import auth_context_of
 
 QUEUE_REFRESH_SECONDS = 30
 PAGE_SIZE = 50
@@ -87,7 +86,10 @@ def detail(request: SignedInRequest, public_id: UUID) -> HttpResponse:
         return _render_detail(request, decision, signoffs, form=form, blocked=None, status=400)
     try:
         signoff = signing.decision_sign_off(
-            decision=decision, actor=request.user, auth=auth_context_of(request), **form.cleaned_data
+            decision=decision,
+            actor=request.user,
+            auth=stepup.auth_context_at_signing(request, decision),
+            **form.cleaned_data,
         )
     except StepUpRequired as exc:
         return stepup.reauthenticate(request, decision, draft=request.POST, why=exc.message)

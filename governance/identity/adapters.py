@@ -30,10 +30,6 @@ class AccountAdapter(DefaultAccountAdapter):
             "Too many failed sign-in attempts for this account: it is locked for now, even with the right "
             "password. Try again in 15 minutes, or ask a governance lead if these attempts were not yours."
         ),
-        "sso_account": (
-            "This account signs in through your organisation's SSO: use the button above. Its groups come "
-            "from the IdP at every sign-in, so a password never opens it."
-        ),
         "local_passwords_off": (
             "Passwords are turned off here: sign in with your organisation's SSO. Only the break-glass "
             "operator may sign in with a password."
@@ -45,12 +41,15 @@ class AccountAdapter(DefaultAccountAdapter):
         return False
 
     def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
+        """The rate limit first (every refusal below counts as a failed attempt), then: passwords
+        off, or an SSO-linked account (a password never opens it: its groups come from the IdP).
+        The latter gets the wrong-password message, so a username's SSO link cannot be probed."""
+        super().pre_authenticate(request, **credentials)
         username = str(credentials.get("username", ""))
         if not settings.LOCAL_PASSWORD_LOGIN and username not in settings.BREAK_GLASS_USERNAMES:
             raise self.validation_error("local_passwords_off")
         if SocialAccount.objects.filter(user__username=username).exists():
-            raise self.validation_error("sso_account")
-        super().pre_authenticate(request, **credentials)
+            raise self.validation_error("username_password_mismatch")
 
     def send_password_reset_mail(self, user: Any, email: str, context: dict[str, Any]) -> None:
         """No password for SSO accounts: a reset would let a password bypass the IdP's groups."""

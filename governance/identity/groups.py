@@ -51,12 +51,20 @@ def mapped_groups(*, provider: str, idp_groups: Iterable[str]) -> list[Group]:
     return sorted({row.group for row in rows}, key=lambda g: g.name)
 
 
+def end_every_session(user: User) -> None:
+    """End every session of ``user``, on any session backend: each session keeps a hash of the
+    password, so a fresh unusable password invalidates them all at their next request. Only for
+    SSO-linked accounts (a password never opens one: ``AccountAdapter.pre_authenticate``)."""
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+
+
 @transaction.atomic
 def user_sync_sso_groups(*, user: User, groups: list[Group], provider: str, idp_groups: list[str]) -> bool:
     """Give ``user`` exactly ``groups`` among the mappable ones (other groups are left alone), and
     staff status with a lead's or an auditor's group. Audited (actor: the system) with the IdP
-    groups as the reason. With no group left, every session of the user ends (the session hash
-    changes with a fresh unusable password). Returns whether anything changed."""
+    groups as the reason. With no group left, every session of the user ends
+    (``end_every_session``), whatever their password was. Returns whether anything changed."""
     wanted = {g.pk for g in groups}
     managed = Group.objects.filter(name__in=MAPPABLE_GROUPS)
     current = set(user.groups.filter(pk__in=managed).values_list("pk", flat=True)) if user.pk else set()
@@ -72,7 +80,6 @@ def user_sync_sso_groups(*, user: User, groups: list[Group], provider: str, idp_
             user.groups.remove(*(current - wanted))
         if wanted - current:
             user.groups.add(*(wanted - current))
-        if not wanted and not user.has_usable_password():
-            user.set_unusable_password()
-            user.save(update_fields=["password"])
+        if not wanted and user.pk:
+            end_every_session(user)
     return True

@@ -32,10 +32,14 @@ class SessionLifetimeMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if settings.SESSION_COOKIE_NAME in request.COOKIES and request.user.is_authenticated:
             now = time.time()
-            started = float(request.session.get(STARTED, now))
+            if STARTED not in request.session:
+                # A session from before these stamps (or a login that sent no signal): its clock
+                # starts now, so the absolute limit applies to it too.
+                request.session[STARTED] = now
+            started = float(request.session[STARTED])
             seen = float(request.session.get(SEEN, now))
             if now - seen > settings.SESSION_IDLE_SECONDS or now - started > settings.SESSION_ABSOLUTE_SECONDS:
                 logout(request)
-            elif now - seen > SEEN_RESOLUTION_SECONDS:
+            elif now - seen > SEEN_RESOLUTION_SECONDS or SEEN not in request.session:
                 request.session[SEEN] = now
         return self.get_response(request)

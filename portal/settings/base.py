@@ -179,6 +179,8 @@ def _oidc_apps() -> list[dict]:
                 "token_auth_method": env.str("OIDC_TOKEN_AUTH_METHOD", default="client_secret_basic"),
                 "scope": env.list("OIDC_SCOPES", default=["openid", "profile", "email"]),
                 "groups_claim": env.str("OIDC_GROUPS_CLAIM", default=SSO_GROUPS_CLAIM),
+                # Asked for on an MFA step-up (e.g. your IdP's MFA ACR); empty: none asked.
+                "step_up_acr_values": env.str("OIDC_STEP_UP_ACR_VALUES", default=""),
             },
         }
     ]

@@ -3,6 +3,7 @@ created just in time with their mapped groups, groups recomputed at every login,
 refused, and step-up at signing (an SSO round trip) recorded on the sign-off event."""
 
 import re
+import time
 from datetime import datetime
 
 import pytest
@@ -136,9 +137,71 @@ def _age_the_sign_in(page, seconds: float) -> float:
     records = session["account_authentication_methods"]
     for record in records:
         record["at"] -= seconds
+        if "auth_time" in record:  # the ID token's (oidc-provider-mock's: when it issued it)
+            record["auth_time"] -= seconds
     session["account_authentication_methods"] = records
     session.save()
-    return records[-1]["at"]
+    return records[-1].get("auth_time", records[-1]["at"])
+
+
+def _step_up_scene(live_server, ada_sub: str = "ada-sub"):
+    role = DecisionRoleFactory(slug="incident-commander", name="Incident Commander")
+    action_type = ActionTypeFactory(slug="disable-account", name="Disable account")
+    OwnershipAssignmentFactory(action_type=action_type, owner_role=role)
+    ApprovalPolicyFactory(
+        name="High blast: fresh sign-in",
+        action_types=[action_type],
+        min_blast_radius=Level.HIGH,
+        step_up=StepUp.RECENT,
+        step_up_minutes=5,
+    )
+    ada = User.objects.get(socialaccount__uid=ada_sub)
+    RosterFactory(role=role, users=[ada])
+    CertificationFactory(user=ada, role=role)
+    return submit(action_type, integration=make_integration(action_type), blast_radius=Level.HIGH)
+
+
+def _record_verdict(page) -> None:
+    page.get_by_label("Approve", exact=True).check()
+    page.get_by_label("Reason", exact=True).select_option(label="Evidence supports the action")
+    page.get_by_label("Rationale").fill("The account sprayed 40 hosts overnight; disable it.")
+    page.get_by_role("button", name="Record my verdict").click()
+
+
+def test_an_idp_that_does_not_sign_in_again_is_refused_and_its_amr_gives_the_mfa(page, live_server, sso):
+    """The ID token's auth_time is the authentication time: an IdP that ignores max_age and
+    reports an old sign-in does not pass the step-up; a fresh one with ``amr`` "otp" records MFA."""
+    sso.set_user("ada-sub", ada_claims("soc-analysts"))
+    sso_log_in(page, live_server, sso, "ada-sub")
+    decision = _step_up_scene(live_server)
+    _age_the_sign_in(page, 600)
+    stale = int(time.time()) - 3600
+    sso.set_user("ada-sub", {**ada_claims("soc-analysts"), "auth_time": stale})
+
+    page.goto(f"{live_server.url}/decisions/{decision.public_id}/")
+    _record_verdict(page)
+    page.get_by_role("button", name="Continue").click()
+    authorise_at_idp(page, sso, "ada-sub")
+    expect(page).to_have_url(f"{live_server.url}/decisions/{decision.public_id}/?draft=kept")
+    page.get_by_role("button", name="Record my verdict").click()
+
+    # Refused again: sent back towards the IdP, nothing signed.
+    expect(page.get_by_role("button", name="Continue")).to_be_visible()
+    expect(page.get_by_text("within the last 5 minutes")).to_be_visible()
+    assert not SignOff.objects.filter(decision=decision).exists()
+
+    fresh = int(time.time())
+    sso.set_user("ada-sub", {**ada_claims("soc-analysts"), "auth_time": fresh, "amr": ["pwd", "otp"]})
+    page.get_by_role("button", name="Continue").click()
+    authorise_at_idp(page, sso, "ada-sub")
+    expect(page).to_have_url(f"{live_server.url}/decisions/{decision.public_id}/?draft=kept")
+    page.get_by_role("button", name="Record my verdict").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Your approval is recorded.")
+    auth = DecisionEvent.objects.get(decision=decision, kind=EventKind.SIGNED).data["auth"]
+    assert datetime.fromisoformat(auth["authenticated_at"]).timestamp() == fresh
+    assert auth["auth_time_source"] == "idp"
+    assert auth["mfa"] is True
 
 
 def test_step_up_on_a_high_blast_decision_forces_an_sso_round_trip_and_the_event_carries_its_time(

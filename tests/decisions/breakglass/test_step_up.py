@@ -23,8 +23,10 @@ PASSWORD = "correct-horse-battery"
 
 
 def sso(*, minutes_ago: float) -> AuthContext:
+    """An OIDC sign-in whose time the IdP asserted (``auth_time``): fresh as of then."""
+    at = timezone.now() - timedelta(minutes=minutes_ago)
     return AuthContext(
-        method="sso", provider="acme", authenticated_at=timezone.now() - timedelta(minutes=minutes_ago), mfa=False
+        method="sso", provider="acme", authenticated_at=at, fresh_at=at, auth_time_source="idp", mfa=False
     )
 
 

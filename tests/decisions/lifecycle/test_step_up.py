@@ -1,6 +1,7 @@
 """Step-up at signing: a policy that asks for a fresh authentication (or MFA) refuses a stale
 one, records the authentication context on the sign-off and its event, and never takes an API token."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -22,14 +23,17 @@ pytestmark = pytest.mark.django_db
 APPROVE = {"verdict": "approve", "reason_code": "evidence_sufficient", "rationale": "Confirmed on the EDR console."}
 
 
-def sso(*, minutes_ago: float, mfa_minutes_ago: float | None = None) -> AuthContext:
+def sso(*, minutes_ago: float, mfa_minutes_ago: float | None = None, **extra) -> AuthContext:
     now = timezone.now()
     return AuthContext(
         method="sso",
         provider="acme",
         authenticated_at=now - timedelta(minutes=minutes_ago),
+        fresh_at=now - timedelta(minutes=minutes_ago),
+        auth_time_source="idp",
         mfa=mfa_minutes_ago is not None,
         mfa_at=now - timedelta(minutes=mfa_minutes_ago) if mfa_minutes_ago is not None else None,
+        **extra,
     )
 
 
@@ -72,9 +76,30 @@ def test_a_fresh_authentication_signs_and_the_event_records_it(step_up, signer):
         "method": "sso",
         "provider": "acme",
         "authenticated_at": auth.authenticated_at.isoformat(),
+        "auth_time_source": "idp",
         "mfa": False,
         "via": "session",
     }
+
+
+def test_an_idp_sign_in_from_before_the_step_up_began_is_refused(step_up, signer):
+    decision = step_up(StepUp.RECENT)
+    stale = sso(minutes_ago=2, step_up_began=timezone.now() - timedelta(minutes=1))
+
+    with pytest.raises(StepUpRequired, match="did not sign you in again"):
+        signing.decision_sign_off(decision=decision, actor=signer, auth=stale, **APPROVE)
+
+    assert not SignOff.objects.filter(decision=decision).exists()
+    fresh = sso(minutes_ago=0.5, step_up_began=timezone.now() - timedelta(minutes=1))
+    assert signing.decision_sign_off(decision=decision, actor=signer, auth=fresh, **APPROVE)
+
+
+def test_a_saml_login_alone_cannot_prove_a_fresh_authentication(step_up, signer):
+    decision = step_up(StepUp.RECENT)
+    saml = replace(sso(minutes_ago=1), fresh_at=None, auth_time_source="portal")
+
+    with pytest.raises(StepUpRequired, match="cannot prove a fresh authentication"):
+        signing.decision_sign_off(decision=decision, actor=signer, auth=saml, **APPROVE)
 
 
 def test_the_mfa_mode_asks_for_a_recent_second_factor(step_up, signer):
@@ -141,3 +166,18 @@ def test_the_receipt_carries_the_signers_authentication_and_still_verifies(step_
     assert signed["data"]["auth"]["authenticated_at"] == auth.authenticated_at.isoformat()
     assert signed["data"]["auth"]["method"] == "sso"
     assert verify_receipt(receipt).ok
+
+
+def test_a_browser_session_on_the_api_carries_its_authentication_context(staffed, signer):
+    """The API takes the session's context only when the session authenticated the request."""
+    decision = submit(staffed.action_type)
+    client = APIClient()
+    login = client.post("/accounts/login/", {"login": signer.username, "password": "correct-horse-battery"})
+    assert login.status_code == 302
+
+    response = client.post(f"/api/v1/decisions/{decision.public_id}/signoffs/", APPROVE, format="json")
+
+    assert response.status_code == 201
+    recorded = SignOff.objects.get(decision=decision).auth_context
+    assert recorded["method"] == "password"
+    assert recorded["via"] == "session"

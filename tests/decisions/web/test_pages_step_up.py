@@ -1,11 +1,13 @@
 """Step-up on the sign-off page for a local account: re-enter the password, come back to the
 form with what was typed, sign; the sign-off shows how and when its signer authenticated."""
 
-from urllib.parse import quote
+import time
+from urllib.parse import parse_qs, parse_qsl, quote, urlsplit
 
 import pyotp
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from allauth.socialaccount.models import SocialAccount
 from django.core.cache import cache
 
 from decisions.models import SignOff
@@ -97,3 +99,77 @@ def test_the_mfa_mode_without_a_second_factor_sends_to_enrol_one(client, staffed
 
     assert response.url.startswith("/accounts/2fa/?next=")
     assert not SignOff.objects.filter(decision=decision).exists()
+
+
+def _sso_session(client, signer, settings, *, minutes_ago: float, acr: str = "") -> None:
+    """``signer`` as an OIDC user (no password) whose session's SSO login is ``minutes_ago`` old."""
+    app_settings = {"server_url": "https://idp.invalid", "step_up_acr_values": acr}
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        "openid_connect": {
+            "APPS": [{"provider_id": "acme", "name": "Acme", "client_id": "c", "secret": "s", "settings": app_settings}]
+        },
+        "saml": {"APPS": []},
+    }
+    signer.set_unusable_password()
+    signer.save()
+    SocialAccount.objects.create(user=signer, provider="acme", uid="signer-sub")
+    client.force_login(signer)
+    session = client.session
+    at = time.time() - minutes_ago * 60
+    session["account_authentication_methods"] = [
+        {"method": "socialaccount", "at": at, "provider": "acme", "uid": "signer-sub", "auth_time": at}
+    ]
+    session["account_authentication_methods_user"] = str(signer.pk)
+    session.save()
+
+
+def _auth_params(url: str) -> dict[str, str]:
+    query = parse_qs(urlsplit(url).query)
+    return dict(parse_qsl(query["auth_params"][0]))
+
+
+def test_an_sso_step_up_asks_the_idp_to_sign_in_again_within_the_window(client, staffed, signer, settings):
+    cache.clear()
+    staffed.policy.step_up = StepUp.RECENT
+    staffed.policy.save()
+    decision = submit(staffed.action_type)
+    _sso_session(client, signer, settings, minutes_ago=10)
+
+    response = client.post(f"/decisions/{decision.public_id}/", VERDICT)
+
+    assert response.status_code == 302
+    assert response.url.startswith("/accounts/oidc/acme/login/")
+    assert _auth_params(response.url) == {"prompt": "login", "max_age": "300"}
+    assert not SignOff.objects.filter(decision=decision).exists()
+
+
+def test_an_sso_mfa_step_up_goes_to_the_idp_with_the_configured_acr_values(client, staffed, signer, settings):
+    cache.clear()
+    staffed.policy.step_up = StepUp.MFA
+    staffed.policy.save()
+    decision = submit(staffed.action_type)
+    _sso_session(client, signer, settings, minutes_ago=1, acr="phr")
+
+    response = client.post(f"/decisions/{decision.public_id}/", VERDICT)
+
+    assert response.url.startswith("/accounts/oidc/acme/login/")
+    assert _auth_params(response.url) == {"prompt": "login", "max_age": "300", "acr_values": "phr"}
+
+
+def test_an_idp_time_from_before_the_step_up_is_refused_with_a_clear_message(client, staffed, signer, settings):
+    cache.clear()
+    staffed.policy.step_up = StepUp.RECENT
+    staffed.policy.save()
+    decision = submit(staffed.action_type)
+    _sso_session(client, signer, settings, minutes_ago=10)
+    page = f"/decisions/{decision.public_id}/"
+    client.post(page, VERDICT)  # the step-up begins
+    # The IdP ignored max_age: its ID token says the person signed in two minutes ago.
+    session = client.session
+    session["account_authentication_methods"][0]["auth_time"] = time.time() - 120
+    session.save()
+
+    response = client.post(page, VERDICT, follow=True)
+
+    assert not SignOff.objects.filter(decision=decision).exists()
+    assert "did not sign you in again" in response.text

@@ -119,3 +119,57 @@ def test_the_mappings_changelist_queries_do_not_grow_with_rows(client, lead, dja
 # Session, user, the health banner, permissions, the counts, the rows with their groups (one
 # query), the filters' choices: the same at 1 and at 50 rows.
 QUERIES = 10
+
+
+@pytest.mark.parametrize("posted", [" soc-analysts", "soc-analysts\t", "\u00a0soc-analysts"])
+def test_a_duplicate_with_surrounding_space_is_a_form_error_not_a_500(client, lead, posted):
+    analyst = _group(rbac.ANALYST)
+    IdPGroupMapping.objects.create(provider="acme", idp_group="soc-analysts", group=analyst)
+    url = reverse("admin:governance_idpgroupmapping_add")
+    data = admin_form_data(
+        client.get(url),
+        provider=" acme",
+        idp_group=posted,
+        group=str(analyst.pk),
+        enabled="on",
+        change_reason="again",
+    )
+
+    response = client.post(url, data)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["__all__"]
+    assert IdPGroupMapping.objects.count() == 1
+
+
+def test_the_integration_group_in_the_admin_is_a_form_error_not_a_500(client, lead):
+    url = reverse("admin:governance_idpgroupmapping_add")
+    data = admin_form_data(
+        client.get(url), idp_group="robots", group=str(_group(rbac.INTEGRATION).pk), change_reason="try"
+    )
+
+    response = client.post(url, data)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["group"]
+    assert not IdPGroupMapping.objects.exists()
+
+
+def test_removal_from_every_mapped_group_ends_every_session_even_with_a_usable_password():
+    from allauth.socialaccount.models import SocialAccount
+    from django.test import Client
+
+    ada = UserFactory(username="ada", groups=[rbac.ANALYST])
+    assert ada.has_usable_password()
+    SocialAccount.objects.create(user=ada, provider="acme", uid="ada-sub")
+    first, second = Client(), Client()
+    first.force_login(ada)
+    second.force_login(ada)
+    assert first.get("/decisions/").status_code == 200
+
+    user_sync_sso_groups(user=ada, groups=[], provider="acme", idp_groups=["everyone"])
+
+    for client in (first, second):
+        response = client.get("/decisions/")
+        assert response.status_code == 302
+        assert response.url.startswith("/accounts/login/")

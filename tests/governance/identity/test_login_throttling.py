@@ -79,8 +79,28 @@ def test_an_sso_account_never_signs_in_with_a_password_nor_gets_a_reset_mail(cli
     client.post("/accounts/password/reset/", {"email": "ada@soc.example"})
 
     assert refused.status_code == 200
-    assert "This account signs in through your organisation" in refused.text
+    assert "Please enter a correct username and password." in refused.text
+    assert "_auth_user_id" not in client.session
     assert mailoutbox == []
+
+
+def _errors(response) -> list[str]:
+    return [str(e) for e in response.context["form"].non_field_errors()]
+
+
+def test_an_sso_linked_username_is_throttled_and_answers_like_a_wrong_password(client):
+    ada = UserFactory(username="ada")
+    SocialAccount.objects.create(user=ada, provider="acme", uid="ada-sub")
+    UserFactory(username="nadia")
+
+    sso_answer = _attempt(client, "ada", RIGHT)
+    wrong_answer = _attempt(client, "nadia", "not her password")
+    assert _errors(sso_answer) == _errors(wrong_answer) == ["Please enter a correct username and password."]
+    for _ in range(19):
+        _attempt(client, "ada", RIGHT)
+
+    locked = _attempt(client, "ada", RIGHT)  # the 21st attempt
+    assert LOCKED in locked.text
 
 
 def test_a_local_account_still_gets_its_reset_mail(client, mailoutbox):

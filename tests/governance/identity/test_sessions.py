@@ -63,6 +63,20 @@ def test_a_session_older_than_the_absolute_limit_is_signed_out_even_if_active(se
     assert client.get("/decisions/").status_code == 302
 
 
+def test_a_session_without_a_start_stamp_gets_one_and_the_absolute_limit_then_applies(settings):
+    settings.SESSION_ABSOLUTE_SECONDS = 3600
+    UserFactory(username="nadia")
+    client = _signed_in()
+    session = client.session
+    del session[STARTED]
+    session.save()
+
+    assert client.get("/decisions/").status_code == 200
+    assert time.time() - client.session[STARTED] < 5
+    _shift(client, STARTED, 3601)
+    assert client.get("/decisions/").status_code == 302
+
+
 def test_a_password_change_signs_out_the_other_sessions_and_keeps_this_one():
     UserFactory(username="nadia")
     here, elsewhere = _signed_in(), _signed_in()
