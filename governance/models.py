@@ -458,6 +458,46 @@ class StepUp(models.TextChoices):
     MFA = "mfa", "Authenticated with MFA within the last N minutes"
 
 
+def rule_constraints(prefix: str) -> list[models.CheckConstraint]:
+    """The rules every approval rule obeys in the database, named ``<prefix>_...``: a policy's
+    (``policy``) and a draft of one (``policy_draft``, ``decisions.PolicyDraft``) alike."""
+    return [
+        models.CheckConstraint(
+            name=f"{prefix}_required_approvals_range",
+            condition=Q(required_approvals__gte=1) & Q(required_approvals__lte=10),
+            violation_error_message="A policy requires between 1 and 10 approvals.",
+        ),
+        models.CheckConstraint(
+            name=f"{prefix}_time_to_act_positive",
+            condition=Q(time_to_act_seconds__gt=0),
+            violation_error_message="The time to act must be longer than zero seconds.",
+        ),
+        models.CheckConstraint(
+            name=f"{prefix}_confidence_never_lowers_high_blast_bar",
+            condition=(Q(min_ai_confidence__isnull=True) & Q(max_ai_confidence__isnull=True))
+            | Q(max_blast_radius__isnull=False, max_blast_radius__lte=Level.MEDIUM),
+            violation_error_message=(
+                "A rule conditioned on AI confidence may not match a high or critical blast radius: "
+                "set its maximum blast radius to medium or lower."
+            ),
+        ),
+        models.CheckConstraint(
+            name=f"{prefix}_blast_radius_range",
+            condition=Q(min_blast_radius__isnull=True)
+            | Q(max_blast_radius__isnull=True)
+            | Q(min_blast_radius__lte=F("max_blast_radius")),
+            violation_error_message="The minimum blast radius must not exceed the maximum.",
+        ),
+        models.CheckConstraint(
+            name=f"{prefix}_confidence_range",
+            condition=Q(min_ai_confidence__isnull=True)
+            | Q(max_ai_confidence__isnull=True)
+            | Q(min_ai_confidence__lte=F("max_ai_confidence")),
+            violation_error_message="The minimum AI confidence must not exceed the maximum.",
+        ),
+    ]
+
+
 class ApprovalPolicy(AuditReasonMixin, TimeStamped):
     """An ordered rule: decisions whose attributes match need these approvals, in this time.
 
@@ -544,43 +584,11 @@ class ApprovalPolicy(AuditReasonMixin, TimeStamped):
         ordering = ["priority"]
         verbose_name_plural = "approval policies"
         constraints = [
-            models.CheckConstraint(
-                name="policy_required_approvals_range",
-                condition=Q(required_approvals__gte=1) & Q(required_approvals__lte=10),
-                violation_error_message="A policy requires between 1 and 10 approvals.",
-            ),
-            models.CheckConstraint(
-                name="policy_time_to_act_positive",
-                condition=Q(time_to_act_seconds__gt=0),
-                violation_error_message="The time to act must be longer than zero seconds.",
-            ),
-            models.CheckConstraint(
-                name="policy_confidence_never_lowers_high_blast_bar",
-                condition=(Q(min_ai_confidence__isnull=True) & Q(max_ai_confidence__isnull=True))
-                | Q(max_blast_radius__isnull=False, max_blast_radius__lte=Level.MEDIUM),
-                violation_error_message=(
-                    "A rule conditioned on AI confidence may not match a high or critical blast radius: "
-                    "set its maximum blast radius to medium or lower."
-                ),
-            ),
-            models.CheckConstraint(
-                name="policy_blast_radius_range",
-                condition=Q(min_blast_radius__isnull=True)
-                | Q(max_blast_radius__isnull=True)
-                | Q(min_blast_radius__lte=F("max_blast_radius")),
-                violation_error_message="The minimum blast radius must not exceed the maximum.",
-            ),
+            *rule_constraints("policy"),
             models.CheckConstraint(
                 name="policy_step_up_minutes_range",
                 condition=Q(step_up_minutes__gte=1) & Q(step_up_minutes__lte=720),
                 violation_error_message="A fresh authentication is asked for within 1 to 720 minutes.",
-            ),
-            models.CheckConstraint(
-                name="policy_confidence_range",
-                condition=Q(min_ai_confidence__isnull=True)
-                | Q(max_ai_confidence__isnull=True)
-                | Q(min_ai_confidence__lte=F("max_ai_confidence")),
-                violation_error_message="The minimum AI confidence must not exceed the maximum.",
             ),
             models.CheckConstraint(
                 name="policy_break_glass_review_hours_range",

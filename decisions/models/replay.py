@@ -14,9 +14,17 @@ import uuid
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 
-from governance.models import ActionType, ApprovalPolicy, Criterion, DecisionRole, EscalationChain, Level
+from governance.models import (
+    ActionType,
+    ApprovalPolicy,
+    Criterion,
+    DecisionRole,
+    EscalationChain,
+    Level,
+    rule_constraints,
+)
 
 # The fields a draft proposes, named as on ApprovalPolicy (activation copies them across).
 RULE_FIELDS = (
@@ -114,39 +122,7 @@ class PolicyDraft(models.Model):
         ordering = ["-created_at", "-id"]
         permissions = [("activate_policydraft", "Can activate a draft approval policy")]
         constraints = [
-            models.CheckConstraint(
-                name="policy_draft_required_approvals_range",
-                condition=Q(required_approvals__gte=1) & Q(required_approvals__lte=10),
-                violation_error_message="A policy requires between 1 and 10 approvals.",
-            ),
-            models.CheckConstraint(
-                name="policy_draft_time_to_act_positive",
-                condition=Q(time_to_act_seconds__gt=0),
-                violation_error_message="The time to act must be longer than zero seconds.",
-            ),
-            models.CheckConstraint(
-                name="policy_draft_confidence_never_lowers_high_blast_bar",
-                condition=(Q(min_ai_confidence__isnull=True) & Q(max_ai_confidence__isnull=True))
-                | Q(max_blast_radius__isnull=False, max_blast_radius__lte=Level.MEDIUM),
-                violation_error_message=(
-                    "A rule conditioned on AI confidence may not match a high or critical blast radius: "
-                    "set its maximum blast radius to medium or lower."
-                ),
-            ),
-            models.CheckConstraint(
-                name="policy_draft_blast_radius_range",
-                condition=Q(min_blast_radius__isnull=True)
-                | Q(max_blast_radius__isnull=True)
-                | Q(min_blast_radius__lte=F("max_blast_radius")),
-                violation_error_message="The minimum blast radius must not exceed the maximum.",
-            ),
-            models.CheckConstraint(
-                name="policy_draft_confidence_range",
-                condition=Q(min_ai_confidence__isnull=True)
-                | Q(max_ai_confidence__isnull=True)
-                | Q(min_ai_confidence__lte=F("max_ai_confidence")),
-                violation_error_message="The minimum AI confidence must not exceed the maximum.",
-            ),
+            *rule_constraints("policy_draft"),
             # An activated draft always says who activated it, when, why, and on which replay.
             models.CheckConstraint(
                 name="policy_draft_activation_complete",
